@@ -1,0 +1,55 @@
+package io.hablock.cli;
+
+import io.hablock.cli.command.ServerCommand;
+import io.hablock.cli.command.VolumeCommand;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code hablock} command. */
+@Command(name = "hablock", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "Highly available block volumes served over NBD.",
+        subcommands = {ServerCommand.class, VolumeCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+
+    /** Exit status for an error the user can fix (bad input, node unreachable, ...). */
+    public static final int EXIT_ERROR = 1;
+
+    public static void main(String[] args) {
+        boolean server = args.length > 0 && args[0].equals("server");
+        // Before any logger exists: the server logs at INFO, client commands keep stdout clean.
+        System.setProperty("hablock.log.level", server ? "INFO" : "WARN");
+        System.exit(run(args));
+    }
+
+    /** Runs the command line and returns the exit status (for tests). */
+    public static int run(String... args) {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            cmd.getErr().println("error: " + oneLine(e));
+            return EXIT_ERROR;
+        });
+        return cli.execute(args);
+    }
+
+    static String oneLine(Throwable e) {
+        String message = e.getMessage();
+        if (message == null || message.isBlank()) {
+            message = e.getClass().getSimpleName();
+        }
+        return message.lines().findFirst().orElse(message);
+    }
+
+    @Override
+    public void run() {
+        new CommandLine(this).usage(System.out);
+    }
+
+    /** The version from the jar's manifest, or "dev". */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"hablock " + (v == null ? "dev" : v)};
+        }
+    }
+}

@@ -1,0 +1,61 @@
+package io.hablock.nbd;
+
+import io.hablock.blockstore.Extent;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+
+/**
+ * What the NBD server serves: a fixed-size range of bytes. The server validates every request
+ * (range, flags, read-only) before calling in, so implementations see only well-formed calls.
+ * Calls are blocking and arrive concurrently from the server's I/O workers; an implementation
+ * is thread-safe. Failures are {@link IOException}s: a {@link DeviceException} carries the
+ * NBD error to send, any other exception becomes EIO (or the errno of a native failure).
+ *
+ * <p>A plain local copy is one implementation; the replicated volume of the cluster is another.
+ */
+public interface BlockDevice extends AutoCloseable {
+
+    /** Size in bytes; constant for the lifetime of the device. */
+    long size();
+
+    /** True when writes must be refused with EPERM. */
+    boolean isReadOnly();
+
+    /**
+     * True when a flush (or FUA) made through this device covers writes completed through any
+     * other device opened on the same export, which is what NBD's CAN_MULTI_CONN promises.
+     */
+    boolean canMultiConn();
+
+    /** Fills {@code dst.remaining()} bytes from {@code offset}; holes read as zeros. */
+    void read(long offset, ByteBuffer dst) throws IOException;
+
+    /** Writes all of {@code src} at {@code offset}; durable before return when {@code fua}. */
+    void write(long offset, ByteBuffer src, boolean fua) throws IOException;
+
+    /** Makes every write completed so far durable. */
+    void flush() throws IOException;
+
+    /** Discards a range; it may then read back as zeros or as its old contents. */
+    void trim(long offset, long length, boolean fua) throws IOException;
+
+    /**
+     * Makes a range read back as zeros.
+     *
+     * @param mayTrim the range may be deallocated (the client did not ask for NO_HOLE)
+     * @param fastOnly fail with {@link DeviceException} ENOTSUP rather than zero slowly (FAST_ZERO)
+     */
+    void writeZeroes(long offset, long length, boolean mayTrim, boolean fastOnly, boolean fua)
+            throws IOException;
+
+    /** The allocation map of {@code [offset, offset + length)}, contiguous and in order. */
+    List<Extent> extents(long offset, long length) throws IOException;
+
+    /** A hint to bring a range into cache; may do nothing. */
+    void cache(long offset, long length) throws IOException;
+
+    /** Releases this handle; other handles on the same export stay usable. */
+    @Override
+    void close();
+}

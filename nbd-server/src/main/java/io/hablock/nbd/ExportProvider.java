@@ -1,0 +1,30 @@
+package io.hablock.nbd;
+
+import java.util.List;
+
+/**
+ * The exports a server offers. The single-node server lists the volumes of its block store;
+ * a cluster node lists the volumes it owns and explains where the others are.
+ */
+public interface ExportProvider {
+
+    /** An export as NBD_OPT_LIST shows it. */
+    record ExportInfo(String name, String description) {
+    }
+
+    /** Exports a client may connect to, in a stable order. */
+    List<ExportInfo> list();
+
+    /**
+     * Opens a handle on an export; each connection gets its own handle and closes it.
+     *
+     * @throws ExportUnavailableException when there is no such export here; its message is
+     *     sent to the client (for example, the address of the node that owns the volume)
+     */
+    BlockDevice open(String name) throws ExportUnavailableException;
+
+    /** A human description of an export for NBD_INFO_DESCRIPTION, or empty. */
+    default String describe(String name) {
+        return "";
+    }
+}

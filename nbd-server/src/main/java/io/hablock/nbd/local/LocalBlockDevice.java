@@ -1,0 +1,88 @@
+package io.hablock.nbd.local;
+
+import io.hablock.blockstore.Extent;
+import io.hablock.blockstore.LocalVolume;
+import io.hablock.nbd.BlockDevice;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+
+/**
+ * A volume of the local block store served as it is. Every handle of one volume shares the
+ * store's single open file, so a flush through any handle covers writes through all of them:
+ * that is what makes CAN_MULTI_CONN true.
+ */
+public final class LocalBlockDevice implements BlockDevice {
+    private final LocalVolume volume;
+    private final boolean readOnly;
+
+    public LocalBlockDevice(LocalVolume volume, boolean readOnly) {
+        this.volume = volume;
+        this.readOnly = readOnly;
+    }
+
+    @Override
+    public long size() {
+        return volume.size();
+    }
+
+    @Override
+    public boolean isReadOnly() {
+        return readOnly;
+    }
+
+    @Override
+    public boolean canMultiConn() {
+        return true;
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        volume.read(dst, offset);
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        volume.write(src, offset);
+        if (fua) {
+            volume.flush();
+        }
+    }
+
+    @Override
+    public void flush() throws IOException {
+        volume.flush();
+    }
+
+    @Override
+    public void trim(long offset, long length, boolean fua) throws IOException {
+        volume.trim(offset, length);
+        if (fua) {
+            volume.flush();
+        }
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean mayTrim, boolean fastOnly, boolean fua)
+            throws IOException {
+        volume.writeZeroes(offset, length, mayTrim);
+        if (fua) {
+            volume.flush();
+        }
+    }
+
+    @Override
+    public List<Extent> extents(long offset, long length) throws IOException {
+        return volume.extents(offset, length);
+    }
+
+    @Override
+    public void cache(long offset, long length) {
+        // The page cache does this job for a local file; nothing to prefetch.
+    }
+
+    @Override
+    public void close() {
+        volume.close();
+    }
+}

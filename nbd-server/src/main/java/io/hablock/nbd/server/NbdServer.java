@@ -1,0 +1,175 @@
+package io.hablock.nbd.server;
+
+import io.hablock.nbd.ExportProvider;
+import io.hablock.nbd.protocol.NbdFrameDecoder;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.ServerSocketChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.flush.FlushConsolidationHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.io.IOException;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * An NBD server on Netty: fixed newstyle handshake, structured replies, pipelined requests.
+ * Serves whatever an {@link ExportProvider} offers. Uses the epoll transport where available.
+ */
+public final class NbdServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(NbdServer.class);
+
+    /** The lifecycle of the server. */
+    private enum State { NEW, RUNNING, STOPPING, STOPPED }
+
+    private final NbdServerConfig config;
+    private final ExportProvider exports;
+    private final ServerContext context;
+    private final EventLoopGroup bossGroup;
+    private final EventLoopGroup workerGroup;
+    private final ChannelGroup connections = new DefaultChannelGroup("nbd-connections", GlobalEventExecutor.INSTANCE);
+    private final boolean epoll;
+    private State state = State.NEW;
+    private Channel listener;
+
+    public NbdServer(NbdServerConfig config, ExportProvider exports) {
+        this.config = config;
+        this.exports = exports;
+        this.epoll = Epoll.isAvailable();
+        IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        this.bossGroup = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("nbd-accept", true), io);
+        this.workerGroup = new MultiThreadIoEventLoopGroup(Runtime.getRuntime().availableProcessors(),
+                new DefaultThreadFactory("nbd-loop", true), io);
+        ThreadPoolExecutor workers = new ThreadPoolExecutor(config.ioThreads(), config.ioThreads(),
+                60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), new DefaultThreadFactory("nbd-io", true));
+        this.context = new ServerContext(config, workers);
+    }
+
+    /** Binds the listener; throws a one-line {@link IOException} if the address is taken. */
+    public synchronized NbdServer start() throws IOException {
+        if (state != State.NEW) {
+            throw new IllegalStateException("server already " + state);
+        }
+        Class<? extends ServerSocketChannel> channelType =
+                epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+        ServerBootstrap bootstrap = new ServerBootstrap()
+                .group(bossGroup, workerGroup)
+                .channel(channelType)
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.SO_KEEPALIVE, true)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK,
+                        new WriteBufferWaterMark(config.maxPayloadBytes(), 2 * config.maxPayloadBytes()))
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        connections.add(ch);
+                        ch.pipeline()
+                                .addLast("flush", new FlushConsolidationHandler(64, true))
+                                .addLast("frames", new NbdFrameDecoder(config.maxOptionBytes(), config.maxPayloadBytes()))
+                                .addLast("handshake", new HandshakeHandler(exports, context));
+                    }
+                });
+        try {
+            listener = bootstrap.bind(config.listen()).syncUninterruptibly().channel();
+        } catch (Exception e) {
+            shutdownThreads();
+            state = State.STOPPED;
+            if (e instanceof BindException || e.getCause() instanceof BindException
+                    || String.valueOf(e.getMessage()).contains("Address already in use")) {
+                throw new IOException("cannot listen on " + describe(config.listen()) + ": address already in use", e);
+            }
+            throw new IOException("cannot listen on " + describe(config.listen()) + ": " + e.getMessage(), e);
+        }
+        state = State.RUNNING;
+        log.info("NBD server listening on {} ({} transport)", describe(localAddress()), epoll ? "epoll" : "nio");
+        return this;
+    }
+
+    public InetSocketAddress localAddress() {
+        return (InetSocketAddress) listener.localAddress();
+    }
+
+    /** Number of open client connections. */
+    public int connectionCount() {
+        return connections.size();
+    }
+
+    /**
+     * Stops accepting, lets in-flight requests finish, flushes every connected export and
+     * closes the connections (waiting at most the configured grace), then stops the threads.
+     */
+    @Override
+    public synchronized void close() {
+        if (state != State.RUNNING) {
+            if (state == State.NEW) {
+                shutdownThreads();
+            }
+            state = State.STOPPED;
+            return;
+        }
+        state = State.STOPPING;
+        context.beginShutdown();
+        listener.close().syncUninterruptibly();
+        for (Channel ch : connections) {
+            ch.pipeline().fireUserEventTriggered(TransmissionHandler.SHUTDOWN);
+        }
+        long deadline = System.nanoTime() + config.shutdownGrace().toNanos();
+        // Connections still in the handshake have nothing in flight: they simply close.
+        for (Channel ch : connections) {
+            if (ch.pipeline().get(TransmissionHandler.class) == null) {
+                ch.close();
+            }
+        }
+        for (Channel ch : connections) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0 || !ch.closeFuture().awaitUninterruptibly(left, TimeUnit.NANOSECONDS)) {
+                log.warn("connection {} did not finish within the shutdown grace; closing it", ch.remoteAddress());
+                ch.close().awaitUninterruptibly();
+            }
+        }
+        shutdownThreads();
+        state = State.STOPPED;
+        log.info("NBD server stopped");
+    }
+
+    private void shutdownThreads() {
+        bossGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        workerGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        ExecutorService io = context.io();
+        io.shutdown();
+        try {
+            if (!io.awaitTermination(5, TimeUnit.SECONDS)) {
+                io.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        workerGroup.terminationFuture().awaitUninterruptibly(2, TimeUnit.SECONDS);
+    }
+
+    private static String describe(InetSocketAddress a) {
+        return a.getHostString() + ":" + a.getPort();
+    }
+}

@@ -1,0 +1,63 @@
+package io.hablock.nbd.server;
+
+import java.net.InetSocketAddress;
+import java.time.Duration;
+
+/**
+ * Settings of one NBD listener, validated in one place.
+ *
+ * @param listen address and port to bind (port 0 picks a free one)
+ * @param ioThreads workers that run device I/O off the event loop
+ * @param maxInFlightPerConnection requests a connection may have outstanding before the server
+ *     stops reading from it (back-pressure instead of unbounded buffering)
+ * @param maxPayloadBytes largest READ/WRITE payload, advertised as the maximum block size;
+ *     a WRITE claiming more closes the connection before anything is buffered
+ * @param maxOptionBytes largest option data accepted during the handshake
+ * @param preferredBlockBytes advertised preferred block size
+ * @param shutdownGrace how long shutdown waits for in-flight requests to finish
+ */
+public record NbdServerConfig(
+        InetSocketAddress listen,
+        int ioThreads,
+        int maxInFlightPerConnection,
+        int maxPayloadBytes,
+        int maxOptionBytes,
+        int preferredBlockBytes,
+        Duration shutdownGrace) {
+
+    public static final int DEFAULT_PORT = 10809;
+
+    public NbdServerConfig {
+        if (ioThreads < 1) {
+            throw new IllegalArgumentException("ioThreads must be at least 1");
+        }
+        if (maxInFlightPerConnection < 1) {
+            throw new IllegalArgumentException("maxInFlightPerConnection must be at least 1");
+        }
+        if (maxPayloadBytes < (1 << 20) || Integer.bitCount(maxPayloadBytes) != 1) {
+            throw new IllegalArgumentException("maxPayloadBytes must be a power of two of at least 1 MiB");
+        }
+        if (maxOptionBytes < 2 * 4096 + 64) {
+            throw new IllegalArgumentException("maxOptionBytes is too small for the longest export name");
+        }
+        if (preferredBlockBytes < 512 || Integer.bitCount(preferredBlockBytes) != 1
+                || preferredBlockBytes > maxPayloadBytes) {
+            throw new IllegalArgumentException("preferredBlockBytes must be a power of two between 512 and the maximum");
+        }
+    }
+
+    /** Defaults: 16 I/O workers (as nbdkit), 32 MiB payloads, 5 s shutdown grace. */
+    public static NbdServerConfig defaults(InetSocketAddress listen) {
+        return new NbdServerConfig(listen, 16, 128, 32 << 20, 64 << 10, 4096, Duration.ofSeconds(5));
+    }
+
+    public NbdServerConfig withListen(InetSocketAddress address) {
+        return new NbdServerConfig(address, ioThreads, maxInFlightPerConnection, maxPayloadBytes, maxOptionBytes,
+                preferredBlockBytes, shutdownGrace);
+    }
+
+    public NbdServerConfig withIoThreads(int threads) {
+        return new NbdServerConfig(listen, threads, maxInFlightPerConnection, maxPayloadBytes, maxOptionBytes,
+                preferredBlockBytes, shutdownGrace);
+    }
+}

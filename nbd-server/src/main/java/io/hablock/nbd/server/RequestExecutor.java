@@ -1,0 +1,189 @@
+package io.hablock.nbd.server;
+
+import io.hablock.blockstore.Extent;
+import io.hablock.nativeio.NativeIOException;
+import io.hablock.nbd.BlockDevice;
+import io.hablock.nbd.DeviceException;
+import io.hablock.nbd.protocol.Nbd;
+import io.hablock.nbd.protocol.NbdError;
+import io.hablock.nbd.protocol.NbdRequest;
+import io.hablock.nbd.protocol.TransmissionReplies;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs one validated request against the device and encodes its reply as a list of buffers
+ * (headers and data apart, so data is never copied). Runs on an I/O worker thread.
+ */
+final class RequestExecutor {
+    private static final Logger log = LoggerFactory.getLogger(RequestExecutor.class);
+
+    /** Most descriptors sent in one BLOCK_STATUS reply; the client asks again for the rest. */
+    static final int MAX_DESCRIPTORS = 1 << 14;
+
+    private final BlockDevice device;
+    private final Session session;
+
+    RequestExecutor(BlockDevice device, Session session) {
+        this.device = device;
+        this.session = session;
+    }
+
+    /** Serves the request; releases its payload; never throws. */
+    List<Object> execute(ByteBufAllocator alloc, NbdRequest r) {
+        try {
+            boolean fua = r.hasFlag(Nbd.CMD_FLAG_FUA);
+            switch (r.type()) {
+                case Nbd.CMD_READ:
+                    return read(alloc, r);
+                case Nbd.CMD_WRITE:
+                    write(r, fua);
+                    break;
+                case Nbd.CMD_FLUSH:
+                    device.flush();
+                    break;
+                case Nbd.CMD_TRIM:
+                    device.trim(r.offset(), r.length(), fua);
+                    break;
+                case Nbd.CMD_WRITE_ZEROES:
+                    device.writeZeroes(r.offset(), r.length(), !r.hasFlag(Nbd.CMD_FLAG_NO_HOLE),
+                            r.hasFlag(Nbd.CMD_FLAG_FAST_ZERO), fua);
+                    break;
+                case Nbd.CMD_CACHE:
+                    device.cache(r.offset(), r.length());
+                    break;
+                case Nbd.CMD_BLOCK_STATUS:
+                    return blockStatus(alloc, r);
+                default:
+                    return error(alloc, r, NbdError.EINVAL, "unknown command " + r.type());
+            }
+            return List.of(TransmissionReplies.simple(alloc, r.cookie(), 0));
+        } catch (Exception | OutOfMemoryError e) {
+            NbdError error = errorOf(e);
+            if (error == NbdError.EIO) {
+                log.warn("I/O error on export '{}' (command {}, offset {}, length {}): {}",
+                        session.exportName(), r.type(), r.offset(), r.length(), e.toString());
+            }
+            return error(alloc, r, error, String.valueOf(e.getMessage()));
+        } finally {
+            r.release();
+        }
+    }
+
+    private void write(NbdRequest r, boolean fua) throws IOException {
+        ByteBuf payload = r.payload();
+        if (payload.nioBufferCount() == 1) {
+            device.write(r.offset(), payload.nioBuffer(), fua);
+            return;
+        }
+        long position = r.offset();
+        ByteBuffer[] parts = payload.nioBuffers();
+        for (int i = 0; i < parts.length; i++) {
+            int length = parts[i].remaining();
+            device.write(position, parts[i], fua && i == parts.length - 1);
+            position += length;
+        }
+    }
+
+    private List<Object> read(ByteBufAllocator alloc, NbdRequest r) throws IOException {
+        long offset = r.offset();
+        int length = (int) r.length();
+        long cookie = r.cookie();
+        if (!session.structuredReplies()) {
+            ByteBuf header = TransmissionReplies.simple(alloc, cookie, 0);
+            return length == 0 ? List.of(header) : List.of(header, readData(alloc, offset, length));
+        }
+        if (length == 0) {
+            return List.of(TransmissionReplies.done(alloc, cookie));
+        }
+        List<Extent> extents = r.hasFlag(Nbd.CMD_FLAG_DF) ? null : device.extents(offset, length);
+        if (extents == null || (extents.size() == 1 && !extents.get(0).hole())) {
+            ByteBuf data = readData(alloc, offset, length);
+            return List.of(TransmissionReplies.offsetDataHeader(alloc, cookie, true, offset, length), data);
+        }
+        boolean anyData = extents.stream().anyMatch(e -> !e.hole());
+        ByteBuf data = anyData ? readData(alloc, offset, length) : null;
+        try {
+            List<Object> out = new ArrayList<>(2 * extents.size());
+            for (int i = 0; i < extents.size(); i++) {
+                Extent e = extents.get(i);
+                boolean last = i == extents.size() - 1;
+                if (e.hole()) {
+                    out.add(TransmissionReplies.offsetHole(alloc, cookie, last, e.offset(), (int) e.length()));
+                } else {
+                    out.add(TransmissionReplies.offsetDataHeader(alloc, cookie, last, e.offset(), (int) e.length()));
+                    out.add(data.retainedSlice((int) (e.offset() - offset), (int) e.length()));
+                }
+            }
+            return out;
+        } finally {
+            if (data != null) {
+                data.release();
+            }
+        }
+    }
+
+    private ByteBuf readData(ByteBufAllocator alloc, long offset, int length) throws IOException {
+        ByteBuf data = alloc.directBuffer(length, length);
+        try {
+            device.read(offset, data.nioBuffer(0, length));
+            data.writerIndex(length);
+            return data;
+        } catch (IOException | RuntimeException e) {
+            data.release();
+            throw e;
+        }
+    }
+
+    private List<Object> blockStatus(ByteBufAllocator alloc, NbdRequest r) throws IOException {
+        List<Extent> extents = device.extents(r.offset(), r.length());
+        int count = r.hasFlag(Nbd.CMD_FLAG_REQ_ONE) ? 1 : Math.min(extents.size(), MAX_DESCRIPTORS);
+        long[] lengths = new long[count];
+        int[] flags = new int[count];
+        for (int i = 0; i < count; i++) {
+            Extent e = extents.get(i);
+            lengths[i] = e.length();
+            flags[i] = e.hole() ? Nbd.STATE_HOLE | Nbd.STATE_ZERO : 0;
+        }
+        return List.of(TransmissionReplies.blockStatus(alloc, r.cookie(), true, session.baseAllocationContext(),
+                lengths, flags, count));
+    }
+
+    /** The reply for a refused or failed request, in the form the session negotiated. */
+    List<Object> error(ByteBufAllocator alloc, NbdRequest r, NbdError error, String message) {
+        if (session.structuredReplies()) {
+            return List.of(TransmissionReplies.error(alloc, r.cookie(), error.code(), message));
+        }
+        // A failed READ's simple reply carries no data, so the client stays in step.
+        return List.of(TransmissionReplies.simple(alloc, r.cookie(), error.code()));
+    }
+
+    static NbdError errorOf(Throwable e) {
+        if (e instanceof DeviceException d) {
+            return d.error();
+        }
+        if (e instanceof NativeIOException n) {
+            return switch (n.errno()) {
+                case ENOSPC -> NbdError.ENOSPC;
+                case EOPNOTSUPP -> NbdError.ENOTSUP;
+                case EPERM, EACCES, EROFS -> NbdError.EPERM;
+                case EINVAL -> NbdError.EINVAL;
+                case ENOMEM -> NbdError.ENOMEM;
+                default -> NbdError.EIO;
+            };
+        }
+        if (e instanceof IllegalArgumentException || e instanceof IndexOutOfBoundsException) {
+            return NbdError.EINVAL;
+        }
+        if (e instanceof OutOfMemoryError) {
+            return NbdError.ENOMEM;
+        }
+        return NbdError.EIO;
+    }
+}

@@ -1,0 +1,214 @@
+package io.hablock.nbd.server;
+
+import io.hablock.nbd.BlockDevice;
+import io.hablock.nbd.protocol.Nbd;
+import io.hablock.nbd.protocol.NbdError;
+import io.hablock.nbd.protocol.NbdRequest;
+import io.hablock.nbd.protocol.TransmissionReplies;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.util.ReferenceCountUtil;
+import java.util.List;
+import java.util.concurrent.RejectedExecutionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The transmission phase of one connection. Requests are validated on the event loop, run on
+ * the server's I/O workers (many in flight, replies in completion order) and answered back on
+ * the event loop. All of this handler's fields are touched on the event loop only.
+ */
+final class TransmissionHandler extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(TransmissionHandler.class);
+
+    /** A user event that asks the connection to finish its work and close. */
+    static final Object SHUTDOWN = new Object() {
+        @Override
+        public String toString() {
+            return "SHUTDOWN";
+        }
+    };
+
+    /** The lifecycle of the connection. */
+    private enum State {
+        /** Reading and serving requests. */
+        SERVING,
+        /** After NBD_CMD_DISC: finish in-flight requests, then close. */
+        DISCONNECTING,
+        /** Server shutdown: finish in-flight requests, flush, then close. */
+        SHUTTING_DOWN,
+        /** The channel is closed; the device is released once nothing is in flight. */
+        CLOSED
+    }
+
+    private final BlockDevice device;
+    private final Session session;
+    private final ServerContext server;
+    private final RequestExecutor executor;
+    private final long maxInFlightBytes;
+    private ChannelHandlerContext ctx;
+    private State state = State.SERVING;
+    private int inFlight;
+    private long inFlightBytes;
+    private boolean deviceReleased;
+
+    TransmissionHandler(BlockDevice device, Session session, ServerContext server) {
+        this.device = device;
+        this.session = session;
+        this.server = server;
+        this.executor = new RequestExecutor(device, session);
+        this.maxInFlightBytes = 2L * server.config().maxPayloadBytes();
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof NbdRequest request)) {
+            ReferenceCountUtil.release(msg);
+            ConnectionErrors.close(ctx, "unexpected message in transmission phase");
+            return;
+        }
+        if (state != State.SERVING) {
+            request.release(); // sent after DISC or during shutdown: never served
+            return;
+        }
+        if (server.isShuttingDown()) {
+            request.release();
+            reply(executor.error(ctx.alloc(), request, NbdError.ESHUTDOWN, "server is shutting down"));
+            return;
+        }
+        if (request.type() == Nbd.CMD_DISC) {
+            state = State.DISCONNECTING;
+            ctx.channel().config().setAutoRead(false);
+            closeWhenIdle();
+            return;
+        }
+        RequestValidator.Rejection rejection = RequestValidator.validate(request, device, session, server.config());
+        if (rejection != null) {
+            request.release();
+            reply(executor.error(ctx.alloc(), request, rejection.error(), rejection.message()));
+            return;
+        }
+        dispatch(request);
+    }
+
+    private void dispatch(NbdRequest request) {
+        long bytes = request.type() == Nbd.CMD_READ || request.type() == Nbd.CMD_WRITE ? request.length() : 0;
+        inFlight++;
+        inFlightBytes += bytes;
+        updateReading();
+        try {
+            server.io().execute(() -> {
+                List<Object> reply = executor.execute(ctx.alloc(), request);
+                ctx.executor().execute(() -> completed(reply, bytes));
+            });
+        } catch (RejectedExecutionException e) {
+            request.release();
+            completed(executor.error(ctx.alloc(), request, NbdError.ESHUTDOWN, "server is shutting down"), bytes);
+        }
+    }
+
+    private void completed(List<Object> reply, long bytes) {
+        inFlight--;
+        inFlightBytes -= bytes;
+        reply(reply);
+        switch (state) {
+            case SERVING -> updateReading();
+            case DISCONNECTING, SHUTTING_DOWN -> closeWhenIdle();
+            case CLOSED -> releaseDeviceWhenIdle();
+        }
+    }
+
+    private void reply(List<Object> messages) {
+        if (state == State.CLOSED) {
+            messages.forEach(ReferenceCountUtil::release);
+            return;
+        }
+        for (Object message : messages) {
+            ctx.write(message);
+        }
+        // FlushConsolidationHandler turns a burst of these into one flush.
+        ctx.flush();
+    }
+
+    /** Reads on while the connection is within its in-flight limits and the client reads its replies. */
+    private void updateReading() {
+        boolean read = inFlight < server.config().maxInFlightPerConnection()
+                && inFlightBytes <= maxInFlightBytes
+                && ctx.channel().isWritable();
+        if (ctx.channel().config().isAutoRead() != read) {
+            ctx.channel().config().setAutoRead(read);
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        if (state == State.SERVING) {
+            updateReading();
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt == SHUTDOWN && (state == State.SERVING || state == State.DISCONNECTING)) {
+            state = State.SHUTTING_DOWN;
+            ctx.channel().config().setAutoRead(false);
+            closeWhenIdle();
+        } else {
+            ctx.fireUserEventTriggered(evt);
+        }
+    }
+
+    private void closeWhenIdle() {
+        if (inFlight > 0) {
+            return;
+        }
+        if (state == State.SHUTTING_DOWN) {
+            // Leave nothing acknowledged only in the page cache when the node stops.
+            inFlight++;
+            try {
+                server.io().execute(() -> {
+                    try {
+                        device.flush();
+                    } catch (Exception e) {
+                        log.warn("flush of export '{}' at shutdown failed: {}", session.exportName(), e.toString());
+                    }
+                    ctx.executor().execute(() -> {
+                        inFlight--;
+                        ctx.close();
+                    });
+                });
+            } catch (RejectedExecutionException e) {
+                inFlight--;
+                ctx.close();
+            }
+        } else {
+            ctx.close();
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        state = State.CLOSED;
+        releaseDeviceWhenIdle();
+        ctx.fireChannelInactive();
+    }
+
+    private void releaseDeviceWhenIdle() {
+        if (inFlight == 0 && !deviceReleased) {
+            deviceReleased = true;
+            device.close();
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        ConnectionErrors.closeOnException(ctx, cause);
+    }
+
+}
