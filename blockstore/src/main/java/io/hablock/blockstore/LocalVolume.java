@@ -67,6 +67,17 @@ public final class LocalVolume implements Closeable {
   }
 
   /**
+   * Like {@link #writeZeroes} but only where the file system zeroes without writing data
+   * (punch hole or zero range).
+   *
+   * @throws io.hablock.nativeio.OperationNotSupportedException where it cannot; nothing changed
+   */
+  public void writeZeroesFast(long offset, long length, boolean mayPunch) throws IOException {
+    ensureOpen();
+    file.writeZeroes(offset, length, mayPunch, true);
+  }
+
+  /**
    * The data/hole map of {@code [offset, offset + length)} clipped to the volume size:
    * contiguous, non-overlapping, adjacent extents of the same kind merged. Granularity is the
    * file system's block size; ranges zeroed with ZERO_RANGE may report as holes.

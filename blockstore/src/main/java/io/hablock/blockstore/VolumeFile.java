@@ -18,9 +18,12 @@ import java.util.List;
  * I/O methods are lock-free and safe to call from many threads.
  */
 final class VolumeFile {
-  /** Source for zero-filling when the file system cannot punch or zero ranges. */
   private static final int ZERO_CHUNK = 1 << 20;
-  private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(ZERO_CHUNK).asReadOnlyBuffer();
+
+  /** Source for zero-filling when the file system cannot punch or zero ranges; made on first need. */
+  private static final class Zeros {
+    static final ByteBuffer BUFFER = ByteBuffer.allocateDirect(ZERO_CHUNK).asReadOnlyBuffer();
+  }
 
   private final VolumeMetadata metadata;
   private final long size;
@@ -123,6 +126,10 @@ final class VolumeFile {
   }
 
   void writeZeroes(long offset, long length, boolean mayPunch) throws IOException {
+    writeZeroes(offset, length, mayPunch, false);
+  }
+
+  void writeZeroes(long offset, long length, boolean mayPunch, boolean fastOnly) throws IOException {
     checkRange(offset, length);
     if (length == 0) {
       return; // fallocate rejects empty ranges
@@ -134,6 +141,9 @@ final class VolumeFile {
         fs.zeroRange(fd, offset, length);
       }
     } catch (OperationNotSupportedException e) {
+      if (fastOnly) {
+        throw e;
+      }
       writeZeroBytes(offset, length);
     }
   }
@@ -142,7 +152,7 @@ final class VolumeFile {
   private void writeZeroBytes(long offset, long length) throws IOException {
     long end = offset + length;
     for (long pos = offset; pos < end; pos += ZERO_CHUNK) {
-      ByteBuffer chunk = ZEROS.duplicate();
+      ByteBuffer chunk = Zeros.BUFFER.duplicate();
       chunk.limit((int) Math.min(ZERO_CHUNK, end - pos));
       writeFully(chunk, pos);
     }

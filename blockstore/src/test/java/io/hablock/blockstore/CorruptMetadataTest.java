@@ -4,6 +4,10 @@ import static io.hablock.blockstore.StoreFixture.MIB;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import io.hablock.nativeio.PosixFs;
 import java.io.IOException;
 import java.io.RandomAccessFile;
@@ -14,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+import org.slf4j.LoggerFactory;
 
 /** A volume with unusable metadata is skipped (and logged); the rest of the store opens. */
 class CorruptMetadataTest {
@@ -93,11 +98,21 @@ class CorruptMetadataTest {
   }
 
   private void assertOnlyGoodVolumeLoads() throws IOException {
+    Logger logger = (Logger) LoggerFactory.getLogger(VolumeScanner.class);
+    ListAppender<ILoggingEvent> logged = new ListAppender<>();
+    logged.start();
+    logger.addAppender(logged);
     try (BlockStore store = BlockStore.open(dataDir, fs)) {
+      assertThat(logged.list).filteredOn(e -> e.getLevel() == Level.WARN).singleElement()
+          .extracting(ILoggingEvent::getFormattedMessage).asString()
+          .startsWith("skipping volume 'bad': cannot use ")
+          .doesNotContain("\n", "\r");
       assertThat(store.list()).containsExactly(good);
       // The unreadable directory still holds the name: it is never overwritten.
       assertThatThrownBy(() -> store.create("bad", MIB)).isInstanceOf(VolumeExistsException.class);
       assertThatThrownBy(() -> store.open("bad")).isInstanceOf(NoSuchVolumeException.class);
+    } finally {
+      logger.detachAppender(logged);
     }
   }
 }

@@ -131,9 +131,9 @@ class LocalVolumeTest {
     volume.trim(6 * GIB + 256 * KIB, 512 * KIB);
 
     assertThat(volume.extents(6 * GIB - MIB, 3 * MIB)).containsExactly(
-        new Extent(6 * GIB - MIB, MIB + 256 * KIB, true),
-        new Extent(6 * GIB + 256 * KIB, 256 * KIB, false),
-        new Extent(6 * GIB + 512 * KIB, 256 * KIB, true),
+        new Extent(6 * GIB - MIB, MIB, true),
+        new Extent(6 * GIB, 256 * KIB, false),
+        new Extent(6 * GIB + 256 * KIB, 512 * KIB, true),
         new Extent(6 * GIB + 768 * KIB, 256 * KIB, false),
         new Extent(6 * GIB + MIB, MIB, true));
     assertThat(read(volume, 6 * GIB + 256 * KIB, (int) (512 * KIB))).containsOnly(0);
@@ -195,6 +195,21 @@ class LocalVolumeTest {
     }
     assertThat(fs.calls(Op.PUNCH_HOLE)).isEqualTo(1);
     assertThat(fs.calls(Op.ZERO_RANGE)).isEqualTo(1);
+  }
+
+  @Test
+  void fastZeroingRefusesRatherThanWritingZeros() throws IOException {
+    write(volume, 0, 8192, 7);
+    fs.failAlways(Op.ZERO_RANGE, Errno.EOPNOTSUPP);
+    assertThatThrownBy(() -> volume.writeZeroesFast(0, 4096, false))
+        .isInstanceOf(io.hablock.nativeio.OperationNotSupportedException.class);
+    ByteBuffer unchanged = ByteBuffer.allocate(4096);
+    volume.read(unchanged, 0);
+    assertThat(unchanged.get(0)).isNotZero();
+    volume.writeZeroesFast(0, 4096, true); // punching still works
+    ByteBuffer zeroed = ByteBuffer.allocate(4096);
+    volume.read(zeroed, 0);
+    assertThat(zeroed.array()).containsOnly(0);
   }
 
   @Test

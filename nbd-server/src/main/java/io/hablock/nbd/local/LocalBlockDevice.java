@@ -2,7 +2,10 @@ package io.hablock.nbd.local;
 
 import io.hablock.blockstore.Extent;
 import io.hablock.blockstore.LocalVolume;
+import io.hablock.nativeio.OperationNotSupportedException;
 import io.hablock.nbd.BlockDevice;
+import io.hablock.nbd.DeviceException;
+import io.hablock.nbd.protocol.NbdError;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -65,7 +68,15 @@ public final class LocalBlockDevice implements BlockDevice {
     @Override
     public void writeZeroes(long offset, long length, boolean mayTrim, boolean fastOnly, boolean fua)
             throws IOException {
-        volume.writeZeroes(offset, length, mayTrim);
+        if (fastOnly) {
+            try {
+                volume.writeZeroesFast(offset, length, mayTrim);
+            } catch (OperationNotSupportedException e) {
+                throw new DeviceException(NbdError.ENOTSUP, "this file system cannot zero a range quickly", e);
+            }
+        } else {
+            volume.writeZeroes(offset, length, mayTrim);
+        }
         if (fua) {
             volume.flush();
         }

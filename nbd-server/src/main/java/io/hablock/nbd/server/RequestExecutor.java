@@ -12,7 +12,6 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -102,31 +101,11 @@ final class RequestExecutor {
         if (length == 0) {
             return List.of(TransmissionReplies.done(alloc, cookie));
         }
-        List<Extent> extents = r.hasFlag(Nbd.CMD_FLAG_DF) ? null : device.extents(offset, length);
-        if (extents == null || (extents.size() == 1 && !extents.get(0).hole())) {
-            ByteBuf data = readData(alloc, offset, length);
+        ByteBuf data = readData(alloc, offset, length);
+        if (r.hasFlag(Nbd.CMD_FLAG_DF)) {
             return List.of(TransmissionReplies.offsetDataHeader(alloc, cookie, true, offset, length), data);
         }
-        boolean anyData = extents.stream().anyMatch(e -> !e.hole());
-        ByteBuf data = anyData ? readData(alloc, offset, length) : null;
-        try {
-            List<Object> out = new ArrayList<>(2 * extents.size());
-            for (int i = 0; i < extents.size(); i++) {
-                Extent e = extents.get(i);
-                boolean last = i == extents.size() - 1;
-                if (e.hole()) {
-                    out.add(TransmissionReplies.offsetHole(alloc, cookie, last, e.offset(), (int) e.length()));
-                } else {
-                    out.add(TransmissionReplies.offsetDataHeader(alloc, cookie, last, e.offset(), (int) e.length()));
-                    out.add(data.retainedSlice((int) (e.offset() - offset), (int) e.length()));
-                }
-            }
-            return out;
-        } finally {
-            if (data != null) {
-                data.release();
-            }
-        }
+        return ZeroRuns.chunks(alloc, cookie, offset, data);
     }
 
     private ByteBuf readData(ByteBufAllocator alloc, long offset, int length) throws IOException {
