@@ -8,8 +8,8 @@ package io.hablock.blockstore;
  * @param hole true for a hole, false for data
  */
 public record Extent(long offset, long length, boolean hole) {
-  /** The first byte after the extent. */
-  public long end() {
-    return offset + length;
-  }
+    /** The first byte after the extent. */
+    public long end() {
+        return offset + length;
+    }
 }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -15,71 +16,78 @@ import java.util.UUID;
  * the file format is explicit and every bad field gets its own one-line message.
  */
 final class MetadataCodec {
-  private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = new ObjectMapper();
 
-  private MetadataCodec() {}
+    private MetadataCodec() {}
 
-  static byte[] toJson(VolumeMetadata m) throws IOException {
-    ObjectNode node = JSON.createObjectNode();
-    node.put("name", m.name());
-    node.put("uuid", m.uuid().toString());
-    node.put("sizeBytes", m.sizeBytes());
-    node.put("created", m.created().toString()); // ISO-8601, UTC
-    node.put("formatVersion", m.formatVersion());
-    String text = JSON.writerWithDefaultPrettyPrinter().writeValueAsString(node) + "\n";
-    return text.getBytes(StandardCharsets.UTF_8);
-  }
+    static byte[] toJson(VolumeMetadata m) throws IOException {
+        ObjectNode node = JSON.createObjectNode();
+        node.put("name", m.name());
+        node.put("uuid", m.uuid().toString());
+        node.put("sizeBytes", m.sizeBytes());
+        node.put("created", m.created().toString()); // ISO-8601, UTC
+        node.put("formatVersion", m.formatVersion());
+        String text = JSON.writerWithDefaultPrettyPrinter().writeValueAsString(node) + "\n";
+        return text.getBytes(StandardCharsets.UTF_8);
+    }
 
-  /** Parses and validates; the exception message is one line, fit for a warning log. */
-  static VolumeMetadata fromJson(byte[] bytes) throws IOException {
-    JsonNode node;
-    try {
-      node = JSON.readTree(bytes);
-    } catch (JsonProcessingException e) {
-      throw new IOException("not valid JSON: " + oneLine(e.getOriginalMessage()));
+    /** Parses and validates; the exception message is one line, fit for a warning log. */
+    static VolumeMetadata fromJson(byte[] bytes) throws IOException {
+        JsonNode node;
+        try {
+            node = JSON.readTree(bytes);
+        } catch (JsonProcessingException e) {
+            throw new IOException("not valid JSON: " + oneLine(e.getOriginalMessage()));
+        }
+        if (node == null || !node.isObject()) {
+            throw new IOException("not a JSON object");
+        }
+        int format =
+                field(node, "formatVersion").isInt() ? node.get("formatVersion").intValue() : -1;
+        if (format != VolumeMetadata.CURRENT_FORMAT) {
+            throw new IOException("unsupported formatVersion " + node.get("formatVersion"));
+        }
+        String name = text(node, "name");
+        if (!VolumeNames.isValid(name)) {
+            throw new IOException("invalid name '" + name + "'");
+        }
+        JsonNode size = field(node, "sizeBytes");
+        String sizeProblem =
+                size.canConvertToExactIntegral() && size.canConvertToLong()
+                        ? VolumeNames.sizeProblem(size.longValue())
+                        : "not an integer";
+        if (sizeProblem != null) {
+            throw new IOException("bad sizeBytes: " + sizeProblem);
+        }
+        try {
+            return new VolumeMetadata(
+                    name,
+                    UUID.fromString(text(node, "uuid")),
+                    size.longValue(),
+                    Instant.parse(text(node, "created")),
+                    format);
+        } catch (IllegalArgumentException | DateTimeParseException e) {
+            throw new IOException("bad uuid or created: " + oneLine(e.getMessage()));
+        }
     }
-    if (node == null || !node.isObject()) {
-      throw new IOException("not a JSON object");
-    }
-    int format = field(node, "formatVersion").isInt() ? node.get("formatVersion").intValue() : -1;
-    if (format != VolumeMetadata.CURRENT_FORMAT) {
-      throw new IOException("unsupported formatVersion " + node.get("formatVersion"));
-    }
-    String name = text(node, "name");
-    if (!VolumeNames.isValid(name)) {
-      throw new IOException("invalid name '" + name + "'");
-    }
-    JsonNode size = field(node, "sizeBytes");
-    String sizeProblem = size.canConvertToExactIntegral() && size.canConvertToLong()
-        ? VolumeNames.sizeProblem(size.longValue()) : "not an integer";
-    if (sizeProblem != null) {
-      throw new IOException("bad sizeBytes: " + sizeProblem);
-    }
-    try {
-      return new VolumeMetadata(name, UUID.fromString(text(node, "uuid")), size.longValue(),
-          Instant.parse(text(node, "created")), format);
-    } catch (IllegalArgumentException | DateTimeParseException e) {
-      throw new IOException("bad uuid or created: " + oneLine(e.getMessage()));
-    }
-  }
 
-  private static JsonNode field(JsonNode node, String name) throws IOException {
-    JsonNode value = node.get(name);
-    if (value == null || value.isNull()) {
-      throw new IOException("missing field '" + name + "'");
+    private static JsonNode field(JsonNode node, String name) throws IOException {
+        JsonNode value = node.get(name);
+        if (value == null || value.isNull()) {
+            throw new IOException("missing field '" + name + "'");
+        }
+        return value;
     }
-    return value;
-  }
 
-  private static String text(JsonNode node, String name) throws IOException {
-    JsonNode value = field(node, name);
-    if (!value.isTextual()) {
-      throw new IOException("field '" + name + "' is not a string");
+    private static String text(JsonNode node, String name) throws IOException {
+        JsonNode value = field(node, name);
+        if (!value.isTextual()) {
+            throw new IOException("field '" + name + "' is not a string");
+        }
+        return value.textValue();
     }
-    return value.textValue();
-  }
 
-  private static String oneLine(String s) {
-    return String.valueOf(s).replaceAll("\\s*\\R\\s*", " ");
-  }
+    private static String oneLine(String s) {
+        return String.valueOf(s).replaceAll("\\s*\\R\\s*", " ");
+    }
 }

@@ -13,13 +13,14 @@ import java.util.UUID;
  * @param created when the volume was created
  * @param formatVersion the on-disk format, currently {@value #CURRENT_FORMAT}
  */
-public record VolumeMetadata(String name, UUID uuid, long sizeBytes, Instant created, int formatVersion) {
-  /** The format version this code writes and reads. */
-  public static final int CURRENT_FORMAT = 1;
+public record VolumeMetadata(
+        String name, UUID uuid, long sizeBytes, Instant created, int formatVersion) {
+    /** The format version this code writes and reads. */
+    public static final int CURRENT_FORMAT = 1;
 
-  public VolumeMetadata {
-    Objects.requireNonNull(name, "name");
-    Objects.requireNonNull(uuid, "uuid");
-    Objects.requireNonNull(created, "created");
-  }
+    public VolumeMetadata {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(uuid, "uuid");
+        Objects.requireNonNull(created, "created");
+    }
 }

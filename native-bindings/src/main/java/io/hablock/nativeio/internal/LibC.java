@@ -11,18 +11,18 @@ import jnr.ffi.annotations.SaveError;
  * x86_64 and aarch64.
  */
 public interface LibC {
-  @SaveError
-  int open(String path, int flags, int mode);
+    @SaveError
+    int open(String path, int flags, int mode);
 
-  @SaveError
-  int close(int fd);
+    @SaveError
+    int close(int fd);
 
-  @SaveError
-  int fallocate(int fd, int mode, long offset, long length);
+    @SaveError
+    int fallocate(int fd, int mode, long offset, long length);
 
-  @SaveError
-  int fdatasync(int fd);
+    @SaveError
+    int fdatasync(int fd);
 
-  @SaveError
-  long lseek(int fd, long offset, int whence);
+    @SaveError
+    long lseek(int fd, long offset, int whence);
 }
