@@ -19,6 +19,8 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
         CLIENT_FLAGS,
         OPTION,
         REQUEST,
+        /** Filling the payload buffer of a WRITE whose data is still arriving. */
+        PAYLOAD,
         /** After a protocol violation: everything is discarded until the channel closes. */
         BAD_MESSAGE
     }
@@ -32,6 +34,8 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
     private final int maxOptionLength;
     private final int maxWritePayload;
     private State state = State.CLIENT_FLAGS;
+    /** The WRITE being received in the PAYLOAD state; its payload fills as bytes arrive. */
+    private NbdRequest pendingWrite;
 
     /**
      * @param maxOptionLength longest option data accepted; a longer option closes the connection
@@ -61,7 +65,8 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
                 }
             }
             case OPTION -> decodeOption(in, out);
-            case REQUEST -> decodeRequest(in, out);
+            case REQUEST -> decodeRequest(ctx, in, out);
+            case PAYLOAD -> fillPayload(in, out);
             case BAD_MESSAGE -> in.skipBytes(in.readableBytes());
         }
     }
@@ -87,7 +92,7 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
         out.add(new NbdOption(code, in.readRetainedSlice((int) length)));
     }
 
-    private void decodeRequest(ByteBuf in, List<Object> out) {
+    private void decodeRequest(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
         if (in.readableBytes() < Nbd.REQUEST_HEADER_LENGTH) {
             return;
         }
@@ -106,15 +111,40 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
             if (length > maxWritePayload) {
                 fail(in, "WRITE claims a payload of " + length + " bytes (limit " + maxWritePayload + ")");
             }
-            if (in.readableBytes() < Nbd.REQUEST_HEADER_LENGTH + length) {
+            in.skipBytes(Nbd.REQUEST_HEADER_LENGTH);
+            if (in.readableBytes() >= length) {
+                payload = in.readRetainedSlice((int) length); // all here: a slice, no copy
+            } else {
+                // Still arriving: fill a buffer of exactly the right size, so that the
+                // cumulation never grows to hold a large payload (and is never re-copied).
+                ByteBuf buffer = ctx.alloc().directBuffer((int) length, (int) length);
+                pendingWrite = new NbdRequest(flags, type, cookie, offset, length, buffer);
+                state = State.PAYLOAD;
+                fillPayload(in, out);
                 return;
             }
-            in.skipBytes(Nbd.REQUEST_HEADER_LENGTH);
-            payload = in.readRetainedSlice((int) length);
         } else {
             in.skipBytes(Nbd.REQUEST_HEADER_LENGTH);
         }
         out.add(new NbdRequest(flags, type, cookie, offset, length, payload));
+    }
+
+    private void fillPayload(ByteBuf in, List<Object> out) {
+        ByteBuf payload = pendingWrite.payload();
+        in.readBytes(payload, Math.min(in.readableBytes(), payload.writableBytes()));
+        if (!payload.isWritable()) {
+            out.add(pendingWrite);
+            pendingWrite = null;
+            state = State.REQUEST;
+        }
+    }
+
+    @Override
+    protected void handlerRemoved0(ChannelHandlerContext ctx) {
+        if (pendingWrite != null) {
+            pendingWrite.release(); // the client left in the middle of a payload
+            pendingWrite = null;
+        }
     }
 
     private void fail(ByteBuf in, String message) {
