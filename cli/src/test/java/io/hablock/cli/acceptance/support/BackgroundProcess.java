@@ -99,20 +99,21 @@ public final class BackgroundProcess implements AutoCloseable {
 
     /** Sends SIGTERM and returns the exit status; fails if it takes longer than {@code limit}. */
     public int terminate(Duration limit) {
-        process.destroy();
+        // Through the handle: Process.destroy() would also close the pipes and lose the last output.
+        process.toHandle().destroy();
         return exitCode(limit);
     }
 
     /** Sends SIGKILL to the process (not its children) and returns the exit status. */
     public int kill() {
-        process.destroyForcibly();
+        process.toHandle().destroyForcibly();
         return exitCode(STOP_GRACE);
     }
 
     /** SIGKILL to the process and everything it started. */
     void killTree() {
         process.descendants().forEach(ProcessHandle::destroyForcibly);
-        process.destroyForcibly();
+        process.toHandle().destroyForcibly();
         waitFor(STOP_GRACE);
     }
 
@@ -143,9 +144,9 @@ public final class BackgroundProcess implements AutoCloseable {
     public void close() {
         if (process.isAlive()) {
             List<ProcessHandle> children = process.descendants().toList();
-            process.destroy();
+            process.toHandle().destroy();
             if (!waitFor(STOP_GRACE)) {
-                process.destroyForcibly();
+                process.toHandle().destroyForcibly();
                 waitFor(STOP_GRACE);
             }
             children.forEach(ProcessHandle::destroyForcibly);
