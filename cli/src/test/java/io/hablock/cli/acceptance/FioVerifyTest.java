@@ -46,7 +46,8 @@ class FioVerifyTest {
 
     private static void fioWritesAndVerifies(String uri, String rw, String bs, int iodepth) {
         CommandResult r = Command.of("fio", "--name=v", "--ioengine=nbd", "--uri=" + uri, "--rw=" + rw, "--bs=" + bs,
-                        "--iodepth=" + iodepth, "--size=" + SIZE, "--verify=crc32c", "--output-format=json")
+                        "--iodepth=" + iodepth, "--size=" + SIZE, "--verify=crc32c", "--verify_state_save=0",
+                        "--output-format=json")
                 .timeout(Duration.ofSeconds(180)).run();
 
         assertThat(r.exitCode()).as("fio exit status%s", r.describe()).isZero();

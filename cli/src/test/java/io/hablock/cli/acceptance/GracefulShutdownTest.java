@@ -19,7 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
  * acknowledged is there after a restart.
  */
 class GracefulShutdownTest {
-    private static final int SLOTS = 1024;
+    private static final int SLOTS = 256;
     private static final int BLOCK = 64 * 1024;
     private static final Duration CLIENT_EXIT = Duration.ofSeconds(30);
 
@@ -66,7 +66,8 @@ class GracefulShutdownTest {
                          "-c", WRITER).start()) {
                 fio.awaitOutput("connected to NBD server", Duration.ofSeconds(30));
                 // More than one round, so some slots hold their second pattern.
-                writer.awaitOutput("writes acknowledged", Duration.ofSeconds(120), out -> out.lines().count() > SLOTS + 200);
+                writer.awaitOutput("writes acknowledged", Duration.ofSeconds(120),
+                        out -> out.lines().count() > SLOTS + SLOTS / 4);
 
                 long start = System.nanoTime();
                 int status = server.terminate(Duration.ofSeconds(10));

@@ -13,6 +13,7 @@ import io.hablock.cli.acceptance.support.QemuIo;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -46,14 +47,9 @@ class NbdInfoTest {
     }
 
     private static CommandResult nbdinfo(String... args) {
-        return Command.of(concat("nbdinfo", args)).timeout(Duration.ofSeconds(30)).run();
-    }
-
-    private static String[] concat(String first, String... rest) {
-        String[] all = new String[rest.length + 1];
-        all[0] = first;
-        System.arraycopy(rest, 0, all, 1, rest.length);
-        return all;
+        List<String> argv = new ArrayList<>(List.of("nbdinfo"));
+        argv.addAll(List.of(args));
+        return Command.of(argv).timeout(Duration.ofSeconds(30)).run();
     }
 
     @Test

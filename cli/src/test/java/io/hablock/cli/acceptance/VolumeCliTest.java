@@ -14,6 +14,8 @@ import io.hablock.cli.acceptance.support.Waits;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -47,13 +49,16 @@ class VolumeCliTest {
         }
     }
 
+    /** {@code hablock volume ARGS --node <the test's node>}. */
     private static CommandResult volume(String... args) {
-        String[] all = new String[args.length + 3];
-        all[0] = "volume";
-        System.arraycopy(args, 0, all, 1, args.length);
-        all[args.length + 1] = "--node";
-        all[args.length + 2] = endpoint;
-        return HablockCli.run(all);
+        return volumeAt(endpoint, args);
+    }
+
+    private static CommandResult volumeAt(String node, String... args) {
+        List<String> argv = new ArrayList<>(List.of("volume"));
+        argv.addAll(List.of(args));
+        argv.addAll(List.of("--node", node));
+        return HablockCli.run(argv);
     }
 
     private static CommandResult volumeOk(String... args) {
@@ -109,12 +114,8 @@ class VolumeCliTest {
     @ValueSource(strings = {"ls", "create x --size 1G"})
     void anUnreachableNodeIsOneLineError(String command) {
         String closed = "127.0.0.1:" + FreePorts.next();
-        String[] args = (command + " --node " + closed).split(" ");
-        String[] all = new String[args.length + 1];
-        all[0] = "volume";
-        System.arraycopy(args, 0, all, 1, args.length);
 
-        String error = assertOneLineError(HablockCli.run(all));
+        String error = assertOneLineError(volumeAt(closed, command.split(" ")));
 
         assertThat(error).startsWith("error: cannot reach the hablock node at " + closed);
     }

@@ -15,11 +15,15 @@ public final class HablockCli {
     }
 
     public static CommandResult run(String... args) {
+        return run(List.of(args));
+    }
+
+    public static CommandResult run(List<String> args) {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         // A short-lived client: C1 only starts faster.
         List<String> argv = new ArrayList<>(List.of(java, "-XX:TieredStopAtLevel=1", "-Xshare:auto",
                 "-cp", System.getProperty("java.class.path"), "io.hablock.cli.Main"));
-        argv.addAll(List.of(args));
+        argv.addAll(args);
         return Command.of(argv).timeout(Duration.ofSeconds(60)).run();
     }
 }
