@@ -84,7 +84,7 @@ public final class AdminServer implements AutoCloseable {
                 } else if (name.isEmpty() && method.equals("POST")) {
                     create(ex);
                 } else if (!name.isEmpty() && method.equals("GET")) {
-                    VolumeMetadata m = store.find(name).orElseThrow(() -> new NoSuchVolumeException(noSuch(name)));
+                    VolumeMetadata m = store.find(name).orElseThrow(() -> new NoSuchVolumeException(name));
                     send(ex, 200, VolumeView.of(m, allocated(name)));
                 } else if (!name.isEmpty() && method.equals("DELETE")) {
                     store.delete(name);
@@ -138,10 +138,6 @@ public final class AdminServer implements AutoCloseable {
             }
             return total;
         }
-    }
-
-    private static String noSuch(String name) {
-        return "volume '" + name + "' does not exist";
     }
 
     private void error(HttpExchange ex, int status, String message) throws IOException {

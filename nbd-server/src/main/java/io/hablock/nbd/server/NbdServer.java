@@ -162,7 +162,7 @@ public final class NbdServer implements AutoCloseable {
 
     private void shutdownThreads() {
         bossGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-        workerGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        // I/O workers hand their results to the event loops, so they stop first.
         ExecutorService io = context.io();
         io.shutdown();
         try {
@@ -172,6 +172,7 @@ public final class NbdServer implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        workerGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
         workerGroup.terminationFuture().awaitUninterruptibly(2, TimeUnit.SECONDS);
     }
 

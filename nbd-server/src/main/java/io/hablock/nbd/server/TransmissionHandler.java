@@ -181,6 +181,8 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
                     ctx.executor().execute(() -> {
                         inFlight--;
                         ctx.close();
+                        // The client may have gone first: channelInactive then left the device to us.
+                        releaseDeviceWhenIdle();
                     });
                 });
             } catch (RejectedExecutionException e) {

@@ -1,0 +1,173 @@
+package io.hablock.cli.acceptance;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.hablock.cli.acceptance.support.BackgroundProcess;
+import io.hablock.cli.acceptance.support.Command;
+import io.hablock.cli.acceptance.support.CommandResult;
+import io.hablock.cli.acceptance.support.FreePorts;
+import io.hablock.cli.acceptance.support.HablockCli;
+import io.hablock.cli.acceptance.support.InProcessNode;
+import io.hablock.cli.acceptance.support.Waits;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * {@code hablock volume ...} run as a user would, against a running node: what works prints
+ * its result, every mistake ends in exactly one "error:" line on stderr and a non-zero exit.
+ */
+class VolumeCliTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    static Path dir;
+    static InProcessNode node;
+    static String endpoint;
+
+    @BeforeAll
+    static void startNode() throws IOException {
+        node = InProcessNode.start(dir.resolve("data"));
+        endpoint = node.adminEndpoint();
+    }
+
+    @AfterAll
+    static void stopNode() {
+        if (node != null) {
+            node.close();
+        }
+    }
+
+    /** {@code hablock volume ARGS --node <the test's node>}. */
+    private static CommandResult volume(String... args) {
+        return volumeAt(endpoint, args);
+    }
+
+    private static CommandResult volumeAt(String node, String... args) {
+        List<String> argv = new ArrayList<>(List.of("volume"));
+        argv.addAll(List.of(args));
+        argv.addAll(List.of("--node", node));
+        return HablockCli.run(argv);
+    }
+
+    private static CommandResult volumeOk(String... args) {
+        CommandResult r = volume(args);
+        assertThat(r.exitCode()).as("exit status%s", r.describe()).isZero();
+        assertThat(r.stderr()).as("stderr%s", r.describe()).isEmpty();
+        return r;
+    }
+
+    /** The contract for every user error: one line on stderr, "error: ...", nothing on stdout. */
+    private static String assertOneLineError(CommandResult r) {
+        assertThat(r.exitCode()).as("exit status%s", r.describe()).isNotZero();
+        assertThat(r.stderrLines()).as("stderr%s", r.describe()).hasSize(1);
+        assertThat(r.stderrLines().get(0)).as("stderr%s", r.describe()).startsWith("error: ");
+        assertThat(r.stdout()).as("stdout%s", r.describe()).isEmpty();
+        return r.stderrLines().get(0);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"bogus", "0", "1000"}) // the CLI refuses the first two, the node the third
+    void createWithABadSizeIsOneLineError(String size) {
+        String name = "bad-size-" + size;
+
+        String error = assertOneLineError(volume("create", name, "--size", size));
+
+        assertThat(error).contains("invalid size").contains(size);
+        assertThat(node.volume(name)).isEmpty();
+    }
+
+    @Test
+    void createWithAnExistingNameIsOneLineErrorAndLeavesTheVolumeAlone() {
+        node.createVolume("dup", 1L << 30);
+
+        String error = assertOneLineError(volume("create", "dup", "--size", "2G"));
+
+        assertThat(error).isEqualTo("error: volume 'dup' already exists");
+        assertThat(node.volume("dup")).hasValueSatisfying(v -> assertThat(v.sizeBytes()).isEqualTo(1L << 30));
+    }
+
+    @Test
+    void rmOfAnUnknownVolumeIsOneLineError() {
+        assertThat(assertOneLineError(volume("rm", "no-such-volume")))
+                .isEqualTo("error: volume 'no-such-volume' does not exist");
+    }
+
+    @Test
+    void infoOfAnUnknownVolumeIsOneLineError() {
+        assertThat(assertOneLineError(volume("info", "no-such-volume")))
+                .isEqualTo("error: volume 'no-such-volume' does not exist");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"ls", "create x --size 1G"})
+    void anUnreachableNodeIsOneLineError(String command) {
+        String closed = "127.0.0.1:" + FreePorts.next();
+
+        String error = assertOneLineError(volumeAt(closed, command.split(" ")));
+
+        assertThat(error).startsWith("error: cannot reach the hablock node at " + closed);
+    }
+
+    @Test
+    void lsListsVolumesAndInfoJsonDescribesOne() throws IOException {
+        CommandResult created = volumeOk("create", "listed-a", "--size", "10G");
+        assertThat(created.stdout()).startsWith("volume listed-a created: 10G, uuid ");
+        node.createVolume("listed-b", 512L << 20);
+
+        CommandResult ls = volumeOk("ls");
+
+        assertThat(ls.stdout().lines().findFirst()).as(ls.describe()).hasValueSatisfying(
+                header -> assertThat(header.split("\\s+")).containsExactly("VOLUMENAME", "SIZE", "UUID", "CREATED"));
+        assertThat(ls.stdout().lines().map(l -> l.split("\\s+")))
+                .as(ls.describe())
+                .anySatisfy(row -> assertThat(row).startsWith("listed-a", "10G"))
+                .anySatisfy(row -> assertThat(row).startsWith("listed-b", "512M"));
+
+        JsonNode info = infoJson("listed-a");
+        assertThat(info.get("name").asText()).isEqualTo("listed-a");
+        assertThat(info.get("sizeBytes").asLong()).isEqualTo(10L << 30);
+        assertThat(UUID.fromString(info.get("uuid").asText()).toString()).isEqualTo(info.get("uuid").asText());
+        assertThat(ls.stdout()).contains(info.get("uuid").asText());
+    }
+
+    @Test
+    void rmIsRefusedWhileAClientIsConnectedAndWorksOnceItLeaves() {
+        node.createVolume("busy", 64L << 20);
+        // A real NBD client that stays connected until its stdin is closed.
+        try (BackgroundProcess client = Command.of("nbdsh", "-u", node.nbdUri("busy"),
+                "-c", "print('connected', flush=True)", "-c", "import sys; sys.stdin.read()").start()) {
+            client.awaitOutput("connected", Duration.ofSeconds(30));
+
+            String error = assertOneLineError(volume("rm", "busy"));
+            assertThat(error).isEqualTo("error: volume 'busy' is in use");
+            assertThat(node.volume("busy")).isPresent();
+
+            client.closeStdin();
+            assertThat(client.exitCode(Duration.ofSeconds(30))).as(client.describe()).isZero();
+        }
+
+        // The server lets go of the volume when it sees the disconnect, which may lag the client's exit.
+        CommandResult[] last = new CommandResult[1];
+        Waits.until("volume rm to succeed", Duration.ofSeconds(20), () -> (last[0] = volume("rm", "busy")).succeeded(),
+                () -> last[0] == null ? "" : last[0].describe());
+        assertThat(last[0].stdout().strip()).isEqualTo("volume busy removed");
+        assertThat(node.volume("busy")).isEmpty();
+    }
+
+    private static JsonNode infoJson(String name) throws IOException {
+        CommandResult r = volumeOk("info", name, "--json");
+        return JSON.readTree(r.stdout());
+    }
+}

@@ -1,0 +1,29 @@
+package io.hablock.cli.acceptance.support;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The {@code hablock} command line as a user runs it: a JVM of its own
+ * ({@code java -cp <java.class.path> io.hablock.cli.Main ...}), so exit status, stdout and
+ * stderr are exactly what a shell would see.
+ */
+public final class HablockCli {
+    private HablockCli() {
+    }
+
+    public static CommandResult run(String... args) {
+        return run(List.of(args));
+    }
+
+    public static CommandResult run(List<String> args) {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        // A short-lived client: C1 only starts faster.
+        List<String> argv = new ArrayList<>(List.of(java, "-XX:TieredStopAtLevel=1", "-Xshare:auto",
+                "-cp", System.getProperty("java.class.path"), "io.hablock.cli.Main"));
+        argv.addAll(args);
+        return Command.of(argv).timeout(Duration.ofSeconds(60)).run();
+    }
+}

@@ -1,0 +1,88 @@
+package io.hablock.cli.acceptance.support;
+
+import io.hablock.cli.admin.AdminClient;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * {@code hablock server} in a JVM of its own, for tests that signal or kill it. It runs the
+ * test's own classpath ({@code java -cp <java.class.path> io.hablock.cli.Main server ...}) on
+ * 127.0.0.1, and counts as started once it logs that it is ready.
+ */
+public final class ServerProcess implements AutoCloseable {
+    private static final Duration STARTUP = Duration.ofSeconds(30);
+    private static final String READY = "hablock node ready";
+
+    private final Path dataDir;
+    private final int nbdPort;
+    private final int adminPort;
+    private final BackgroundProcess process;
+
+    private ServerProcess(Path dataDir, int nbdPort, int adminPort) {
+        this.dataDir = dataDir;
+        this.nbdPort = nbdPort;
+        this.adminPort = adminPort;
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        this.process = Command.of(List.of(java, "-Xmx256m", "-XX:MaxDirectMemorySize=512m",
+                "-cp", System.getProperty("java.class.path"), "io.hablock.cli.Main", "server",
+                "--data-dir", dataDir.toString(),
+                "--listen", "127.0.0.1:" + nbdPort,
+                "--admin-listen", "127.0.0.1:" + adminPort)).start();
+        try {
+            process.awaitOutput(READY, STARTUP);
+        } catch (RuntimeException | Error e) {
+            process.close();
+            throw e;
+        }
+    }
+
+    /** Starts a server on free ports. */
+    public static ServerProcess start(Path dataDir) {
+        return new ServerProcess(dataDir, FreePorts.next(), FreePorts.next());
+    }
+
+    /** Starts a new server on this one's data directory and ports; this one must have exited. */
+    public ServerProcess restart() {
+        if (process.isAlive()) {
+            throw new IllegalStateException("the server is still running" + process.describe());
+        }
+        return new ServerProcess(dataDir, nbdPort, adminPort);
+    }
+
+    public String nbdUri(String volume) {
+        return "nbd://127.0.0.1:" + nbdPort + "/" + volume;
+    }
+
+    public String adminEndpoint() {
+        return "127.0.0.1:" + adminPort;
+    }
+
+    public AdminClient admin() {
+        return new AdminClient(adminEndpoint());
+    }
+
+    /** SIGTERM; returns the exit status, failing if the server takes longer than {@code limit}. */
+    public int terminate(Duration limit) {
+        return process.terminate(limit);
+    }
+
+    /** SIGKILL: the server gets no chance to finish anything. Returns the exit status. */
+    public int kill() {
+        return process.kill();
+    }
+
+    /** What the server logged (its logs go to stderr). */
+    public String log() {
+        return process.stderr();
+    }
+
+    public String describe() {
+        return process.describe();
+    }
+
+    @Override
+    public void close() {
+        process.close();
+    }
+}
