@@ -28,6 +28,12 @@ public final class Main implements Runnable {
             cmd.getErr().println("error: " + oneLine(e));
             return EXIT_ERROR;
         });
+        // Usage mistakes get one line and a pointer to --help, not a page of usage text.
+        cli.setParameterExceptionHandler((e, params) -> {
+            CommandLine cmd = e.getCommandLine();
+            cmd.getErr().println("error: " + oneLine(e) + " (see '" + cmd.getCommandSpec().qualifiedName() + " --help')");
+            return cmd.getCommandSpec().exitCodeOnInvalidInput();
+        });
         return cli.execute(args);
     }
 
