@@ -12,7 +12,7 @@ import java.util.List;
  */
 public record Reply(long cookie, int error, byte[] data, boolean structured, List<Chunk> chunks) {
 
-    static Reply simple(SimpleReply r) {
+    public static Reply simple(SimpleReply r) {
         return new Reply(r.cookie(), r.error(), r.data(), false, List.of());
     }
 
@@ -20,7 +20,7 @@ public record Reply(long cookie, int error, byte[] data, boolean structured, Lis
      * A structured reply to a request for {@code [offset, offset + length)}. When it succeeded,
      * its content chunks must tile that range exactly: none outside, none overlapping, no gap.
      */
-    static Reply structured(long cookie, List<Chunk> chunks, long offset, int length) {
+    public static Reply structured(long cookie, List<Chunk> chunks, long offset, int length) {
         assertThat(chunks).as("chunks of reply %d", cookie).isNotEmpty();
         assertThat(chunks.get(chunks.size() - 1).isDone()).as("last chunk is DONE").isTrue();
         assertThat(chunks.subList(0, chunks.size() - 1)).as("only the last chunk is DONE")
