@@ -17,6 +17,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.LongToIntFunction;
 
 /**
@@ -87,6 +88,15 @@ public final class RawNbdClient implements Closeable {
         int length = in.readInt();
         assertThat(length).as("option reply length").isBetween(0, 1 << 20);
         return new OptionReply(option, type, readBytes(length));
+    }
+
+    /** The next option reply, or empty if the server closed the connection instead. */
+    public Optional<OptionReply> readOptionReplyUnlessClosed() throws IOException {
+        try {
+            return Optional.of(readOptionReply());
+        } catch (EOFException | SocketException e) {
+            return Optional.empty();
+        }
     }
 
     /** Every reply to one option, up to and including its ACK or error. */
@@ -211,6 +221,18 @@ public final class RawNbdClient implements Closeable {
         int length = in.readInt();
         assertThat(length).as("chunk length").isBetween(0, 64 << 20);
         return new Chunk(flags, type, cookie, readBytes(length));
+    }
+
+    /** Reads messages until the server closes the connection; returns them all. */
+    public List<ServerMessage> readMessagesUntilClosed(LongToIntFunction readLength) throws IOException {
+        List<ServerMessage> messages = new ArrayList<>();
+        while (true) {
+            try {
+                messages.add(readMessage(readLength));
+            } catch (EOFException | SocketException e) {
+                return messages;
+            }
+        }
     }
 
     /**
