@@ -131,9 +131,9 @@ class LocalVolumeTest {
     volume.trim(6 * GIB + 256 * KIB, 512 * KIB);
 
     assertThat(volume.extents(6 * GIB - MIB, 3 * MIB)).containsExactly(
-        new Extent(6 * GIB - MIB, MIB + 256 * KIB, true),
-        new Extent(6 * GIB + 256 * KIB, 256 * KIB, false),
-        new Extent(6 * GIB + 512 * KIB, 256 * KIB, true),
+        new Extent(6 * GIB - MIB, MIB, true),
+        new Extent(6 * GIB, 256 * KIB, false),
+        new Extent(6 * GIB + 256 * KIB, 512 * KIB, true),
         new Extent(6 * GIB + 768 * KIB, 256 * KIB, false),
         new Extent(6 * GIB + MIB, MIB, true));
     assertThat(read(volume, 6 * GIB + 256 * KIB, (int) (512 * KIB))).containsOnly(0);
