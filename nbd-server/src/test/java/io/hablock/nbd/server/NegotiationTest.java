@@ -64,6 +64,16 @@ class NegotiationTest {
     }
 
     @Test
+    void goIsNeverFollowedByPaddingEvenWithoutNoZeroes() throws IOException {
+        try (RawNbdClient client = RawNbdClient.connect(fixture.address())) {
+            client.readGreeting();
+            client.sendClientFlags(Wire.FLAG_FIXED_NEWSTYLE);
+            assertThat(last(client.go(VOL)).type()).isEqualTo(Wire.REP_ACK);
+            assertThat(client.command(Wire.CMD_FLUSH, 0, 0, 0).error()).isZero();
+        }
+    }
+
+    @Test
     void exportNameOfAnUnknownExportClosesTheConnection() throws IOException {
         try (RawNbdClient client = fixture.handshake()) {
             client.sendOption(Wire.OPT_EXPORT_NAME, Options.utf8("no-such-volume"));
