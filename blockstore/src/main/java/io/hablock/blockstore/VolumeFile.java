@@ -119,10 +119,11 @@ final class VolumeFile {
   }
 
   void trim(long offset, long length) throws IOException {
-    writeZeroes(offset, length, true);
+    writeZeroes(offset, length, true, false);
   }
 
-  void writeZeroes(long offset, long length, boolean mayPunch) throws IOException {
+  /** With {@code fastOnly}, an unsupported fallocate mode is rethrown instead of writing zeros. */
+  void writeZeroes(long offset, long length, boolean mayPunch, boolean fastOnly) throws IOException {
     checkRange(offset, length);
     if (length == 0) {
       return; // fallocate rejects empty ranges
@@ -134,6 +135,9 @@ final class VolumeFile {
         fs.zeroRange(fd, offset, length);
       }
     } catch (OperationNotSupportedException e) {
+      if (fastOnly) {
+        throw e;
+      }
       writeZeroBytes(offset, length);
     }
   }

@@ -11,6 +11,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.hablock.nativeio.Errno;
 import io.hablock.nativeio.NativeIOException;
+import io.hablock.nativeio.OperationNotSupportedException;
 import io.hablock.nativeio.PosixFs;
 import io.hablock.nativeio.testing.FaultInjectingPosixFs;
 import io.hablock.nativeio.testing.FaultInjectingPosixFs.Op;
@@ -162,6 +163,22 @@ class LocalVolumeTest {
     for (int i = 0; i < 2000; i++) {
       assertThat(got[i]).as("byte %d", i).isEqualTo(i >= 100 && i < 1100 ? (byte) 0 : (byte) 0x22);
     }
+  }
+
+  @Test
+  void writeZeroesFastRefusesToWriteZeros() throws IOException {
+    fs.failAlways(Op.PUNCH_HOLE, Errno.EOPNOTSUPP).failAlways(Op.ZERO_RANGE, Errno.EOPNOTSUPP);
+    write(volume, 0, (int) MIB, 0x44);
+
+    assertThatThrownBy(() -> volume.writeZeroesFast(0, MIB, true))
+        .isInstanceOf(OperationNotSupportedException.class);
+    assertThatThrownBy(() -> volume.writeZeroesFast(0, MIB, false))
+        .isInstanceOf(OperationNotSupportedException.class);
+    assertThat(read(volume, 0, (int) MIB)).containsOnly(0x44);
+
+    fs.clear();
+    volume.writeZeroesFast(0, MIB, false);
+    assertThat(read(volume, 0, (int) MIB)).containsOnly(0);
   }
 
   @Test

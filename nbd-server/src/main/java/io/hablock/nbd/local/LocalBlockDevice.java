@@ -65,7 +65,12 @@ public final class LocalBlockDevice implements BlockDevice {
     @Override
     public void writeZeroes(long offset, long length, boolean mayTrim, boolean fastOnly, boolean fua)
             throws IOException {
-        volume.writeZeroes(offset, length, mayTrim);
+        if (fastOnly) {
+            // FAST_ZERO: fail with ENOTSUP (from EOPNOTSUPP) rather than zero slowly.
+            volume.writeZeroesFast(offset, length, mayTrim);
+        } else {
+            volume.writeZeroes(offset, length, mayTrim);
+        }
         if (fua) {
             volume.flush();
         }

@@ -107,6 +107,28 @@ class TransmissionTest {
         }
     }
 
+    /**
+     * FAST_ZERO: "the server MUST fail quickly with NBD_ENOTSUP unless the request can be serviced
+     * in less time than a corresponding NBD_CMD_WRITE, and SHOULD NOT alter the contents".
+     * Here the file system can neither punch nor zero a range, so only writing zeros is left.
+     */
+    @ParameterizedTest(name = "flags {0}")
+    @ValueSource(ints = {Wire.CMD_FLAG_FAST_ZERO, Wire.CMD_FLAG_FAST_ZERO | Wire.CMD_FLAG_NO_HOLE})
+    void fastZeroFailsWithEnotsupWhenOnlySlowZeroingIsPossible(int flags) throws IOException {
+        try (RawNbdClient client = fixture.transmission(true, false)) {
+            byte[] data = pattern(64 * KIB, 14);
+            assertThat(client.write(0, data).error()).isZero();
+            fixture.fs().failAlways(Op.PUNCH_HOLE, Errno.EOPNOTSUPP).failAlways(Op.ZERO_RANGE, Errno.EOPNOTSUPP);
+
+            assertThat(client.command(Wire.CMD_WRITE_ZEROES, flags, 0, data.length).error()).isEqualTo(Wire.ENOTSUP);
+            assertThat(client.read(0, data.length).data()).as("contents untouched").isEqualTo(data);
+
+            int slow = flags & ~Wire.CMD_FLAG_FAST_ZERO;
+            assertThat(client.command(Wire.CMD_WRITE_ZEROES, slow, 0, data.length).error()).isZero();
+            assertThat(client.read(0, data.length).data()).as("zeroed the slow way").containsOnly(0);
+        }
+    }
+
     // ---- structured READ ---------------------------------------------------------------------
 
     @Test

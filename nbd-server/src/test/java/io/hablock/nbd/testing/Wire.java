@@ -65,6 +65,7 @@ public final class Wire {
     public static final int CMD_FLAG_NO_HOLE = 1 << 1;
     public static final int CMD_FLAG_DF = 1 << 2;
     public static final int CMD_FLAG_REQ_ONE = 1 << 3;
+    public static final int CMD_FLAG_FAST_ZERO = 1 << 4;
 
     public static final int REPLY_FLAG_DONE = 1;
     public static final int REPLY_TYPE_NONE = 0;
@@ -80,5 +81,6 @@ public final class Wire {
     public static final int EIO = 5;
     public static final int EINVAL = 22;
     public static final int ENOSPC = 28;
+    public static final int ENOTSUP = 95;
     public static final int ESHUTDOWN = 108;
 }
