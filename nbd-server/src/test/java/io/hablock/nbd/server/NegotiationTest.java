@@ -130,10 +130,11 @@ class NegotiationTest {
 
     // ---- NBD_OPT_INFO and NBD_OPT_GO ----------------------------------------------------------
 
-    @Test
-    void infoAnswersNameDescriptionAndBlockSizeThenHagglingGoesOn() throws IOException {
+    @ParameterizedTest(name = "option {0}")
+    @ValueSource(ints = {Wire.OPT_INFO, Wire.OPT_GO})
+    void infoAndGoAnswerNameDescriptionAndBlockSize(int option) throws IOException {
         try (RawNbdClient client = fixture.handshake()) {
-            List<OptionReply> replies = client.option(Wire.OPT_INFO,
+            List<OptionReply> replies = client.option(option,
                     Options.infoRequest(VOL, Wire.INFO_NAME, Wire.INFO_DESCRIPTION, Wire.INFO_BLOCK_SIZE));
 
             assertThat(last(replies).type()).isEqualTo(Wire.REP_ACK);
@@ -171,9 +172,43 @@ class NegotiationTest {
             assertThat(max % min).as("maximum is a multiple of the minimum").isZero();
             assertThat(max).isGreaterThanOrEqualTo(1 << 20);
 
-            // INFO leaves the client in option haggling.
-            assertThat(last(client.go(VOL)).type()).isEqualTo(Wire.REP_ACK);
-            assertThat(client.exportSize()).isEqualTo(ServerFixture.VOLUME_SIZE);
+            if (option == Wire.OPT_INFO) {
+                // INFO leaves the client in option haggling.
+                assertThat(last(client.go(VOL)).type()).isEqualTo(Wire.REP_ACK);
+                assertThat(client.exportSize()).isEqualTo(ServerFixture.VOLUME_SIZE);
+            }
+            assertThat(client.command(Wire.CMD_FLUSH, 0, 0, 0).error()).as("in transmission").isZero();
+        }
+    }
+
+    /** Some clients send their first request right behind the option that ends haggling. */
+    @ParameterizedTest(name = "option {0}")
+    @ValueSource(ints = {Wire.OPT_EXPORT_NAME, Wire.OPT_GO})
+    void requestInTheSamePacketAsTheLastOptionIsServed(int option) throws IOException {
+        byte[] data = TransmissionTest.pattern(4096, 1);
+        byte[] optionData = option == Wire.OPT_GO ? Options.infoRequest(VOL) : Options.utf8(VOL);
+        byte[] packet = Options.build(out -> {
+            out.writeLong(Wire.IHAVEOPT);
+            out.writeInt(option);
+            out.writeInt(optionData.length);
+            out.write(optionData);
+            out.writeInt(Wire.REQUEST_MAGIC);
+            out.writeShort(0);
+            out.writeShort(Wire.CMD_WRITE);
+            out.writeLong(77);
+            out.writeLong(8192);
+            out.writeInt(data.length);
+            out.write(data);
+        });
+        try (RawNbdClient client = fixture.handshake()) {
+            client.sendBytes(packet);
+            if (option == Wire.OPT_GO) {
+                assertThat(last(client.readOptionReplies(Wire.OPT_GO)).type()).isEqualTo(Wire.REP_ACK);
+            } else {
+                client.readBytes(10); // size and flags, no padding (NO_ZEROES)
+            }
+            assertThat(client.readReply(77, 8192, 0).error()).isZero();
+            assertThat(client.read(8192, data.length).data()).isEqualTo(data);
         }
     }
 

@@ -24,6 +24,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** The transmission phase against doc/proto.md: replies, holes, block status, ordering, durability. */
@@ -208,10 +209,10 @@ class TransmissionTest {
         }
     }
 
-    @ParameterizedTest(name = "structured replies: {0}")
-    @ValueSource(booleans = {false, true})
-    void sixtyFourPipelinedRequestsAreAllAnsweredWithTheirCookies(boolean structured) throws IOException {
-        int count = 64;
+    /** 64 as the checklist asks; 300 is more than a connection may have in flight, so reading pauses. */
+    @ParameterizedTest(name = "{1} requests, structured replies: {0}")
+    @CsvSource({"false, 64", "true, 64", "true, 300"})
+    void pipelinedRequestsAreAllAnsweredWithTheirCookies(boolean structured, int count) throws IOException {
         int block = 16 * KIB;
         long readArea = 0;
         long writeArea = 16 * MIB;
