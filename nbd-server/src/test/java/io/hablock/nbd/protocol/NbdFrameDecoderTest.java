@@ -133,7 +133,8 @@ class NbdFrameDecoderTest {
         EmbeddedChannel channel = new EmbeddedChannel(new NbdFrameDecoder(MAX_OPTION, MAX_WRITE));
         ByteBuf in = Unpooled.wrappedBuffer(concat(clientFlags(3), option(7, payload(100))));
         channel.writeInbound(in);
-        assertThat((Object) channel.readInbound()).isEqualTo(new NbdFrameDecoder.ClientFlags(3));
+        NbdFrameDecoder.ClientFlags flags = channel.readInbound();
+        assertThat(flags).isEqualTo(new NbdFrameDecoder.ClientFlags(3));
         NbdOption option = channel.readInbound();
         assertThat(option.code()).isEqualTo(7);
         assertThat(ByteBufUtil.getBytes(option.data())).isEqualTo(payload(100));

@@ -1,6 +1,6 @@
 package io.hablock.nbd.server;
 
-import static io.hablock.nbd.server.TransmissionTest.pattern;
+import static io.hablock.nbd.testing.TestData.pattern;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 

@@ -1,6 +1,6 @@
 package io.hablock.nbd.server;
 
-import static io.hablock.nbd.server.TransmissionTest.pattern;
+import static io.hablock.nbd.testing.TestData.pattern;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -19,6 +19,7 @@ import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -117,6 +118,6 @@ class ShutdownTest {
     }
 
     private static byte[] slice(byte[] data, int i) {
-        return java.util.Arrays.copyOfRange(data, i * BLOCK, (i + 1) * BLOCK);
+        return Arrays.copyOfRange(data, i * BLOCK, (i + 1) * BLOCK);
     }
 }
