@@ -43,13 +43,16 @@ class BadInputTest {
 
     @AfterEach
     void stop() throws IOException {
-        fixture.assertServesNewClient();
-        await().pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(10)).atMost(Duration.ofSeconds(10))
-                .untilAsserted(() -> {
-            assertThat(fixture.server().connectionCount()).as("connections").isZero();
-            assertThat(fixture.exports().openHandles()).as("device handles").isZero();
-        });
-        fixture.close();
+        try {
+            fixture.assertServesNewClient();
+            await().pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(10)).atMost(Duration.ofSeconds(10))
+                    .untilAsserted(() -> {
+                        assertThat(fixture.server().connectionCount()).as("connections").isZero();
+                        assertThat(fixture.exports().openHandles()).as("device handles").isZero();
+                    });
+        } finally {
+            fixture.close();
+        }
     }
 
     // ---- handshake ---------------------------------------------------------------------------

@@ -61,6 +61,13 @@ class TransmissionTest {
             assertThat(reply.chunks()).extracting(Chunk::type).containsExactly(
                     Wire.REPLY_TYPE_OFFSET_DATA, Wire.REPLY_TYPE_OFFSET_HOLE, Wire.REPLY_TYPE_OFFSET_DATA);
             assertThat(reply.data()).isEqualTo(expected);
+
+            // Unaligned at both ends, from inside the first data extent to inside the second.
+            int from = 60 * KIB + 7;
+            int to = 200 * KIB - 3;
+            Reply unaligned = client.read(4 * MIB + from, to - from);
+            assertThat(unaligned.chunks()).extracting(Chunk::type).contains(Wire.REPLY_TYPE_OFFSET_HOLE);
+            assertThat(unaligned.data()).isEqualTo(Arrays.copyOfRange(expected, from, to));
         }
     }
 
