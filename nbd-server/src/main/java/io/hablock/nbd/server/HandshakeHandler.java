@@ -187,6 +187,11 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void metaContext(ChannelHandlerContext ctx, int code, ByteBuf data) {
+        if (code == Nbd.OPT_SET_META_CONTEXT) {
+            // A SET replaces the earlier selection even when it fails (spec), so drop it first.
+            metaContextExport = null;
+            baseAllocationSelected = false;
+        }
         if (!structuredReplies) {
             invalid(ctx, code, "metadata contexts need structured replies first");
             return;

@@ -1,0 +1,170 @@
+package io.hablock.nbd.server;
+
+import static io.hablock.nbd.testing.TestData.pattern;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.hablock.nbd.testing.Nbdsh;
+import io.hablock.nbd.testing.RawNbdClient;
+import io.hablock.nbd.testing.ServerFixture;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * libnbd, a strict real client, on negotiations and replies the raw client only checks against
+ * our own reading of the spec: option mode, INFO details, structured reads and block status as
+ * libnbd parses them, and the older handshakes (no fixed newstyle, no NO_ZEROES).
+ */
+class LibnbdInteropTest {
+    private static final int KIB = 1024;
+
+    @TempDir
+    Path dir;
+    private ServerFixture fixture;
+    private String uri;
+
+    @BeforeEach
+    void start() throws IOException {
+        fixture = ServerFixture.start(dir);
+        uri = "nbd://127.0.0.1:" + fixture.address().getPort() + "/" + ServerFixture.VOLUME;
+    }
+
+    @AfterEach
+    void stop() {
+        fixture.close();
+    }
+
+    @Test
+    void optionModeListsInspectsAndSelects() throws Exception {
+        fixture.store().create("another", 1 << 20);
+        Map<String, String> out = Nbdsh.run("""
+                h.set_opt_mode(True)
+                h.set_full_info(True)
+                h.connect_uri("%s")
+                names = []
+                h.opt_list(lambda name, description: names.append(name))
+                print("list", ",".join(sorted(names)))
+                contexts = []
+                h.opt_list_meta_context(lambda name: contexts.append(name))
+                print("contexts", ",".join(contexts))
+                h.set_export_name("no-such-volume")
+                try:
+                    h.opt_info()
+                    print("unknown", "accepted")
+                except nbd.Error as e:
+                    print("unknown", "refused")
+                h.set_export_name("vol")
+                h.opt_info()
+                print("size", h.get_size())
+                print("canonical", h.get_canonical_export_name())
+                print("description", h.get_export_description())
+                print("block", h.get_block_size(nbd.SIZE_MINIMUM), h.get_block_size(nbd.SIZE_PREFERRED),
+                      h.get_block_size(nbd.SIZE_MAXIMUM))
+                h.add_meta_context("base:allocation")
+                h.opt_go()
+                print("can", h.can_flush(), h.can_fua(), h.can_trim(), h.can_zero(), h.can_fast_zero(), h.can_df(),
+                      h.can_multi_conn(), h.can_cache(), h.can_meta_context("base:allocation"), h.is_read_only())
+                h.shutdown()
+                """.formatted(uri));
+
+        assertThat(out).containsEntry("list", "another,vol")
+                .containsEntry("contexts", "base:allocation")
+                .containsEntry("unknown", "refused")
+                .containsEntry("size", String.valueOf(ServerFixture.VOLUME_SIZE))
+                .containsEntry("canonical", "vol")
+                .containsEntry("block", "1 4096 33554432")
+                .containsEntry("can", "True True True True True True True True True False");
+        assertThat(out.get("description")).contains("hablock volume vol");
+    }
+
+    @Test
+    void structuredReadsAndBlockStatusAsLibnbdSeesThem() throws Exception {
+        byte[] expected = new byte[256 * KIB];
+        try (RawNbdClient client = fixture.transmission(false, false)) {
+            byte[] first = pattern(64 * KIB, 1);
+            byte[] last = pattern(64 * KIB, 2);
+            assertThat(client.write(0, first).error()).isZero();
+            assertThat(client.write(192 * KIB, last).error()).isZero();
+            System.arraycopy(first, 0, expected, 0, first.length);
+            System.arraycopy(last, 0, expected, 192 * KIB, last.length);
+        }
+
+        Map<String, String> out = Nbdsh.run("""
+                import hashlib
+                h.add_meta_context("base:allocation")
+                h.connect_uri("%s")
+                def reader(chunks):
+                    def chunk(buf, offset, status, error):
+                        chunks.append("%%d+%%d:%%d" %% (offset, len(buf), status))
+                        return 0
+                    return chunk
+                chunks = []
+                buf = h.pread_structured(262144, 0, reader(chunks))
+                print("chunks", " ".join(sorted(chunks, key=lambda c: int(c.split("+")[0]))))
+                print("sha256", hashlib.sha256(buf).hexdigest())
+                df = []
+                h.pread_structured(262144, 0, reader(df), nbd.CMD_FLAG_DF)
+                print("df", " ".join(df))
+                for name, flags in (("extents", 0), ("one", nbd.CMD_FLAG_REQ_ONE)):
+                    seen = []
+                    def extent(meta, offset, entries, error):
+                        seen.append("%%s@%%d:%%s" %% (meta, offset, ",".join(map(str, entries))))
+                        return 0
+                    h.block_status(262144, 0, extent, flags)
+                    print(name, " ".join(seen))
+                h.shutdown()
+                """.formatted(uri));
+
+        int data = 1;
+        int hole = 2;
+        assertThat(out).containsEntry("chunks", "0+65536:%d 65536+131072:%d 196608+65536:%d".formatted(data, hole, data))
+                .containsEntry("sha256", sha256(expected))
+                .containsEntry("df", "0+262144:" + data)
+                .containsEntry("extents", "base:allocation@0:65536,0,131072,3,65536,0")
+                .containsEntry("one", "base:allocation@0:65536,0");
+    }
+
+    @Test
+    void olderHandshakesStillWork() throws Exception {
+        byte[] data = pattern(64 * KIB, 3);
+        try (RawNbdClient client = fixture.transmission(false, false)) {
+            assertThat(client.write(0, data).error()).isZero();
+        }
+
+        // Flags 0: plain newstyle, so NBD_OPT_EXPORT_NAME and 124 bytes of padding; then
+        // fixed newstyle without NO_ZEROES, where NBD_OPT_GO must not be followed by padding.
+        Map<String, String> out = Nbdsh.run("""
+                import hashlib
+                for name, flags in (("plain", 0), ("fixed", nbd.HANDSHAKE_FLAG_FIXED_NEWSTYLE)):
+                    g = nbd.NBD()
+                    g.set_handshake_flags(flags)
+                    g.set_request_structured_replies(False)
+                    g.connect_uri("%s")
+                    print(name, g.get_protocol(), g.get_structured_replies_negotiated(),
+                          hashlib.sha256(g.pread(65536, 0)).hexdigest())
+                    g.pwrite(bytes([0x5a]) * 4096, 1048576 + 4096 * flags, nbd.CMD_FLAG_FUA)
+                    g.flush()
+                    g.shutdown()
+                """.formatted(uri));
+
+        assertThat(out).containsEntry("plain", "newstyle False " + sha256(data))
+                .containsEntry("fixed", "newstyle-fixed False " + sha256(data));
+        try (RawNbdClient client = fixture.transmission(false, false)) {
+            byte[] written = client.read(1 << 20, 8 * KIB).data();
+            assertThat(Arrays.copyOfRange(written, 0, 4096)).containsOnly(0x5a);
+            assertThat(Arrays.copyOfRange(written, 4096, 8192)).containsOnly(0x5a);
+        }
+    }
+
+    private static String sha256(byte[] data) throws NoSuchAlgorithmException {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
+    }
+}

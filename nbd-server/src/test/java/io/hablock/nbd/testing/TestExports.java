@@ -1,0 +1,160 @@
+package io.hablock.nbd.testing;
+
+import io.hablock.blockstore.Extent;
+import io.hablock.nbd.BlockDevice;
+import io.hablock.nbd.ExportProvider;
+import io.hablock.nbd.ExportUnavailableException;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Real exports, watched: counts the device handles the server holds open (a leak shows as a
+ * count that never returns to zero) and can hold writes at a gate, so a test can know that
+ * requests are in flight inside the server. The devices themselves are the real ones.
+ */
+public final class TestExports implements ExportProvider {
+    private final ExportProvider delegate;
+    private final AtomicInteger openHandles = new AtomicInteger();
+    private final AtomicInteger writesAtGate = new AtomicInteger();
+    private volatile CountDownLatch writeGate;
+    private volatile IOException nextReadFailure;
+
+    public TestExports(ExportProvider delegate) {
+        this.delegate = delegate;
+    }
+
+    @Override
+    public List<ExportInfo> list() {
+        return delegate.list();
+    }
+
+    @Override
+    public String describe(String name) {
+        return delegate.describe(name);
+    }
+
+    @Override
+    public BlockDevice open(String name) throws ExportUnavailableException {
+        BlockDevice device = delegate.open(name);
+        openHandles.incrementAndGet();
+        return new WatchedDevice(device);
+    }
+
+    /** Device handles opened and not yet closed. */
+    public int openHandles() {
+        return openHandles.get();
+    }
+
+    /** From now on every write waits until {@link #openWriteGate()}. */
+    public void closeWriteGate() {
+        writeGate = new CountDownLatch(1);
+    }
+
+    public void openWriteGate() {
+        CountDownLatch gate = writeGate;
+        writeGate = null;
+        if (gate != null) {
+            gate.countDown();
+        }
+    }
+
+    /** The next read through any handle fails with {@code failure} (a disk error, say). */
+    public void failNextRead(IOException failure) {
+        nextReadFailure = failure;
+    }
+
+    /** Writes waiting at the gate right now. */
+    public int writesAtGate() {
+        return writesAtGate.get();
+    }
+
+    private final class WatchedDevice implements BlockDevice {
+        private final BlockDevice device;
+        private final AtomicInteger closes = new AtomicInteger();
+
+        WatchedDevice(BlockDevice device) {
+            this.device = device;
+        }
+
+        @Override
+        public long size() {
+            return device.size();
+        }
+
+        @Override
+        public boolean isReadOnly() {
+            return device.isReadOnly();
+        }
+
+        @Override
+        public boolean canMultiConn() {
+            return device.canMultiConn();
+        }
+
+        @Override
+        public void read(long offset, ByteBuffer dst) throws IOException {
+            IOException failure = nextReadFailure;
+            if (failure != null) {
+                nextReadFailure = null;
+                throw failure;
+            }
+            device.read(offset, dst);
+        }
+
+        @Override
+        public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+            CountDownLatch gate = writeGate;
+            if (gate != null) {
+                writesAtGate.incrementAndGet();
+                try {
+                    gate.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new InterruptedIOException("interrupted at the write gate");
+                } finally {
+                    writesAtGate.decrementAndGet();
+                }
+            }
+            device.write(offset, src, fua);
+        }
+
+        @Override
+        public void flush() throws IOException {
+            device.flush();
+        }
+
+        @Override
+        public void trim(long offset, long length, boolean fua) throws IOException {
+            device.trim(offset, length, fua);
+        }
+
+        @Override
+        public void writeZeroes(long offset, long length, boolean mayTrim, boolean fastOnly, boolean fua)
+                throws IOException {
+            device.writeZeroes(offset, length, mayTrim, fastOnly, fua);
+        }
+
+        @Override
+        public List<Extent> extents(long offset, long length) throws IOException {
+            return device.extents(offset, length);
+        }
+
+        @Override
+        public void cache(long offset, long length) throws IOException {
+            device.cache(offset, length);
+        }
+
+        @Override
+        public void close() {
+            // Counted once: a double close would hide a leak elsewhere.
+            if (closes.getAndIncrement() == 0) {
+                openHandles.decrementAndGet();
+            }
+            device.close();
+        }
+    }
+}
