@@ -18,6 +18,8 @@ public final class Main implements Runnable {
         boolean server = args.length > 0 && args[0].equals("server");
         // Before any logger exists: the server logs at INFO, client commands keep stdout clean.
         System.setProperty("hablock.log.level", server ? "INFO" : "WARN");
+        // With the jar's Add-Opens, Netty may then allocate direct memory without zeroing it.
+        System.setProperty("io.netty.tryReflectionSetAccessible", "true");
         System.exit(run(args));
     }
 

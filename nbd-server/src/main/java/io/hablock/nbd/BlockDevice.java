@@ -28,6 +28,17 @@ public interface BlockDevice extends AutoCloseable {
      */
     boolean canMultiConn();
 
+    /**
+     * True when small reads and writes normally finish in microseconds on the calling thread,
+     * as a local file served from the page cache does. The server may then run them on its
+     * network thread, saving two thread hops per request; it times them and moves the work back
+     * to its I/O workers as soon as one is slow. A device that waits on the network (a
+     * replicated volume) must say false.
+     */
+    default boolean prefersInlineIo() {
+        return false;
+    }
+
     /** Fills {@code dst.remaining()} bytes from {@code offset}; holes read as zeros. */
     void read(long offset, ByteBuffer dst) throws IOException;
 

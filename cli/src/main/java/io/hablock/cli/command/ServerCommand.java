@@ -1,5 +1,6 @@
 package io.hablock.cli.command;
 
+import io.hablock.blockstore.Sizes;
 import io.hablock.cli.HostPort;
 import io.hablock.cli.node.HablockNode;
 import io.hablock.nbd.server.NbdServerConfig;
@@ -39,6 +40,11 @@ public final class ServerCommand implements Callable<Integer> {
             description = "Threads doing disk I/O (default ${DEFAULT-VALUE}).")
     int ioThreads;
 
+    @Option(names = "--inline-io-max", paramLabel = "SIZE", defaultValue = "64K",
+            description = {"Reads and writes up to SIZE run on the network thread while the disk answers "
+                    + "within 0.5 ms (saves two thread hops per request); 0 turns this off (default ${DEFAULT-VALUE})."})
+    String inlineIoMax;
+
     @Option(names = "--read-only", description = "Serve every volume read-only.")
     boolean readOnly;
 
@@ -46,7 +52,12 @@ public final class ServerCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         InetSocketAddress nbd = HostPort.resolve(HostPort.parse(listen, "0.0.0.0", NbdServerConfig.DEFAULT_PORT));
         InetSocketAddress admin = HostPort.resolve(HostPort.parse(adminListen, "127.0.0.1", 10810));
-        NbdServerConfig nbdConfig = NbdServerConfig.defaults(nbd).withIoThreads(ioThreads);
+        NbdServerConfig defaults = NbdServerConfig.defaults(nbd);
+        long inline = inlineIoMax.strip().equals("0") ? 0 : Sizes.parse(inlineIoMax);
+        if (inline > defaults.maxPayloadBytes()) {
+            throw new IllegalArgumentException("--inline-io-max must be at most " + Sizes.format(defaults.maxPayloadBytes()));
+        }
+        NbdServerConfig nbdConfig = defaults.withIoThreads(ioThreads).withInlineIo((int) inline, defaults.slowInlineIo());
         CountDownLatch stop = new CountDownLatch(1);
         Signal.handle(new Signal("TERM"), s -> stop.countDown());
         Signal.handle(new Signal("INT"), s -> stop.countDown());

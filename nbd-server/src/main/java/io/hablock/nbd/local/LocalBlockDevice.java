@@ -40,6 +40,11 @@ public final class LocalBlockDevice implements BlockDevice {
     }
 
     @Override
+    public boolean prefersInlineIo() {
+        return true;
+    }
+
+    @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
         volume.read(dst, offset);
     }

@@ -11,6 +11,9 @@ import java.util.List;
  * handlers behind it judge what the frames mean. Lengths claimed by the client are checked
  * against hard caps before anything is buffered for them, so a client can never make the
  * server allocate what it claims.
+ *
+ * <p>A WRITE's payload is a retained slice of the received bytes, possibly spanning several
+ * socket reads (a composite): no copy is made of it.
  */
 public final class NbdFrameDecoder extends ByteToMessageDecoder {
 
@@ -19,8 +22,6 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
         CLIENT_FLAGS,
         OPTION,
         REQUEST,
-        /** Filling the payload buffer of a WRITE whose data is still arriving. */
-        PAYLOAD,
         /** After a protocol violation: everything is discarded until the channel closes. */
         BAD_MESSAGE
     }
@@ -34,8 +35,6 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
     private final int maxOptionLength;
     private final int maxWritePayload;
     private State state = State.CLIENT_FLAGS;
-    /** The WRITE being received in the PAYLOAD state; its payload fills as bytes arrive. */
-    private NbdRequest pendingWrite;
 
     /**
      * @param maxOptionLength longest option data accepted; a longer option closes the connection
@@ -44,6 +43,9 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
     public NbdFrameDecoder(int maxOptionLength, int maxWritePayload) {
         this.maxOptionLength = maxOptionLength;
         this.maxWritePayload = maxWritePayload;
+        // Socket reads are kept as they arrive and a WRITE payload is a slice over them: the
+        // data is never copied in user space between the socket and the file.
+        setCumulator(COMPOSITE_CUMULATOR);
     }
 
     /** Called by the handshake handler once option haggling has ended. */
@@ -65,8 +67,7 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
                 }
             }
             case OPTION -> decodeOption(in, out);
-            case REQUEST -> decodeRequest(ctx, in, out);
-            case PAYLOAD -> fillPayload(in, out);
+            case REQUEST -> decodeRequest(in, out);
             case BAD_MESSAGE -> in.skipBytes(in.readableBytes());
         }
     }
@@ -92,7 +93,7 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
         out.add(new NbdOption(code, in.readRetainedSlice((int) length)));
     }
 
-    private void decodeRequest(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+    private void decodeRequest(ByteBuf in, List<Object> out) {
         if (in.readableBytes() < Nbd.REQUEST_HEADER_LENGTH) {
             return;
         }
@@ -111,40 +112,15 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
             if (length > maxWritePayload) {
                 fail(in, "WRITE claims a payload of " + length + " bytes (limit " + maxWritePayload + ")");
             }
-            in.skipBytes(Nbd.REQUEST_HEADER_LENGTH);
-            if (in.readableBytes() >= length) {
-                payload = in.readRetainedSlice((int) length); // all here: a slice, no copy
-            } else {
-                // Still arriving: fill a buffer of exactly the right size, so that the
-                // cumulation never grows to hold a large payload (and is never re-copied).
-                ByteBuf buffer = ctx.alloc().directBuffer((int) length, (int) length);
-                pendingWrite = new NbdRequest(flags, type, cookie, offset, length, buffer);
-                state = State.PAYLOAD;
-                fillPayload(in, out);
+            if (in.readableBytes() < Nbd.REQUEST_HEADER_LENGTH + length) {
                 return;
             }
+            in.skipBytes(Nbd.REQUEST_HEADER_LENGTH);
+            payload = in.readRetainedSlice((int) length);
         } else {
             in.skipBytes(Nbd.REQUEST_HEADER_LENGTH);
         }
         out.add(new NbdRequest(flags, type, cookie, offset, length, payload));
-    }
-
-    private void fillPayload(ByteBuf in, List<Object> out) {
-        ByteBuf payload = pendingWrite.payload();
-        in.readBytes(payload, Math.min(in.readableBytes(), payload.writableBytes()));
-        if (!payload.isWritable()) {
-            out.add(pendingWrite);
-            pendingWrite = null;
-            state = State.REQUEST;
-        }
-    }
-
-    @Override
-    protected void handlerRemoved0(ChannelHandlerContext ctx) {
-        if (pendingWrite != null) {
-            pendingWrite.release(); // the client left in the middle of a payload
-            pendingWrite = null;
-        }
     }
 
     private void fail(ByteBuf in, String message) {

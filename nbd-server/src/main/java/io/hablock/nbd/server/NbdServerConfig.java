@@ -15,6 +15,10 @@ import java.time.Duration;
  * @param maxOptionBytes largest option data accepted during the handshake
  * @param preferredBlockBytes advertised preferred block size
  * @param shutdownGrace how long shutdown waits for in-flight requests to finish
+ * @param inlineIoMaxBytes READs and WRITEs up to this size run on the network thread when the
+ *     device {@linkplain io.hablock.nbd.BlockDevice#prefersInlineIo() prefers it} (0: never)
+ * @param slowInlineIo an inline request slower than this sends the connection's I/O back to the
+ *     workers for {@code INLINE_PAUSE}: a slow disk must not stall the network thread
  */
 public record NbdServerConfig(
         InetSocketAddress listen,
@@ -23,7 +27,9 @@ public record NbdServerConfig(
         int maxPayloadBytes,
         int maxOptionBytes,
         int preferredBlockBytes,
-        Duration shutdownGrace) {
+        Duration shutdownGrace,
+        int inlineIoMaxBytes,
+        Duration slowInlineIo) {
 
     public static final int DEFAULT_PORT = 10809;
 
@@ -44,20 +50,35 @@ public record NbdServerConfig(
                 || preferredBlockBytes > maxPayloadBytes) {
             throw new IllegalArgumentException("preferredBlockBytes must be a power of two between 512 and the maximum");
         }
+        if (inlineIoMaxBytes < 0 || inlineIoMaxBytes > maxPayloadBytes) {
+            throw new IllegalArgumentException("inlineIoMaxBytes must be between 0 and the maximum payload");
+        }
     }
 
-    /** Defaults: 16 I/O workers (as nbdkit), 32 MiB payloads, 5 s shutdown grace. */
+    /** How long I/O stays off the network thread after an inline request was slow. */
+    public static final Duration INLINE_PAUSE = Duration.ofSeconds(1);
+
+    /**
+     * Defaults: 16 I/O workers (as nbdkit), 32 MiB payloads, 5 s shutdown grace, requests up
+     * to 64 KiB inline while they take under 0.5 ms.
+     */
     public static NbdServerConfig defaults(InetSocketAddress listen) {
-        return new NbdServerConfig(listen, 16, 128, 32 << 20, 64 << 10, 4096, Duration.ofSeconds(5));
+        return new NbdServerConfig(listen, 16, 128, 32 << 20, 64 << 10, 4096, Duration.ofSeconds(5),
+                64 << 10, Duration.ofNanos(500_000));
     }
 
     public NbdServerConfig withListen(InetSocketAddress address) {
         return new NbdServerConfig(address, ioThreads, maxInFlightPerConnection, maxPayloadBytes, maxOptionBytes,
-                preferredBlockBytes, shutdownGrace);
+                preferredBlockBytes, shutdownGrace, inlineIoMaxBytes, slowInlineIo);
     }
 
     public NbdServerConfig withIoThreads(int threads) {
         return new NbdServerConfig(listen, threads, maxInFlightPerConnection, maxPayloadBytes, maxOptionBytes,
-                preferredBlockBytes, shutdownGrace);
+                preferredBlockBytes, shutdownGrace, inlineIoMaxBytes, slowInlineIo);
+    }
+
+    public NbdServerConfig withInlineIo(int maxBytes, Duration slow) {
+        return new NbdServerConfig(listen, ioThreads, maxInFlightPerConnection, maxPayloadBytes, maxOptionBytes,
+                preferredBlockBytes, shutdownGrace, maxBytes, slow);
     }
 }

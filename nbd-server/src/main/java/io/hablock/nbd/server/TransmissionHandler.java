@@ -16,7 +16,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The transmission phase of one connection. Requests are validated on the event loop, run on
  * the server's I/O workers (many in flight, replies in completion order) and answered back on
- * the event loop. All of this handler's fields are touched on the event loop only.
+ * the event loop; small reads and writes of a fast local device run inline instead (see
+ * {@link #runsInline}). All of this handler's fields are touched on the event loop only.
  */
 final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(TransmissionHandler.class);
@@ -51,6 +52,8 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private int inFlight;
     private long inFlightBytes;
     private boolean deviceReleased;
+    /** System.nanoTime() before which no request runs inline (set after a slow one). */
+    private long inlinePausedUntil;
 
     TransmissionHandler(BlockDevice device, Session session, ServerContext server) {
         this.device = device;
@@ -58,6 +61,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         this.server = server;
         this.executor = new RequestExecutor(device, session);
         this.maxInFlightBytes = 2L * server.config().maxPayloadBytes();
+        this.inlinePausedUntil = System.nanoTime();
     }
 
     @Override
@@ -101,6 +105,18 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         inFlight++;
         inFlightBytes += bytes;
         updateReading();
+        if (runsInline(request)) {
+            long start = System.nanoTime();
+            List<Object> reply = executor.execute(ctx.alloc(), request);
+            long took = System.nanoTime() - start;
+            if (took > server.config().slowInlineIo().toNanos()) {
+                inlinePausedUntil = System.nanoTime() + NbdServerConfig.INLINE_PAUSE.toNanos();
+                log.debug("inline I/O on export '{}' took {} us; using the I/O workers for a while",
+                        session.exportName(), took / 1000);
+            }
+            completed(reply, bytes);
+            return;
+        }
         try {
             server.io().execute(() -> {
                 List<Object> reply = executor.execute(ctx.alloc(), request);
@@ -110,6 +126,19 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             request.release();
             completed(executor.error(ctx.alloc(), request, NbdError.ESHUTDOWN, "server is shutting down"), bytes);
         }
+    }
+
+    /**
+     * Small READs and WRITEs of a device that prefers it run right here on the event loop: no
+     * thread hop there and back. Never FUA (it waits for the disk), never while paused after a
+     * slow request.
+     */
+    private boolean runsInline(NbdRequest request) {
+        return device.prefersInlineIo()
+                && (request.type() == Nbd.CMD_READ || request.type() == Nbd.CMD_WRITE)
+                && !request.hasFlag(Nbd.CMD_FLAG_FUA)
+                && request.length() <= server.config().inlineIoMaxBytes()
+                && System.nanoTime() - inlinePausedUntil >= 0;
     }
 
     private void completed(List<Object> reply, long bytes) {

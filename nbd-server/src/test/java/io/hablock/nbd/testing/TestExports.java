@@ -22,6 +22,9 @@ public final class TestExports implements ExportProvider {
     private final AtomicInteger writesAtGate = new AtomicInteger();
     private volatile CountDownLatch writeGate;
     private volatile IOException nextReadFailure;
+    private volatile long readDelayNanos;
+    private final java.util.Queue<String> readThreads = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final java.util.Queue<String> writeThreads = new java.util.concurrent.ConcurrentLinkedQueue<>();
 
     public TestExports(ExportProvider delegate) {
         this.delegate = delegate;
@@ -67,6 +70,29 @@ public final class TestExports implements ExportProvider {
         nextReadFailure = failure;
     }
 
+    /** Every read from now on takes at least this long (a slow disk). */
+    public void delayReads(java.time.Duration delay) {
+        readDelayNanos = delay.toNanos();
+    }
+
+    /** Names of the threads that served reads, oldest first; cleared by the call. */
+    public List<String> drainReadThreads() {
+        return drain(readThreads);
+    }
+
+    /** Names of the threads that served writes, oldest first; cleared by the call. */
+    public List<String> drainWriteThreads() {
+        return drain(writeThreads);
+    }
+
+    private static List<String> drain(java.util.Queue<String> queue) {
+        List<String> names = new java.util.ArrayList<>();
+        for (String name; (name = queue.poll()) != null; ) {
+            names.add(name);
+        }
+        return names;
+    }
+
     /** Writes waiting at the gate right now. */
     public int writesAtGate() {
         return writesAtGate.get();
@@ -96,17 +122,29 @@ public final class TestExports implements ExportProvider {
         }
 
         @Override
+        public boolean prefersInlineIo() {
+            // A gated device is a slow device: its writes must be in flight, not on the event loop.
+            return device.prefersInlineIo() && writeGate == null;
+        }
+
+        @Override
         public void read(long offset, ByteBuffer dst) throws IOException {
             IOException failure = nextReadFailure;
             if (failure != null) {
                 nextReadFailure = null;
                 throw failure;
             }
+            readThreads.add(Thread.currentThread().getName());
+            long delay = readDelayNanos;
+            if (delay > 0) {
+                java.util.concurrent.locks.LockSupport.parkNanos(delay);
+            }
             device.read(offset, dst);
         }
 
         @Override
         public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+            writeThreads.add(Thread.currentThread().getName());
             CountDownLatch gate = writeGate;
             if (gate != null) {
                 writesAtGate.incrementAndGet();

@@ -1,0 +1,73 @@
+package io.hablock.nbd.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.hablock.nbd.testing.RawNbdClient;
+import io.hablock.nbd.testing.ServerFixture;
+import io.hablock.nbd.testing.Wire;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Small reads and writes of a local volume run on the event loop, and move to the I/O workers
+ * when the disk turns slow, so a slow disk cannot stall the network thread for long.
+ */
+class InlineIoTest {
+    @TempDir
+    Path dir;
+    private ServerFixture fixture;
+
+    @BeforeEach
+    void start() throws IOException {
+        fixture = ServerFixture.start(dir);
+    }
+
+    @AfterEach
+    void stop() {
+        fixture.close();
+    }
+
+    @Test
+    void smallReadsOfAFastDeviceRunOnTheEventLoop() throws IOException {
+        try (RawNbdClient client = fixture.transmission(true, false)) {
+            client.read(0, 4096);
+            client.read(8192, 64 * 1024);
+            assertThat(fixture.exports().drainReadThreads()).allMatch(t -> t.startsWith("nbd-loop"));
+            client.read(0, 64 * 1024 + 1); // above the inline limit
+            assertThat(fixture.exports().drainReadThreads()).singleElement().asString().startsWith("nbd-io");
+        }
+    }
+
+    @Test
+    void aSlowReadSendsTheFollowingOnesToTheWorkers() throws IOException {
+        try (RawNbdClient client = fixture.transmission(true, false)) {
+            fixture.exports().delayReads(Duration.ofMillis(5));
+            assertThat(client.read(0, 4096).error()).isZero();
+            fixture.exports().delayReads(Duration.ZERO);
+            for (int i = 0; i < 5; i++) {
+                assertThat(client.read(4096L * i, 4096).error()).isZero();
+            }
+            List<String> threads = fixture.exports().drainReadThreads();
+            assertThat(threads.get(0)).startsWith("nbd-loop");
+            assertThat(threads.subList(1, threads.size())).allMatch(t -> t.startsWith("nbd-io"));
+        }
+    }
+
+    @Test
+    void fuaWritesNeverRunInline() throws IOException {
+        try (RawNbdClient client = fixture.transmission(true, false)) {
+            assertThat(client.write(0, new byte[4096]).error()).isZero();
+            assertThat(client.request(Wire.CMD_FLAG_FUA, Wire.CMD_WRITE, 0, 4096, new byte[4096]).error()).isZero();
+            List<String> threads = fixture.exports().drainWriteThreads();
+            assertThat(threads).hasSize(2);
+            assertThat(threads.get(0)).startsWith("nbd-loop");
+            assertThat(threads.get(1)).as("a FUA write waits for the disk").startsWith("nbd-io");
+        }
+    }
+}
