@@ -20,7 +20,17 @@ public final class Main implements Runnable {
         System.setProperty("hablock.log.level", server ? "INFO" : "WARN");
         // With the jar's Add-Opens, Netty may then allocate direct memory without zeroing it.
         System.setProperty("io.netty.tryReflectionSetAccessible", "true");
+        // Threads keep a few payload-sized buffers (up to 1 MiB) for reuse instead of returning
+        // them to the arena, which unmaps emptied chunks: fewer page faults on large I/O.
+        defaultProperty("io.netty.allocator.maxCachedBufferCapacity", "1048576");
+        defaultProperty("io.netty.allocator.normalCacheSize", "4");
         System.exit(run(args));
+    }
+
+    private static void defaultProperty(String key, String value) {
+        if (System.getProperty(key) == null) {
+            System.setProperty(key, value);
+        }
     }
 
     /** Runs the command line and returns the exit status (for tests). */
