@@ -20,12 +20,15 @@ and the table shows medians over the rounds.
 Rows: sequential write 1 MiB QD8, sequential read 1 MiB QD8, random read 4 KiB QD1,
 random write 4 KiB QD1, random read 4 KiB QD32, random write 4 KiB QD32.
 Before the rows, both images are filled through NBD (sequential 1 MiB writes, which also
-warms up hablock's JIT) and both servers get a short unrecorded random-read warm-up.
+and every row runs --warmup seconds on each server, unrecorded.
 
 Options:
   --size SIZE       working set and image size, binary units: 256M, 1G, 4G (default 1G;
                     a multiple of 1M). The tmpfs needs about twice this in RAM.
   --runtime SEC     seconds per fio job, time_based (default 10)
+  --warmup SEC      before measuring, run every selected row for SEC seconds on each server,
+                    unrecorded (default 3; 0: none). A JVM server compiles its hot code
+                    during its first seconds under load; this measures steady state.
   --rounds N        rounds; each round runs every row on both servers, the order
                     alternating between rounds (A/B, B/A, ...) (default 2)
   --cpus on|off     pin servers to CPU 1 and fio to CPU 0 with taskset
@@ -57,12 +60,14 @@ die() { echo "nbd-bench: $*" >&2; exit 1; }
 note() { echo "nbd-bench: $*" >&2; }
 
 # ---------------------------------------------------------------- options
-size_arg=1G runtime=10 rounds=2 cpus="" rows_arg="" io_threads="" jfr=0 keep=0 image_dir="" perf_opt=auto
+size_arg=1G runtime=10 warmup=3 rounds=2 cpus="" rows_arg="" io_threads="" jfr=0 keep=0 image_dir="" perf_opt=auto
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     --size) size_arg="${2:?--size needs a value}"; shift 2 ;;
     --size=*) size_arg="${1#*=}"; shift ;;
+    --warmup) warmup="${2:?--warmup needs a value}"; shift 2 ;;
+    --warmup=*) warmup="${1#*=}"; shift ;;
     --runtime) runtime="${2:?--runtime needs a value}"; shift 2 ;;
     --runtime=*) runtime="${1#*=}"; shift ;;
     --rounds) rounds="${2:?--rounds needs a value}"; shift 2 ;;
@@ -96,6 +101,7 @@ size_bytes="$(to_bytes "$size_arg")"
 [ $((size_bytes % (1 << 20))) -eq 0 ] && [ "$size_bytes" -gt 0 ] || die "--size must be a positive multiple of 1M"
 size_mib=$((size_bytes >> 20))
 [[ "$runtime" =~ ^[1-9][0-9]*$ ]] || die "--runtime must be a positive number of seconds"
+[[ "$warmup" =~ ^[0-9]+$ ]] || die "--warmup must be a number of seconds (0 for none)"
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive integer"
 [ -z "$io_threads" ] || [[ "$io_threads" =~ ^[1-9][0-9]*$ ]] || die "--io-threads must be a positive integer"
 ncpu="$(nproc)"
@@ -264,13 +270,13 @@ nbdkit_version="$(nbdkit --version | head -1)"
 git_rev="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 [ -z "$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null)" ] || git_rev="$git_rev (with local changes)"
 n_runs=$((${#rows[@]} * 2 * rounds))
-est=$((n_runs * (runtime + 1) + 2 * (size_mib / 300 + 3) + 25))
+est=$((n_runs * (runtime + 1) + 2 * (size_mib / 300 + 3) + 2 * ${#rows[@]} * (warmup + 1) + 25))
 
 {
   echo "command: $cmdline"
   echo "machine: nproc=$ncpu, kernel $kernel, ${cpu_model:-unknown cpu}, ${mem_total:-? GiB}"
   echo "software: $java_version; $fio_version; $nbdkit_version; hablock $git_rev"
-  echo "setup: size=$size_arg (working set = image size), runtime=${runtime}s per job, rounds=$rounds, pinning=$cpus$([ "$cpus" = on ] && echo ' (servers: CPU 1, fio: CPU 0)'), images on $fs_type ($images)"
+  echo "setup: size=$size_arg (working set = image size), runtime=${runtime}s per job, warm-up=${warmup}s per row and server, rounds=$rounds, pinning=$cpus$([ "$cpus" = on ] && echo ' (servers: CPU 1, fio: CPU 0)'), images on $fs_type ($images)"
   echo "hablock JVM: ${java_opts[*]}${io_threads:+, --io-threads $io_threads}"
   echo "per-request counters: $([ "$use_perf" = 1 ] && echo "perf stat (task-clock, context-switches, raw_syscalls:sys_enter) on the server under test" || echo "/proc only (perf not used)")"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -362,10 +368,15 @@ note "filling both images through NBD (sequential 1 MiB writes)"
 for s in "${servers[@]}"; do
   run_fio "prep-fill-$s" "$(uri_of "$s")" write 1m 8
 done
-note "warming up (random 4 KiB reads, 3 s each, not counted)"
-for s in "${servers[@]}"; do
-  run_fio "prep-warmup-$s" "$(uri_of "$s")" randread 4k 8 --time_based --runtime=3
-done
+if [ "$warmup" -gt 0 ]; then
+  note "warming up: every row for $warmup s on each server, not counted"
+  for s in "${servers[@]}"; do
+    for row in "${rows[@]}"; do
+      IFS='|' read -r name rw bs qd unit <<<"$row"
+      run_fio "prep-warmup-$name-$s" "$(uri_of "$s")" "$rw" "$bs" "$qd" --time_based --runtime="$warmup"
+    done
+  done
+fi
 
 # results: one line per run: row server round value p50us p99us
 #   server-CPU-us-per-IO server-ctxsw-per-IO foreign-CPU-% server-syscalls-per-IO
