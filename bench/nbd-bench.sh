@@ -19,7 +19,7 @@ and the table shows medians over the rounds.
 
 Rows: sequential write 1 MiB QD8, sequential read 1 MiB QD8, random read 4 KiB QD1,
 random write 4 KiB QD1, random read 4 KiB QD32, random write 4 KiB QD32.
-Before the rows, both images are filled through NBD (sequential 1 MiB writes, which also
+Before the rows, both images are filled through NBD (sequential 1 MiB writes),
 and every row runs --warmup seconds on each server, unrecorded.
 
 Options:
