@@ -4,6 +4,7 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedChannelException;
+import java.nio.channels.FileChannel;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 
@@ -39,6 +40,15 @@ public final class LocalVolume implements Closeable {
     public void read(ByteBuffer dst, long offset) throws IOException {
         ensureOpen();
         file.read(dst, offset);
+    }
+
+    /**
+     * The volume's open file, for a zero-copy transfer (sendfile) of {@code [offset, offset +
+     * length)}: positional reads only, and the caller must not close it.
+     */
+    public FileChannel transferSource(long offset, long length) throws IOException {
+        ensureOpen();
+        return file.channelForTransfer(offset, length);
     }
 
     /** Writes all of {@code src.remaining()} bytes at {@code offset}; not synced. */

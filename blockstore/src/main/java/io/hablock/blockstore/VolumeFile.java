@@ -110,6 +110,12 @@ final class VolumeFile {
         }
     }
 
+    /** The shared channel as it is now, for zero-copy transfers that read it by position. */
+    FileChannel channelForTransfer(long offset, long length) {
+        checkRange(offset, length);
+        return channel;
+    }
+
     void write(ByteBuffer src, long offset) throws IOException {
         checkRange(offset, src.remaining());
         writeFully(src, offset);

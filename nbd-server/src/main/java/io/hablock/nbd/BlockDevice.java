@@ -3,6 +3,7 @@ package io.hablock.nbd;
 import io.hablock.blockstore.Extent;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.util.List;
 
 /**
@@ -37,6 +38,15 @@ public interface BlockDevice extends AutoCloseable {
      */
     default boolean prefersInlineIo() {
         return false;
+    }
+
+    /**
+     * The open file that holds {@code [offset, offset + length)} at the same positions, when the
+     * server may send that range straight from it (sendfile: one copy, in the kernel); null
+     * otherwise. The server only reads it by position and never closes it.
+     */
+    default FileChannel zeroCopySource(long offset, long length) throws IOException {
+        return null;
     }
 
     /** Fills {@code dst.remaining()} bytes from {@code offset}; holes read as zeros. */

@@ -8,6 +8,7 @@ import io.hablock.nbd.DeviceException;
 import io.hablock.nbd.protocol.NbdError;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.util.List;
 
 /**
@@ -42,6 +43,11 @@ public final class LocalBlockDevice implements BlockDevice {
     @Override
     public boolean prefersInlineIo() {
         return true;
+    }
+
+    @Override
+    public FileChannel zeroCopySource(long offset, long length) throws IOException {
+        return volume.transferSource(offset, length);
     }
 
     @Override

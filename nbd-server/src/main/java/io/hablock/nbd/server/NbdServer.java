@@ -84,6 +84,8 @@ public final class NbdServer implements AutoCloseable {
                 .childOption(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
                 // Large reads from the socket: a 1 MiB WRITE arrives in a few syscalls, not sixteen.
                 .childOption(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(4096, 64 << 10, 1 << 20))
+                // sendfile regions count toward the write buffer limit like the bytes they send
+                .childOption(ChannelOption.MESSAGE_SIZE_ESTIMATOR, RegionAwareSizeEstimator.INSTANCE)
                 .childOption(ChannelOption.SO_KEEPALIVE, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK,
                         new WriteBufferWaterMark(config.maxPayloadBytes(), 2 * config.maxPayloadBytes()))

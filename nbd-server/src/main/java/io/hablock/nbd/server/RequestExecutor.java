@@ -34,6 +34,38 @@ final class RequestExecutor {
         this.session = session;
     }
 
+    /**
+     * READs at least this large are sent straight from the volume's file with sendfile (one
+     * copy, in the kernel, and no thread hop) when the device allows it. Their zeros are sent
+     * as data: finding them would mean reading the data into memory first. Smaller reads (what
+     * block-status-driven copiers such as nbdcopy ask for) keep their zero runs as holes.
+     */
+    static final int ZERO_COPY_MIN_BYTES = 512 << 10;
+
+    /**
+     * The reply to a large READ as a header and a region of the device's file, or null when the
+     * device has no file to send from. Runs on the event loop: it does no I/O itself.
+     */
+    List<Object> zeroCopyRead(ByteBufAllocator alloc, NbdRequest r) {
+        if (r.type() != Nbd.CMD_READ || r.length() < ZERO_COPY_MIN_BYTES) {
+            return null;
+        }
+        java.nio.channels.FileChannel file;
+        try {
+            file = device.zeroCopySource(r.offset(), r.length());
+        } catch (IOException | RuntimeException e) {
+            return null; // the ordinary path will report the failure
+        }
+        if (file == null) {
+            return null;
+        }
+        int length = (int) r.length();
+        ByteBuf header = session.structuredReplies()
+                ? TransmissionReplies.offsetDataHeader(alloc, r.cookie(), true, r.offset(), length)
+                : TransmissionReplies.simple(alloc, r.cookie(), 0);
+        return List.of(header, new SharedFileRegion(file, r.offset(), length));
+    }
+
     /** Serves the request; releases its payload; never throws. */
     List<Object> execute(ByteBufAllocator alloc, NbdRequest r) {
         try {

@@ -105,6 +105,11 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         inFlight++;
         inFlightBytes += bytes;
         updateReading();
+        List<Object> zeroCopy = executor.zeroCopyRead(ctx.alloc(), request);
+        if (zeroCopy != null) {
+            completed(zeroCopy, bytes);
+            return;
+        }
         if (runsInline(request)) {
             long start = System.nanoTime();
             List<Object> reply = executor.execute(ctx.alloc(), request);

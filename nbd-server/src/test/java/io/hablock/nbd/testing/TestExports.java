@@ -128,6 +128,12 @@ public final class TestExports implements ExportProvider {
         }
 
         @Override
+        public java.nio.channels.FileChannel zeroCopySource(long offset, long length) throws IOException {
+            // Reads are served from the file directly then: no read failure or delay can be injected.
+            return nextReadFailure == null && readDelayNanos == 0 ? device.zeroCopySource(offset, length) : null;
+        }
+
+        @Override
         public void read(long offset, ByteBuffer dst) throws IOException {
             IOException failure = nextReadFailure;
             if (failure != null) {
