@@ -57,7 +57,7 @@ public final class ServerCommand implements Callable<Integer> {
         if (inline > defaults.maxPayloadBytes()) {
             throw new IllegalArgumentException("--inline-io-max must be at most " + Sizes.format(defaults.maxPayloadBytes()));
         }
-        NbdServerConfig nbdConfig = defaults.withIoThreads(ioThreads).withInlineIo((int) inline, defaults.slowInlineIo());
+        NbdServerConfig nbdConfig = defaults.withIoThreads(ioThreads).withInlineIo((int) inline, defaults.slowInlineIo(), defaults.inlinePause());
         CountDownLatch stop = new CountDownLatch(1);
         Signal.handle(new Signal("TERM"), s -> stop.countDown());
         Signal.handle(new Signal("INT"), s -> stop.countDown());

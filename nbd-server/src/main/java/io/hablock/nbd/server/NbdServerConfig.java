@@ -18,7 +18,8 @@ import java.time.Duration;
  * @param inlineIoMaxBytes READs and WRITEs up to this size run on the network thread when the
  *     device {@linkplain io.hablock.nbd.BlockDevice#prefersInlineIo() prefers it} (0: never)
  * @param slowInlineIo an inline request slower than this sends the connection's I/O back to the
- *     workers for {@code INLINE_PAUSE}: a slow disk must not stall the network thread
+ *     workers for {@code inlinePause}: a slow disk must not stall the network thread
+ * @param inlinePause how long I/O stays off the network thread after a slow inline request
  */
 public record NbdServerConfig(
         InetSocketAddress listen,
@@ -29,7 +30,8 @@ public record NbdServerConfig(
         int preferredBlockBytes,
         Duration shutdownGrace,
         int inlineIoMaxBytes,
-        Duration slowInlineIo) {
+        Duration slowInlineIo,
+        Duration inlinePause) {
 
     public static final int DEFAULT_PORT = 10809;
 
@@ -55,30 +57,27 @@ public record NbdServerConfig(
         }
     }
 
-    /** How long I/O stays off the network thread after an inline request was slow. */
-    public static final Duration INLINE_PAUSE = Duration.ofSeconds(1);
-
     /**
      * Defaults: 16 I/O workers (as nbdkit), 32 MiB payloads, 5 s shutdown grace, requests up
      * to 64 KiB inline while they take under 0.5 ms.
      */
     public static NbdServerConfig defaults(InetSocketAddress listen) {
         return new NbdServerConfig(listen, 16, 128, 32 << 20, 64 << 10, 4096, Duration.ofSeconds(5),
-                64 << 10, Duration.ofNanos(500_000));
+                64 << 10, Duration.ofNanos(500_000), Duration.ofSeconds(1));
     }
 
     public NbdServerConfig withListen(InetSocketAddress address) {
         return new NbdServerConfig(address, ioThreads, maxInFlightPerConnection, maxPayloadBytes, maxOptionBytes,
-                preferredBlockBytes, shutdownGrace, inlineIoMaxBytes, slowInlineIo);
+                preferredBlockBytes, shutdownGrace, inlineIoMaxBytes, slowInlineIo, inlinePause);
     }
 
     public NbdServerConfig withIoThreads(int threads) {
         return new NbdServerConfig(listen, threads, maxInFlightPerConnection, maxPayloadBytes, maxOptionBytes,
-                preferredBlockBytes, shutdownGrace, inlineIoMaxBytes, slowInlineIo);
+                preferredBlockBytes, shutdownGrace, inlineIoMaxBytes, slowInlineIo, inlinePause);
     }
 
-    public NbdServerConfig withInlineIo(int maxBytes, Duration slow) {
+    public NbdServerConfig withInlineIo(int maxBytes, Duration slow, Duration pause) {
         return new NbdServerConfig(listen, ioThreads, maxInFlightPerConnection, maxPayloadBytes, maxOptionBytes,
-                preferredBlockBytes, shutdownGrace, maxBytes, slow);
+                preferredBlockBytes, shutdownGrace, maxBytes, slow, pause);
     }
 }

@@ -115,7 +115,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             List<Object> reply = executor.execute(ctx.alloc(), request);
             long took = System.nanoTime() - start;
             if (took > server.config().slowInlineIo().toNanos()) {
-                inlinePausedUntil = System.nanoTime() + NbdServerConfig.INLINE_PAUSE.toNanos();
+                inlinePausedUntil = System.nanoTime() + server.config().inlinePause().toNanos();
                 log.debug("inline I/O on export '{}' took {} us; using the I/O workers for a while",
                         session.exportName(), took / 1000);
             }

@@ -13,6 +13,7 @@ import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.UnaryOperator;
 
 /**
  * A real NBD server on a free loopback port, serving the volume {@value #VOLUME} of a real block
@@ -46,13 +47,19 @@ public final class ServerFixture implements AutoCloseable {
     }
 
     public static ServerFixture start(Path dir, boolean readOnly) throws IOException {
+        return start(dir, readOnly, UnaryOperator.identity());
+    }
+
+    /** A server whose settings {@code tune} adjusts from the defaults. */
+    public static ServerFixture start(Path dir, boolean readOnly, UnaryOperator<NbdServerConfig> tune)
+            throws IOException {
         FaultInjectingPosixFs fs = new FaultInjectingPosixFs(PosixFs.system());
         BlockStore store = BlockStore.open(dir, fs);
         try {
             store.create(VOLUME, VOLUME_SIZE);
             TestExports exports = new TestExports(new BlockStoreExports(store, readOnly));
-            NbdServer server = new NbdServer(NbdServerConfig.defaults(new InetSocketAddress("127.0.0.1", 0)), exports)
-                    .start();
+            NbdServer server = new NbdServer(tune.apply(NbdServerConfig.defaults(new InetSocketAddress("127.0.0.1", 0))),
+                    exports).start();
             return new ServerFixture(fs, store, exports, server, readOnly);
         } catch (IOException | RuntimeException e) {
             store.close();
