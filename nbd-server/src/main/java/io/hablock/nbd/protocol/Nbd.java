@@ -100,4 +100,20 @@ public final class Nbd {
 
     /** Longest string the spec allows (export names, messages). */
     public static final int MAX_STRING = 4096;
+
+    /**
+     * The UTF-8 bytes of {@code s}, cut to at most {@code max} bytes at a character boundary
+     * (the spec wants valid UTF-8 even in a shortened message).
+     */
+    public static byte[] utf8(String s, int max) {
+        byte[] bytes = s.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        if (bytes.length <= max) {
+            return bytes;
+        }
+        int end = max;
+        while (end > 0 && (bytes[end] & 0xC0) == 0x80) {
+            end--; // bytes[end] continues a character that started before it: cut before that start
+        }
+        return java.util.Arrays.copyOf(bytes, end);
+    }
 }

@@ -69,10 +69,6 @@ public final class OptionReplies {
     }
 
     private static byte[] truncate(String s) {
-        byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
-        if (bytes.length <= Nbd.MAX_STRING) {
-            return bytes;
-        }
-        return java.util.Arrays.copyOf(bytes, Nbd.MAX_STRING);
+        return Nbd.utf8(s, Nbd.MAX_STRING);
     }
 }

@@ -2,7 +2,6 @@ package io.hablock.nbd.protocol;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
-import java.nio.charset.StandardCharsets;
 
 /**
  * Encoders for transmission-phase replies. Data is never copied: a READ reply is a small
@@ -39,8 +38,8 @@ public final class TransmissionReplies {
 
     /** An ERROR chunk, which ends the reply. */
     public static ByteBuf error(ByteBufAllocator alloc, long cookie, int error, String message) {
-        byte[] text = message.getBytes(StandardCharsets.UTF_8);
-        int len = Math.min(text.length, Nbd.MAX_STRING);
+        byte[] text = Nbd.utf8(message, Nbd.MAX_STRING);
+        int len = text.length;
         return chunkHeader(alloc, CHUNK_HEADER + 6 + len, Nbd.REPLY_FLAG_DONE, Nbd.REPLY_TYPE_ERROR, cookie, 6 + len)
                 .writeInt(error).writeShort(len).writeBytes(text, 0, len);
     }

@@ -79,7 +79,7 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
         int code = option.code();
         ByteBuf data = option.data();
         ByteBufAllocator alloc = ctx.alloc();
-        if (server.isShuttingDown()) {
+        if (server.isShuttingDown() && code != Nbd.OPT_ABORT) {
             ctx.writeAndFlush(OptionReplies.error(alloc, code, Nbd.REP_ERR_SHUTDOWN, "server is shutting down"))
                     .addListener(ChannelFutureListener.CLOSE);
             state = State.DONE;
