@@ -5,34 +5,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.hablock.cli.acceptance.support.Command;
 import io.hablock.cli.acceptance.support.CommandResult;
 import io.hablock.cli.acceptance.support.FioResult;
-import io.hablock.cli.acceptance.support.InProcessNode;
-import java.io.IOException;
-import java.nio.file.Path;
+import io.hablock.cli.acceptance.support.SharedNodeTest;
 import java.time.Duration;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** fio's nbd engine writes 256 MiB with many requests in flight and verifies every block it wrote. */
-class FioVerifyTest {
+class FioVerifyTest extends SharedNodeTest {
     private static final long SIZE = 256L * 1024 * 1024;
 
-    @TempDir
-    static Path dir;
-    static InProcessNode node;
-
-    @BeforeAll
-    static void startNode() throws IOException {
-        node = InProcessNode.start(dir.resolve("data"));
-    }
-
-    @AfterAll
-    static void stopNode() {
-        if (node != null) {
-            node.close();
-        }
-    }
 
     @Test
     void randomFourKibWritesAtQueueDepth32Verify() {

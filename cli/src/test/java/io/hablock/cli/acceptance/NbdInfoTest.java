@@ -6,45 +6,25 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.hablock.cli.acceptance.support.Command;
 import io.hablock.cli.acceptance.support.CommandResult;
-import io.hablock.cli.acceptance.support.InProcessNode;
+import io.hablock.cli.acceptance.support.SharedNodeTest;
 import io.hablock.cli.acceptance.support.NbdMap;
 import io.hablock.cli.acceptance.support.NbdMap.Extent;
 import io.hablock.cli.acceptance.support.QemuIo;
-import java.io.IOException;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** nbdinfo sees the right size, every capability we promise, and an exact allocation map. */
-class NbdInfoTest {
+class NbdInfoTest extends SharedNodeTest {
     private static final long KIB = 1024;
     private static final long MIB = 1024 * KIB;
     private static final long GIB = 1024 * MIB;
     private static final String DATA = "data";
     private static final String HOLE = "hole,zero";
 
-    @TempDir
-    static Path dir;
-    static InProcessNode node;
-
-    @BeforeAll
-    static void startNode() throws IOException {
-        node = InProcessNode.start(dir.resolve("data"));
-    }
-
-    @AfterAll
-    static void stopNode() {
-        if (node != null) {
-            node.close();
-        }
-    }
 
     private static CommandResult nbdinfo(String... args) {
         List<String> argv = new ArrayList<>(List.of("nbdinfo"));

@@ -5,19 +5,15 @@ import static io.hablock.cli.acceptance.support.QemuIo.write;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.hablock.cli.acceptance.support.CommandResult;
-import io.hablock.cli.acceptance.support.InProcessNode;
+import io.hablock.cli.acceptance.support.SharedNodeTest;
 import io.hablock.cli.acceptance.support.QemuIo;
-import java.io.IOException;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** qemu-io writes patterns all over an 8 GiB sparse volume and reads them back, checked by qemu-io. */
-class QemuIoPatternTest {
+class QemuIoPatternTest extends SharedNodeTest {
     private static final long KIB = 1024;
     private static final long MIB = 1024 * KIB;
     private static final long GIB = 1024 * MIB;
@@ -42,22 +38,11 @@ class QemuIoPatternTest {
     private record Region(int pattern, long offset, long length) {
     }
 
-    @TempDir
-    static Path dir;
-    static InProcessNode node;
     static String uri;
 
     @BeforeAll
-    static void startNode() throws IOException {
-        node = InProcessNode.start(dir.resolve("data"));
+    static void createVolume() {
         uri = node.createVolume("big", SIZE);
-    }
-
-    @AfterAll
-    static void stopNode() {
-        if (node != null) {
-            node.close();
-        }
     }
 
     @Test

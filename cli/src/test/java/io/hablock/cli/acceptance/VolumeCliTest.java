@@ -9,18 +9,15 @@ import io.hablock.cli.acceptance.support.Command;
 import io.hablock.cli.acceptance.support.CommandResult;
 import io.hablock.cli.acceptance.support.FreePorts;
 import io.hablock.cli.acceptance.support.HablockCli;
-import io.hablock.cli.acceptance.support.InProcessNode;
+import io.hablock.cli.acceptance.support.SharedNodeTest;
 import io.hablock.cli.acceptance.support.Waits;
 import java.io.IOException;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -28,25 +25,14 @@ import org.junit.jupiter.params.provider.ValueSource;
  * {@code hablock volume ...} run as a user would, against a running node: what works prints
  * its result, every mistake ends in exactly one "error:" line on stderr and a non-zero exit.
  */
-class VolumeCliTest {
+class VolumeCliTest extends SharedNodeTest {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    @TempDir
-    static Path dir;
-    static InProcessNode node;
     static String endpoint;
 
     @BeforeAll
-    static void startNode() throws IOException {
-        node = InProcessNode.start(dir.resolve("data"));
+    static void endpoint() {
         endpoint = node.adminEndpoint();
-    }
-
-    @AfterAll
-    static void stopNode() {
-        if (node != null) {
-            node.close();
-        }
     }
 
     /** {@code hablock volume ARGS --node <the test's node>}. */

@@ -66,11 +66,6 @@ public record NbdServerConfig(
                 64 << 10, Duration.ofNanos(500_000), Duration.ofSeconds(1));
     }
 
-    public NbdServerConfig withListen(InetSocketAddress address) {
-        return new NbdServerConfig(address, ioThreads, maxInFlightPerConnection, maxPayloadBytes, maxOptionBytes,
-                preferredBlockBytes, shutdownGrace, inlineIoMaxBytes, slowInlineIo, inlinePause);
-    }
-
     public NbdServerConfig withIoThreads(int threads) {
         return new NbdServerConfig(listen, threads, maxInFlightPerConnection, maxPayloadBytes, maxOptionBytes,
                 preferredBlockBytes, shutdownGrace, inlineIoMaxBytes, slowInlineIo, inlinePause);

@@ -8,16 +8,14 @@ import io.hablock.nbd.testing.OptionReply;
 import io.hablock.nbd.testing.Options;
 import io.hablock.nbd.testing.RawNbdClient;
 import io.hablock.nbd.testing.ServerFixture;
+import io.hablock.nbd.testing.ServerTest;
 import io.hablock.nbd.testing.Wire;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -28,31 +26,19 @@ import org.junit.jupiter.params.provider.ValueSource;
  * serves: the same connection where it should survive, and always a new client doing a write
  * and read round trip.
  */
-class BadInputTest {
+class BadInputTest extends ServerTest {
     private static final long SIZE = ServerFixture.VOLUME_SIZE;
     private static final long WRAPS = 0xFFFFFFFFFFFFF000L; // + 0x2000 overflows 64 bits
 
-    @TempDir
-    Path dir;
-    private ServerFixture fixture;
-
-    @BeforeEach
-    void start() throws IOException {
-        fixture = ServerFixture.start(dir);
-    }
-
+    /** After every bad input the server still serves, and nothing of the bad client is left. */
     @AfterEach
-    void stop() throws IOException {
-        try {
-            fixture.assertServesNewClient();
-            await().pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(10)).atMost(Duration.ofSeconds(10))
-                    .untilAsserted(() -> {
-                        assertThat(fixture.server().connectionCount()).as("connections").isZero();
-                        assertThat(fixture.exports().openHandles()).as("device handles").isZero();
-                    });
-        } finally {
-            fixture.close();
-        }
+    void serverStillServes() throws IOException {
+        fixture.assertServesNewClient();
+        await().pollDelay(Duration.ZERO).pollInterval(Duration.ofMillis(10)).atMost(Duration.ofSeconds(10))
+                .untilAsserted(() -> {
+                    assertThat(fixture.server().connectionCount()).as("connections").isZero();
+                    assertThat(fixture.exports().openHandles()).as("device handles").isZero();
+                });
     }
 
     // ---- handshake ---------------------------------------------------------------------------

@@ -9,36 +9,20 @@ import io.hablock.nbd.testing.Chunk;
 import io.hablock.nbd.testing.RawNbdClient;
 import io.hablock.nbd.testing.Reply;
 import io.hablock.nbd.testing.ServerFixture;
+import io.hablock.nbd.testing.ServerTest;
 import io.hablock.nbd.testing.Wire;
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** BLOCK_STATUS with base:allocation, and how TRIM and WRITE_ZEROES show in it and in reads. */
-class BlockStatusTest {
+class BlockStatusTest extends ServerTest {
     private static final int KIB = 1024;
     private static final int MIB = 1024 * KIB;
 
-    @TempDir
-    Path dir;
-    private ServerFixture fixture;
-
-    @BeforeEach
-    void start() throws IOException {
-        fixture = ServerFixture.start(dir);
-    }
-
-    @AfterEach
-    void stop() {
-        fixture.close();
-    }
 
     // ---- BLOCK_STATUS -------------------------------------------------------------------------
 

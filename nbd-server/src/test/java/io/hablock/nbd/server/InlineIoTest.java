@@ -4,38 +4,27 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.hablock.nbd.testing.RawNbdClient;
 import io.hablock.nbd.testing.ServerFixture;
+import io.hablock.nbd.testing.ServerTest;
 import io.hablock.nbd.testing.Wire;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Small reads and writes of a local volume run on the event loop, and move to the I/O workers
  * when the disk turns slow, so a slow disk cannot stall the network thread for long.
  */
-class InlineIoTest {
-    @TempDir
-    Path dir;
-    private ServerFixture fixture;
-
+class InlineIoTest extends ServerTest {
     /** A read slower than this is slow; the delay the tests inject is far above it. */
     private static final Duration SLOW = Duration.ofMillis(500);
 
-    @BeforeEach
-    void start() throws IOException {
-        // Thresholds far from what a loaded CI machine does by accident: the test is about the
-        // routing, not about timing. The pause outlasts the test.
-        fixture = ServerFixture.start(dir, false, c -> c.withInlineIo(64 * 1024, SLOW, Duration.ofMinutes(5)));
-    }
-
-    @AfterEach
-    void stop() {
-        fixture.close();
+    // Thresholds far from what a loaded CI machine does by accident: the test is about the
+    // routing, not about timing. The pause outlasts the test.
+    @Override
+    protected ServerFixture start(Path dir) throws IOException {
+        return ServerFixture.start(dir, false, c -> c.withInlineIo(64 * 1024, SLOW, Duration.ofMinutes(5)));
     }
 
     @Test

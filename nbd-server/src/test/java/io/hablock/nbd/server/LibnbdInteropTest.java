@@ -6,40 +6,28 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.hablock.nbd.testing.Nbdsh;
 import io.hablock.nbd.testing.RawNbdClient;
 import io.hablock.nbd.testing.ServerFixture;
-import java.io.IOException;
-import java.nio.file.Path;
+import io.hablock.nbd.testing.ServerTest;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * libnbd, a strict real client, on negotiations and replies the raw client only checks against
  * our own reading of the spec: option mode, INFO details, structured reads and block status as
  * libnbd parses them, and the older handshakes (no fixed newstyle, no NO_ZEROES).
  */
-class LibnbdInteropTest {
+class LibnbdInteropTest extends ServerTest {
     private static final int KIB = 1024;
 
-    @TempDir
-    Path dir;
-    private ServerFixture fixture;
     private String uri;
 
     @BeforeEach
-    void start() throws IOException {
-        fixture = ServerFixture.start(dir);
+    void uri() {
         uri = "nbd://127.0.0.1:" + fixture.address().getPort() + "/" + ServerFixture.VOLUME;
-    }
-
-    @AfterEach
-    void stop() {
-        fixture.close();
     }
 
     @Test

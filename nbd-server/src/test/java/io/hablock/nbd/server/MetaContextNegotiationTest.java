@@ -8,34 +8,18 @@ import io.hablock.nbd.testing.Options;
 import io.hablock.nbd.testing.RawNbdClient;
 import io.hablock.nbd.testing.Reply;
 import io.hablock.nbd.testing.ServerFixture;
+import io.hablock.nbd.testing.ServerTest;
 import io.hablock.nbd.testing.Wire;
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** NBD_OPT_STRUCTURED_REPLY and the metadata context options, against doc/proto.md. */
-class MetaContextNegotiationTest {
+class MetaContextNegotiationTest extends ServerTest {
     private static final String VOL = ServerFixture.VOLUME;
 
-    @TempDir
-    Path dir;
-    private ServerFixture fixture;
-
-    @BeforeEach
-    void start() throws IOException {
-        fixture = ServerFixture.start(dir);
-    }
-
-    @AfterEach
-    void stop() {
-        fixture.close();
-    }
 
     // ---- NBD_OPT_STRUCTURED_REPLY -----------------------------------------------------------
 

@@ -7,32 +7,16 @@ import io.hablock.nativeio.Errno;
 import io.hablock.nativeio.testing.FaultInjectingPosixFs.Op;
 import io.hablock.nbd.testing.RawNbdClient;
 import io.hablock.nbd.testing.ServerFixture;
+import io.hablock.nbd.testing.ServerTest;
 import io.hablock.nbd.testing.Wire;
 import java.io.IOException;
-import java.nio.file.Path;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** What a write promises: EPERM on a read-only export, FUA and FLUSH durability, multi-conn. */
-class WriteGuaranteesTest {
+class WriteGuaranteesTest extends ServerTest {
     private static final int KIB = 1024;
     private static final int MIB = 1024 * KIB;
 
-    @TempDir
-    Path dir;
-    private ServerFixture fixture;
-
-    @BeforeEach
-    void start() throws IOException {
-        fixture = ServerFixture.start(dir);
-    }
-
-    @AfterEach
-    void stop() {
-        fixture.close();
-    }
 
     @Test
     void readOnlyExportAdvertisesItAndRefusesWritesWithEperm() throws IOException {

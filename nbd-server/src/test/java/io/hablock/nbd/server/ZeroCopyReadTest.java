@@ -6,33 +6,17 @@ import io.hablock.nbd.testing.Chunk;
 import io.hablock.nbd.testing.RawNbdClient;
 import io.hablock.nbd.testing.Reply;
 import io.hablock.nbd.testing.ServerFixture;
+import io.hablock.nbd.testing.ServerTest;
 import io.hablock.nbd.testing.TestData;
 import io.hablock.nbd.testing.Wire;
 import java.io.IOException;
-import java.nio.file.Path;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Large READs go out with sendfile from the volume's file: same bytes, same reply framing. */
-class ZeroCopyReadTest {
+class ZeroCopyReadTest extends ServerTest {
     private static final int MIB = 1 << 20;
 
-    @TempDir
-    Path dir;
-    private ServerFixture fixture;
-
-    @BeforeEach
-    void start() throws IOException {
-        fixture = ServerFixture.start(dir);
-    }
-
-    @AfterEach
-    void stop() {
-        fixture.close();
-    }
 
     @ParameterizedTest(name = "structured={0}")
     @ValueSource(booleans = {true, false})
