@@ -22,8 +22,10 @@ import java.time.temporal.ChronoUnit;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.SortedMap;
+import java.util.TreeMap;
 import java.util.UUID;
 
 /**
@@ -48,6 +50,7 @@ public final class BlockStore implements Closeable {
     private final Object lock = new Object();
     private final SortedMap<String, VolumeMetadata> volumes; // guarded by lock
     private final Map<String, VolumeFile> openFiles = new HashMap<>(); // guarded by lock
+    private final Map<String, VolumeEpoch> epochs = new HashMap<>(); // guarded by lock
     private boolean closed; // guarded by lock
 
     private BlockStore(
@@ -55,12 +58,21 @@ public final class BlockStore implements Closeable {
             PosixFs fs,
             Step.Listener steps,
             FileChannel lockChannel,
-            SortedMap<String, VolumeMetadata> volumes) {
+            SortedMap<String, MetadataCodec.Stored> stored) {
         this.layout = layout;
         this.fs = fs;
         this.steps = steps;
         this.lockChannel = lockChannel;
-        this.volumes = volumes;
+        this.volumes = new TreeMap<>();
+        stored.forEach(
+                (name, s) -> {
+                    volumes.put(name, s.metadata());
+                    epochs.put(name, newEpoch(s.metadata(), s.epoch()));
+                });
+    }
+
+    private VolumeEpoch newEpoch(VolumeMetadata m, long epoch) {
+        return new VolumeEpoch(m, layout.metadataFile(m.name()), epoch);
     }
 
     /** Opens (creating if missing) the store in {@code dataDir}, with native I/O from libc. */
@@ -80,7 +92,7 @@ public final class BlockStore implements Closeable {
         Files.createDirectories(layout.volumesDir());
         FileChannel lockChannel = lockDataDir(layout);
         try {
-            SortedMap<String, VolumeMetadata> volumes = VolumeScanner.scan(layout);
+            SortedMap<String, MetadataCodec.Stored> volumes = VolumeScanner.scan(layout);
             LOG.info("opened block store {} with {} volume(s)", layout.dataDir(), volumes.size());
             return new BlockStore(layout, fs, steps, lockChannel, volumes);
         } catch (IOException | RuntimeException e) {
@@ -120,23 +132,45 @@ public final class BlockStore implements Closeable {
      *     exists
      */
     public VolumeMetadata create(String name, long sizeBytes) throws IOException {
+        return create(name, sizeBytes, UUID.randomUUID());
+    }
+
+    /**
+     * Creates a sparse volume of {@code sizeBytes} with the given identity: every copy of a
+     * cluster volume carries the cluster volume's uuid. Its epoch starts at 0.
+     *
+     * @throws InvalidVolumeException bad name, or size not positive, not a multiple of 512, or
+     *     above 2^62
+     * @throws VolumeExistsException a volume (or an unreadable volume directory) of that name
+     *     exists, or another volume of this store has that uuid
+     */
+    public VolumeMetadata create(String name, long sizeBytes, UUID uuid) throws IOException {
         VolumeNames.checkName(name);
         VolumeNames.checkSize(name, sizeBytes);
+        Objects.requireNonNull(uuid, "uuid");
         synchronized (lock) {
             ensureOpen();
             Path target = layout.volumeDir(name);
             if (volumes.containsKey(name) || Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
                 throw new VolumeExistsException(name);
             }
+            Optional<VolumeMetadata> twin = findByUuidLocked(uuid);
+            if (twin.isPresent()) {
+                throw new VolumeExistsException(name, uuid, twin.get().name());
+            }
+            // A delete of an earlier copy with this uuid may have left its directory behind; the
+            // staging and delete paths are named by uuid, so clear it first.
+            DurableFiles.deleteRecursively(layout.doomed(uuid));
             VolumeMetadata m =
                     new VolumeMetadata(
                             name,
-                            UUID.randomUUID(),
+                            uuid,
                             sizeBytes,
                             Instant.now().truncatedTo(ChronoUnit.MILLIS),
                             VolumeMetadata.CURRENT_FORMAT);
             build(m, target);
             volumes.put(name, m);
+            epochs.put(name, newEpoch(m, 0));
             LOG.info("created volume '{}' of {} ({})", name, Sizes.format(sizeBytes), m.uuid());
             return m;
         }
@@ -197,6 +231,23 @@ public final class BlockStore implements Closeable {
         }
     }
 
+    /** The volume with that uuid (volumes of one store have distinct uuids). */
+    public Optional<VolumeMetadata> findByUuid(UUID uuid) {
+        synchronized (lock) {
+            ensureOpenUnchecked();
+            return findByUuidLocked(uuid);
+        }
+    }
+
+    private Optional<VolumeMetadata> findByUuidLocked(UUID uuid) {
+        for (VolumeMetadata m : volumes.values()) {
+            if (m.uuid().equals(uuid)) {
+                return Optional.of(m);
+            }
+        }
+        return Optional.empty();
+    }
+
     /**
      * Opens a handle on the volume. All handles of a volume share one open file, which closes when
      * the last handle does.
@@ -216,7 +267,7 @@ public final class BlockStore implements Closeable {
                 openFiles.put(name, file);
             }
             file.retain();
-            return new LocalVolume(file, this);
+            return new LocalVolume(file, epochs.get(name), this);
         }
     }
 
@@ -257,6 +308,8 @@ public final class BlockStore implements Closeable {
             // Renamed aside first, so a crash never leaves a half-deleted volume under its name.
             Files.move(layout.volumeDir(name), doomed, StandardCopyOption.ATOMIC_MOVE);
             volumes.remove(name);
+            // A late raise through a just-closed handle must never write this metadata again.
+            epochs.remove(name).retire();
             steps.reached(Step.DELETE_RENAMED);
             DurableFiles.fsyncDirectory(layout.volumesDir());
             steps.reached(Step.DELETE_SYNCED);
@@ -322,6 +375,7 @@ public final class BlockStore implements Closeable {
                 return;
             }
             closed = true;
+            epochs.values().forEach(VolumeEpoch::retire);
             if (!openFiles.isEmpty()) {
                 LOG.warn(
                         "closing block store {} with open volumes {}",

@@ -26,6 +26,10 @@ record Layout(Path dataDir) {
         return volumeDir(name).resolve(DATA_FILE);
     }
 
+    Path metadataFile(String name) {
+        return volumeDir(name).resolve(METADATA_FILE);
+    }
+
     Path staging(UUID uuid) {
         return volumesDir().resolve(CREATING_PREFIX + uuid);
     }

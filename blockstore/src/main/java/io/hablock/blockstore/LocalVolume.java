@@ -14,14 +14,26 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * Ranges must lie inside the volume, else {@link IllegalArgumentException}.
  *
  * <p>Writes are not durable until {@link #flush()}.
+ *
+ * <p>Fencing: each volume has a persisted, never decreasing {@linkplain #epoch() epoch}, shared by
+ * all its handles. {@link #fenced} runs an operation only if its epoch is not below it; a
+ * replication peer applies every message that way, so a deposed owner can never write again.
  */
 public final class LocalVolume implements Closeable {
+    /** An operation run under an epoch by {@link #fenced}. */
+    @FunctionalInterface
+    public interface FencedOperation<T> {
+        T run() throws IOException;
+    }
+
     private final VolumeFile file;
+    private final VolumeEpoch epoch;
     private final BlockStore store;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    LocalVolume(VolumeFile file, BlockStore store) {
+    LocalVolume(VolumeFile file, VolumeEpoch epoch, BlockStore store) {
         this.file = file;
+        this.epoch = epoch;
         this.store = store;
     }
 
@@ -97,6 +109,49 @@ public final class LocalVolume implements Closeable {
     public List<Extent> extents(long offset, long length) throws IOException {
         ensureOpen();
         return file.extents(offset, length);
+    }
+
+    /** The highest epoch persisted for this volume; 0 for a new volume or one written before. */
+    public long epoch() {
+        return epoch.get();
+    }
+
+    /**
+     * Raises the volume's epoch to {@code newEpoch} if it is above the current one, durably (temp
+     * file, fsync, rename, directory fsync) before returning; never lowers it. Waits for fenced
+     * operations running under a lower epoch to finish, so none of them is running or will start
+     * once this returns. Must not be called from inside a {@link #fenced} operation.
+     *
+     * @throws IllegalArgumentException {@code newEpoch} is negative
+     */
+    public void raiseEpoch(long newEpoch) throws IOException {
+        ensureOpen();
+        epoch.raise(newEpoch);
+    }
+
+    /**
+     * Runs {@code operation} under {@code requestEpoch}: persists it first if it is above the
+     * volume's epoch, refuses if it is below, and holds off any {@link #raiseEpoch} until the
+     * operation is done.
+     *
+     * @throws StaleEpochException {@code requestEpoch} is below the volume's epoch; nothing ran
+     */
+    public <T> T fenced(long requestEpoch, FencedOperation<T> operation) throws IOException {
+        ensureOpen();
+        return epoch.fenced(requestEpoch, operation);
+    }
+
+    /**
+     * XXHash64 (seed 0) of each {@code chunkSize} chunk of the volume's content, the last chunk
+     * possibly shorter. Holes are not read, and hash exactly like the same bytes written as zeros,
+     * so copies that differ only in allocation have equal checksums. Not a snapshot: writes
+     * running meanwhile may or may not be seen.
+     *
+     * @throws IllegalArgumentException {@code chunkSize} not in 1..64 MiB, or too many chunks
+     */
+    public long[] checksums(long chunkSize) throws IOException {
+        ensureOpen();
+        return ExtentChecksums.compute(file, chunkSize);
     }
 
     /** Whether {@link #close()} was called on this handle. */

@@ -20,19 +20,36 @@ final class MetadataCodec {
 
     private MetadataCodec() {}
 
+    /** What {@code volume.json} holds: the volume's identity and its fencing epoch. */
+    record Stored(VolumeMetadata metadata, long epoch) {}
+
     static byte[] toJson(VolumeMetadata m) throws IOException {
+        return toJson(m, 0);
+    }
+
+    /**
+     * The file with an {@code epoch} field. Readers of the same format version without epoch
+     * support ignore it; files without it read as epoch 0.
+     */
+    static byte[] toJson(VolumeMetadata m, long epoch) throws IOException {
         ObjectNode node = JSON.createObjectNode();
         node.put("name", m.name());
         node.put("uuid", m.uuid().toString());
         node.put("sizeBytes", m.sizeBytes());
         node.put("created", m.created().toString()); // ISO-8601, UTC
         node.put("formatVersion", m.formatVersion());
+        node.put("epoch", epoch);
         String text = JSON.writerWithDefaultPrettyPrinter().writeValueAsString(node) + "\n";
         return text.getBytes(StandardCharsets.UTF_8);
     }
 
     /** Parses and validates; the exception message is one line, fit for a warning log. */
     static VolumeMetadata fromJson(byte[] bytes) throws IOException {
+        return decode(bytes).metadata();
+    }
+
+    /** Like {@link #fromJson}, with the epoch (0 when absent). */
+    static Stored decode(byte[] bytes) throws IOException {
         JsonNode node;
         try {
             node = JSON.readTree(bytes);
@@ -59,13 +76,25 @@ final class MetadataCodec {
         if (sizeProblem != null) {
             throw new IOException("bad sizeBytes: " + sizeProblem);
         }
+        JsonNode epoch = node.get("epoch");
+        long epochValue = 0;
+        if (epoch != null && !epoch.isNull()) {
+            if (!epoch.canConvertToExactIntegral()
+                    || !epoch.canConvertToLong()
+                    || epoch.longValue() < 0) {
+                throw new IOException("bad epoch: not a non-negative integer");
+            }
+            epochValue = epoch.longValue();
+        }
         try {
-            return new VolumeMetadata(
-                    name,
-                    UUID.fromString(text(node, "uuid")),
-                    size.longValue(),
-                    Instant.parse(text(node, "created")),
-                    format);
+            VolumeMetadata m =
+                    new VolumeMetadata(
+                            name,
+                            UUID.fromString(text(node, "uuid")),
+                            size.longValue(),
+                            Instant.parse(text(node, "created")),
+                            format);
+            return new Stored(m, epochValue);
         } catch (IllegalArgumentException | DateTimeParseException e) {
             throw new IOException("bad uuid or created: " + oneLine(e.getMessage()));
         }

@@ -23,10 +23,10 @@ final class VolumeScanner {
 
     private VolumeScanner() {}
 
-    static SortedMap<String, VolumeMetadata> scan(Layout layout) throws IOException {
+    static SortedMap<String, MetadataCodec.Stored> scan(Layout layout) throws IOException {
         Path volumesDir = layout.volumesDir();
         boolean cleaned = false;
-        SortedMap<String, VolumeMetadata> volumes = new TreeMap<>();
+        SortedMap<String, MetadataCodec.Stored> volumes = new TreeMap<>();
         try (DirectoryStream<Path> entries = Files.newDirectoryStream(volumesDir)) {
             for (Path entry : entries) {
                 String name = entry.getFileName().toString();
@@ -39,7 +39,7 @@ final class VolumeScanner {
                 } else if (Files.isDirectory(entry, LinkOption.NOFOLLOW_LINKS)
                         && VolumeNames.isValid(name)) {
                     cleanTempFiles(entry);
-                    VolumeMetadata m = load(entry, name);
+                    MetadataCodec.Stored m = load(entry, name);
                     if (m != null) {
                         volumes.put(name, m);
                     }
@@ -75,11 +75,12 @@ final class VolumeScanner {
         }
     }
 
-    /** The volume's metadata, or null (logged) when it cannot be used. */
-    private static VolumeMetadata load(Path volumeDir, String dirName) {
+    /** The volume's metadata and epoch, or null (logged) when it cannot be used. */
+    private static MetadataCodec.Stored load(Path volumeDir, String dirName) {
         Path metadataFile = volumeDir.resolve(Layout.METADATA_FILE);
         try {
-            VolumeMetadata m = MetadataCodec.fromJson(Files.readAllBytes(metadataFile));
+            MetadataCodec.Stored stored = MetadataCodec.decode(Files.readAllBytes(metadataFile));
+            VolumeMetadata m = stored.metadata();
             if (!m.name().equals(dirName)) {
                 throw new IOException("it names volume '" + m.name() + "'");
             }
@@ -89,7 +90,7 @@ final class VolumeScanner {
                 throw new IOException(
                         data.getFileName() + " is " + length + " bytes, expected " + m.sizeBytes());
             }
-            return m;
+            return stored;
         } catch (IOException e) {
             LOG.warn("skipping volume '{}': cannot use {}: {}", dirName, metadataFile, describe(e));
             return null;
