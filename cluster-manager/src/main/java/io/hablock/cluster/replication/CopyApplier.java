@@ -1,0 +1,105 @@
+package io.hablock.cluster.replication;
+
+import io.hablock.blockstore.LocalVolume;
+import io.hablock.blockstore.StaleEpochException;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Applies one request to the local copy under epoch fencing and says how it went. Runs on a
+ * volume's lane; never throws.
+ */
+final class CopyApplier {
+    private static final Logger LOG = LoggerFactory.getLogger(CopyApplier.class);
+    private static final long LOG_INTERVAL_NANOS = 1_000_000_000L;
+
+    private final CopyResolver copies;
+    private final AtomicLong lastRefusalLog = new AtomicLong(System.nanoTime() - LOG_INTERVAL_NANOS);
+    private final AtomicLong refusalsNotLogged = new AtomicLong();
+
+    CopyApplier(CopyResolver copies) {
+        this.copies = copies;
+    }
+
+    ReplicationReply apply(ReplicationRequest r) {
+        try {
+            LocalVolume copy = copies.copy(r.volume());
+            if (copy == null) {
+                refusal("no copy of volume {} here; refused {}", r.volume(), r);
+                return ReplicationReply.refused(r, ReplyStatus.UNKNOWN_VOLUME,
+                        "no copy of volume " + r.volume());
+            }
+            if (r.type() == MessageType.CHECKSUMS) {
+                return checksums(copy, r);
+            }
+            long before = copy.epoch();
+            copy.fenced(r.epoch(), () -> {
+                act(copy, r);
+                return null;
+            });
+            if (r.epoch() > before) {
+                LOG.info("volume {} ('{}'): epoch raised from {} to {} by {}",
+                        r.volume(), copy.metadata().name(), before, r.epoch(), r.type());
+            }
+            return ReplicationReply.ok(r);
+        } catch (StaleEpochException e) {
+            refusal("refused {} for volume {}: {}", r.type(), r.volume(), e.getMessage());
+            return ReplicationReply.refused(r, ReplyStatus.STALE_EPOCH, e.getMessage());
+        } catch (IllegalArgumentException e) {
+            return ReplicationReply.refused(r, ReplyStatus.INVALID_REQUEST, String.valueOf(e.getMessage()));
+        } catch (IOException | RuntimeException e) {
+            refusal("{} failed on volume {}: {}", r, r.volume(), e.toString());
+            return ReplicationReply.refused(r, ReplyStatus.IO_ERROR, e.toString());
+        }
+    }
+
+    private static void act(LocalVolume copy, ReplicationRequest r) throws IOException {
+        switch (r.type()) {
+            case WRITE -> {
+                long pos = r.offset();
+                for (ByteBuffer b : r.payload().nioBuffers()) {
+                    int n = b.remaining();
+                    copy.write(b, pos);
+                    pos += n;
+                }
+            }
+            case TRIM -> copy.trim(r.offset(), r.length());
+            case WRITE_ZEROES -> copy.writeZeroes(r.offset(), r.length(), r.mayPunch());
+            case FLUSH -> copy.flush();
+            case FENCE -> {
+                // fenced() has persisted the epoch: nothing else to do
+            }
+            default -> throw new IllegalArgumentException("not a fenced request: " + r.type());
+        }
+        if (r.fua() && r.type() != MessageType.FLUSH) {
+            copy.flush();
+        }
+    }
+
+    private static ReplicationReply checksums(LocalVolume copy, ReplicationRequest r)
+            throws IOException {
+        long chunks = (copy.size() + Math.max(r.length(), 1) - 1) / Math.max(r.length(), 1);
+        if (r.length() <= 0 || chunks * Long.BYTES > WireFormat.MAX_PAYLOAD) {
+            return ReplicationReply.refused(r, ReplyStatus.INVALID_REQUEST,
+                    "chunk size " + r.length() + " gives " + chunks + " checksums, more than a reply holds");
+        }
+        return ReplicationReply.checksums(r, copy.checksums(r.length()));
+    }
+
+    /** Refusals are logged one line each, at most one a second; the rest are counted. */
+    private void refusal(String format, Object... args) {
+        long now = System.nanoTime();
+        long last = lastRefusalLog.get();
+        if (now - last >= LOG_INTERVAL_NANOS && lastRefusalLog.compareAndSet(last, now)) {
+            long skipped = refusalsNotLogged.getAndSet(0);
+            LOG.warn(format + (skipped > 0 ? " (and " + skipped + " more refusals not logged)" : ""), args);
+        } else {
+            refusalsNotLogged.incrementAndGet();
+        }
+    }
+}

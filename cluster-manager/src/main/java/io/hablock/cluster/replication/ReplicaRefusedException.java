@@ -1,0 +1,31 @@
+package io.hablock.cluster.replication;
+
+import java.net.InetSocketAddress;
+
+/** The copy answered, and refused the request: nothing was applied (except for IO_ERROR). */
+public final class ReplicaRefusedException extends ReplicationException {
+    /** Why the copy refused. */
+    public enum Reason {
+        /** The request's epoch is below the copy's persisted epoch: the sender was deposed. */
+        STALE_EPOCH,
+        /** The peer holds no copy of the volume. */
+        UNKNOWN_VOLUME,
+        /** The copy failed to apply it (disk error); its content in that range is unknown. */
+        IO_ERROR,
+        /** A range outside the volume or a bad argument. */
+        INVALID_REQUEST,
+        /** The peer is stopping. */
+        SHUTTING_DOWN
+    }
+
+    private final Reason reason;
+
+    public ReplicaRefusedException(InetSocketAddress peer, Reason reason, String detail) {
+        super(peer, "peer " + describe(peer) + " refused: " + reason + ": " + detail, null);
+        this.reason = reason;
+    }
+
+    public Reason reason() {
+        return reason;
+    }
+}

@@ -1,0 +1,181 @@
+package io.hablock.cluster.replication;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
+
+/**
+ * Sends replication requests to the nodes holding copies of a volume: one lazily connected,
+ * pipelined connection per peer (a new one after it closes), many requests in flight on it.
+ *
+ * <p>Every future completes exceptionally with a {@link ReplicaRefusedException} when the copy
+ * refused, or a {@link ReplicaUnreachableException} when there was no answer: connection refused
+ * or lost, or no reply within the request timeout (which closes that connection, failing every
+ * request on it). Futures complete on the client's single event loop thread: dependent stages must
+ * not block (use the {@code *Async} variants for that).
+ *
+ * <p>Thread-safe.
+ */
+public final class ReplicationClient implements AutoCloseable {
+    private final Duration requestTimeout;
+    private final EventLoopGroup group;
+    private final EventLoop loop;
+    private final Bootstrap bootstrap;
+    private final Map<InetSocketAddress, PeerConnection> peers = new HashMap<>(); // loop only
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    /** A client with its own one-thread event loop; {@code requestTimeout} also bounds connects. */
+    public ReplicationClient(Duration requestTimeout) {
+        if (requestTimeout.isNegative() || requestTimeout.isZero()) {
+            throw new IllegalArgumentException("request timeout must be positive: " + requestTimeout);
+        }
+        this.requestTimeout = requestTimeout;
+        this.group = Transports.group(1, "repl-client");
+        this.loop = group.next();
+        this.bootstrap = new Bootstrap()
+                .group(loop)
+                .channel(Transports.socketChannel())
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.SO_KEEPALIVE, true)
+                .option(ChannelOption.ALLOCATOR, PooledByteBufAllocator.DEFAULT)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS,
+                        (int) Math.min(Integer.MAX_VALUE, Math.max(1, requestTimeout.toMillis())));
+    }
+
+    /**
+     * Writes {@code data} (its remaining bytes, at most 32 MiB) at {@code offset} of the copy. The
+     * bytes are sent from {@code data} itself, not copied; they are not read again once the
+     * future has completed, normally or not, so the caller may then reuse or free the buffer.
+     * {@code data}'s position and limit are not changed.
+     *
+     * @param fua durable on the copy before the reply
+     */
+    public CompletableFuture<Void> write(
+            InetSocketAddress peer, UUID volume, long epoch, long offset, ByteBuffer data, boolean fua) {
+        if (data.remaining() > WireFormat.MAX_PAYLOAD) {
+            throw new IllegalArgumentException(
+                    "write of " + data.remaining() + " bytes exceeds " + WireFormat.MAX_PAYLOAD);
+        }
+        ByteBuf payload = Unpooled.wrappedBuffer(data.slice());
+        ReplicationRequest r = new ReplicationRequest(MessageType.WRITE, 0, volume, epoch, offset,
+                data.remaining(), fua ? WireFormat.FLAG_FUA : 0, payload);
+        return submit(peer, r, reply -> null);
+    }
+
+    /** Discards {@code [offset, offset + length)} on the copy (reads back as zeros). */
+    public CompletableFuture<Void> trim(
+            InetSocketAddress peer, UUID volume, long epoch, long offset, long length, boolean fua) {
+        return submit(peer, ReplicationRequest.of(MessageType.TRIM, volume, epoch, offset, length,
+                fua ? WireFormat.FLAG_FUA : 0), reply -> null);
+    }
+
+    /** Zeroes {@code [offset, offset + length)} on the copy, by punching a hole if {@code mayPunch}. */
+    public CompletableFuture<Void> writeZeroes(InetSocketAddress peer, UUID volume, long epoch,
+            long offset, long length, boolean mayPunch, boolean fua) {
+        int flags = (fua ? WireFormat.FLAG_FUA : 0) | (mayPunch ? WireFormat.FLAG_MAY_PUNCH : 0);
+        return submit(peer, ReplicationRequest.of(MessageType.WRITE_ZEROES, volume, epoch, offset,
+                length, flags), reply -> null);
+    }
+
+    /** Makes every write the copy replied to before it received this durable. */
+    public CompletableFuture<Void> flush(InetSocketAddress peer, UUID volume, long epoch) {
+        return submit(peer, ReplicationRequest.of(MessageType.FLUSH, volume, epoch, 0, 0, 0),
+                reply -> null);
+    }
+
+    /**
+     * Has the copy persist {@code epoch}: afterwards it refuses every request of a lower epoch, and
+     * none is still being applied.
+     */
+    public CompletableFuture<Void> fence(InetSocketAddress peer, UUID volume, long epoch) {
+        return submit(peer, ReplicationRequest.of(MessageType.FENCE, volume, epoch, 0, 0, 0),
+                reply -> null);
+    }
+
+    /**
+     * The copy's XXHash64 of each {@code chunkSize} chunk (see
+     * {@link io.hablock.blockstore.LocalVolume#checksums}); read-only, no epoch. The reply is
+     * limited to 32 MiB, so at most 4 Mi chunks.
+     */
+    public CompletableFuture<long[]> checksums(InetSocketAddress peer, UUID volume, long chunkSize) {
+        return submit(peer, ReplicationRequest.of(MessageType.CHECKSUMS, volume, 0, 0, chunkSize, 0),
+                ReplicationReply::checksums);
+    }
+
+    /** Whether the peer answers at all. */
+    public CompletableFuture<Void> ping(InetSocketAddress peer) {
+        return submit(peer, ReplicationRequest.of(MessageType.PING, new UUID(0, 0), 0, 0, 0, 0),
+                reply -> null);
+    }
+
+    private <T> CompletableFuture<T> submit(
+            InetSocketAddress peer, ReplicationRequest r, Function<ReplicationReply, T> onOk) {
+        Objects.requireNonNull(peer, "peer");
+        CompletableFuture<T> future = new CompletableFuture<>();
+        PendingRequest<T> p = new PendingRequest<>(peer, r, onOk, future);
+        if (closed.get()) {
+            p.failed(clientClosed(peer));
+            return future;
+        }
+        try {
+            loop.execute(() -> dispatch(p));
+        } catch (RejectedExecutionException e) {
+            p.failed(clientClosed(peer));
+        }
+        return future;
+    }
+
+    private void dispatch(PendingRequest<?> p) {
+        if (closed.get()) {
+            p.failed(clientClosed(p.peer()));
+            return;
+        }
+        PeerConnection c = peers.get(p.peer());
+        if (c == null) {
+            c = new PeerConnection(p.peer(), loop, requestTimeout, closing -> peers.remove(closing.peer(), closing));
+            peers.put(p.peer(), c);
+            c.connect(bootstrap);
+        }
+        c.submit(p);
+    }
+
+    private static ReplicaUnreachableException clientClosed(InetSocketAddress peer) {
+        return new ReplicaUnreachableException(peer, "replication client closed", null);
+    }
+
+    /** Fails every request in flight, closes the connections and stops the thread. Idempotent. */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            loop.submit(() -> {
+                for (PeerConnection c : new ArrayList<>(peers.values())) {
+                    c.close("replication client closed", null);
+                }
+            }).awaitUninterruptibly(5, TimeUnit.SECONDS);
+        } catch (RejectedExecutionException e) {
+            // already stopping
+        }
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+    }
+}
