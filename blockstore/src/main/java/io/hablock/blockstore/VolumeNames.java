@@ -3,7 +3,7 @@ package io.hablock.blockstore;
 import java.util.regex.Pattern;
 
 /** The rules for volume names and sizes, in one place. */
-final class VolumeNames {
+public final class VolumeNames {
     /** Never starts with '.', so names cannot collide with staging entries or "." / "..". */
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
 
@@ -16,7 +16,7 @@ final class VolumeNames {
         return name != null && NAME.matcher(name).matches();
     }
 
-    static void checkName(String name) throws InvalidVolumeException {
+    public static void checkName(String name) throws InvalidVolumeException {
         if (!isValid(name)) {
             throw new InvalidVolumeException(
                     "invalid volume name '"
@@ -26,7 +26,7 @@ final class VolumeNames {
         }
     }
 
-    static void checkSize(String name, long sizeBytes) throws InvalidVolumeException {
+    public static void checkSize(String name, long sizeBytes) throws InvalidVolumeException {
         String problem = sizeProblem(sizeBytes);
         if (problem != null) {
             throw new InvalidVolumeException("invalid size for volume '" + name + "': " + problem);

@@ -1,23 +1,29 @@
 package io.hablock.cli;
 
+import io.hablock.cli.command.ClusterCommand;
+import io.hablock.cli.command.EventsCommand;
+import io.hablock.cli.command.NodeCommand;
 import io.hablock.cli.command.ServerCommand;
 import io.hablock.cli.command.VolumeCommand;
+import io.hablock.cli.command.ZooKeeperCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The {@code hablock} command. */
 @Command(name = "hablock", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Highly available block volumes served over NBD.",
-        subcommands = {ServerCommand.class, VolumeCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ServerCommand.class, NodeCommand.class, VolumeCommand.class, EventsCommand.class,
+                ClusterCommand.class, ZooKeeperCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     /** Exit status for an error the user can fix (bad input, node unreachable, ...). */
     public static final int EXIT_ERROR = 1;
 
     public static void main(String[] args) {
-        boolean server = args.length > 0 && args[0].equals("server");
+        boolean server = args.length > 0 && (args[0].equals("server") || args[0].equals("zookeeper"));
         // Before any logger exists: the server logs at INFO, client commands keep stdout clean.
         System.setProperty("hablock.log.level", server ? "INFO" : "WARN");
+        System.setProperty("hablock.zk.log.level", server ? "WARN" : "OFF");
         // With the jar's Add-Opens, Netty may then allocate direct memory without zeroing it.
         System.setProperty("io.netty.tryReflectionSetAccessible", "true");
         // Threads keep a few payload-sized buffers (up to 1 MiB) for reuse instead of returning

@@ -23,6 +23,16 @@ public interface ExportProvider {
      */
     BlockDevice open(String name) throws ExportUnavailableException;
 
+    /**
+     * Like {@link #open(String)}, for a client starting a session on the export; a provider may
+     * publish who is connected.
+     *
+     * @param client the client's address, or null when the handle only answers a query
+     */
+    default BlockDevice open(String name, java.net.SocketAddress client) throws ExportUnavailableException {
+        return open(name);
+    }
+
     /** A human description of an export for NBD_INFO_DESCRIPTION, or empty. */
     default String describe(String name) {
         return "";

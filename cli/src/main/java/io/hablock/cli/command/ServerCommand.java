@@ -2,10 +2,18 @@ package io.hablock.cli.command;
 
 import io.hablock.blockstore.Sizes;
 import io.hablock.cli.HostPort;
-import io.hablock.cli.node.HablockNode;
+import io.hablock.cluster.ClusterNode;
+import io.hablock.cluster.ZkPaths;
 import io.hablock.nbd.server.NbdServerConfig;
+import java.net.Inet4Address;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
+import java.net.UnknownHostException;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Collections;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
@@ -15,34 +23,83 @@ import picocli.CommandLine.Option;
 import sun.misc.Signal;
 
 /**
- * {@code hablock server}: runs a node until SIGTERM or SIGINT, then finishes in-flight
+ * {@code hablock server}: runs a cluster node until SIGTERM or SIGINT, then finishes in-flight
  * requests, syncs every connected volume and exits 0.
  */
 @Command(name = "server", mixinStandardHelpOptions = true,
-        description = {"Run a hablock node: serves the volumes of DATA_DIR over NBD.",
+        description = {"Run a hablock node: stores copies in DATA_DIR, serves the volumes it owns over NBD, "
+                + "replicates their writes to the other copies.",
+                "Without --zk it starts an embedded ZooKeeper and is a one-node cluster that other nodes may join "
+                        + "(--zk THIS_HOST:2181).",
                 "Stops cleanly on SIGTERM/SIGINT: in-flight requests finish, volumes are synced, exit 0."})
 public final class ServerCommand implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(ServerCommand.class);
+    /** Replication listener port when none is given. */
+    public static final int DEFAULT_REPLICATION_PORT = 10811;
+    /** Prometheus endpoint port when none is given. */
+    public static final int DEFAULT_METRICS_PORT = 10812;
+    /** Embedded ZooKeeper port when none is given. */
+    public static final int DEFAULT_ZK_PORT = 2181;
 
     @Option(names = {"-d", "--data-dir"}, required = true, paramLabel = "DIR",
-            description = "Directory that holds this node's volumes (created if missing).")
+            description = "Directory that holds this node's copies, its id and the embedded ZooKeeper's data "
+                    + "(created if missing).")
     Path dataDir;
+
+    @Option(names = "--name", paramLabel = "NAME", description = "Node name in tables and events (default: the host name).")
+    String name;
 
     @Option(names = {"-l", "--listen"}, paramLabel = "ADDR:PORT", defaultValue = "0.0.0.0:" + NbdServerConfig.DEFAULT_PORT,
             description = "NBD listen address (default ${DEFAULT-VALUE}).")
     String listen;
 
-    @Option(names = "--admin-listen", paramLabel = "ADDR:PORT", defaultValue = NodeOptions.DEFAULT,
-            description = "Admin endpoint used by `hablock volume ...` (default ${DEFAULT-VALUE}).")
-    String adminListen;
+    @Option(names = "--advertise", paramLabel = "HOST",
+            description = "Address other nodes and clients use for this node (default: the listen address, or this "
+                    + "host's first non-loopback IPv4 address when listening on all).")
+    String advertise;
+
+    @Option(names = "--replication-listen", paramLabel = "ADDR:PORT",
+            description = "Replication listener (default: the NBD listen address, port " + DEFAULT_REPLICATION_PORT + ").")
+    String replicationListen;
+
+    @Option(names = "--metrics-listen", paramLabel = "ADDR:PORT|off",
+            description = "Prometheus metrics at http://ADDR:PORT/metrics (default: the NBD listen address, port "
+                    + "" + DEFAULT_METRICS_PORT + "); 'off' turns it off.")
+    String metricsListen;
+
+    @Option(names = "--zk", paramLabel = "HOST:PORT[,...]",
+            description = "Join the cluster whose ZooKeeper is there (an ensemble, or another node's embedded one). "
+                    + "Without it, this node starts an embedded ZooKeeper.")
+    String zk;
+
+    @Option(names = "--zk-listen", paramLabel = "ADDR:PORT", defaultValue = "0.0.0.0:" + DEFAULT_ZK_PORT,
+            description = "Where the embedded ZooKeeper listens when --zk is not given (default ${DEFAULT-VALUE}).")
+    String zkListen;
+
+    @Option(names = "--cluster", paramLabel = "NAME", defaultValue = ZkPaths.DEFAULT_CLUSTER,
+            description = "Cluster name: several clusters may share one ZooKeeper (default ${DEFAULT-VALUE}).")
+    String cluster;
+
+    @Option(names = "--session-timeout", paramLabel = "DURATION", defaultValue = "5s",
+            description = "ZooKeeper session timeout: how long before a silent node counts as failed (default ${DEFAULT-VALUE}).")
+    String sessionTimeout;
+
+    @Option(names = "--replication-timeout", paramLabel = "DURATION", defaultValue = "5s",
+            description = "How long the owner waits for a copy before taking it out of sync (default ${DEFAULT-VALUE}).")
+    String replicationTimeout;
+
+    @Option(names = "--capacity", paramLabel = "SIZE",
+            description = "Space this node offers for copies (default: the size of DATA_DIR's file system).")
+    String capacity;
 
     @Option(names = "--io-threads", paramLabel = "N", defaultValue = "16",
             description = "Threads doing disk I/O (default ${DEFAULT-VALUE}).")
     int ioThreads;
 
     @Option(names = "--inline-io-max", paramLabel = "SIZE", defaultValue = "64K",
-            description = {"Reads and writes up to SIZE run on the network thread while the disk answers "
-                    + "within 0.5 ms (saves two thread hops per request); 0 turns this off (default ${DEFAULT-VALUE})."})
+            description = {"Reads and writes up to SIZE of volumes without other copies run on the network thread while "
+                    + "the disk answers within 0.5 ms (saves two thread hops per request); 0 turns this off "
+                    + "(default ${DEFAULT-VALUE})."})
     String inlineIoMax;
 
     @Option(names = "--read-only", description = "Serve every volume read-only.")
@@ -51,23 +108,67 @@ public final class ServerCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         InetSocketAddress nbd = HostPort.resolve(HostPort.parse(listen, "0.0.0.0", NbdServerConfig.DEFAULT_PORT));
-        InetSocketAddress admin = HostPort.resolve(HostPort.parse(adminListen, "127.0.0.1", 10810));
+        String listenHost = nbd.getAddress().getHostAddress();
+        InetSocketAddress replication = HostPort.resolve(HostPort.parse(
+                replicationListen == null ? listenHost + ":" + DEFAULT_REPLICATION_PORT : replicationListen,
+                listenHost, DEFAULT_REPLICATION_PORT));
+        InetSocketAddress metrics = "off".equalsIgnoreCase(String.valueOf(metricsListen).strip()) ? null
+                : HostPort.resolve(HostPort.parse(metricsListen == null ? listenHost + ":" + DEFAULT_METRICS_PORT : metricsListen,
+                        listenHost, DEFAULT_METRICS_PORT));
+        InetSocketAddress embeddedZk = HostPort.resolve(HostPort.parse(zkListen, "0.0.0.0", DEFAULT_ZK_PORT));
         NbdServerConfig defaults = NbdServerConfig.defaults(nbd);
         long inline = inlineIoMax.strip().equals("0") ? 0 : Sizes.parse(inlineIoMax);
         if (inline > defaults.maxPayloadBytes()) {
             throw new IllegalArgumentException("--inline-io-max must be at most " + Sizes.format(defaults.maxPayloadBytes()));
         }
-        NbdServerConfig nbdConfig = defaults.withIoThreads(ioThreads).withInlineIo((int) inline, defaults.slowInlineIo(), defaults.inlinePause());
+        NbdServerConfig nbdConfig = defaults.withIoThreads(ioThreads)
+                .withInlineIo((int) inline, defaults.slowInlineIo(), defaults.inlinePause());
+        Duration session = Durations.parse(sessionTimeout, "--session-timeout");
+        if (session.toMillis() < 1000) {
+            throw new IllegalArgumentException("--session-timeout must be at least 1s");
+        }
+        ClusterNode.Config config = new ClusterNode.Config(dataDir.toAbsolutePath(), name == null ? hostName() : name,
+                advertise == null ? advertisedHost(nbd) : advertise, nbdConfig, replication, metrics, zk, embeddedZk, cluster,
+                session, capacity == null ? 0 : Sizes.parse(capacity), Durations.parse(replicationTimeout, "--replication-timeout"),
+                readOnly);
         CountDownLatch stop = new CountDownLatch(1);
         Signal.handle(new Signal("TERM"), s -> stop.countDown());
         Signal.handle(new Signal("INT"), s -> stop.countDown());
-        try (HablockNode node = HablockNode.start(new HablockNode.Config(dataDir, nbdConfig, admin, readOnly))) {
-            log.info("hablock node ready: NBD on {}:{}, admin on {}:{}", nbd.getHostString(), node.nbdAddress().getPort(),
-                    admin.getHostString(), node.adminAddress().getPort());
+        try (ClusterNode node = ClusterNode.start(config)) {
+            log.info("hablock node ready: {} ({}), NBD on {}:{}, replication on {}:{}, metrics {}, ZooKeeper {}",
+                    config.name(), node.nodeId(), config.advertiseHost(), node.nbdAddress().getPort(),
+                    config.advertiseHost(), node.replicationAddress().getPort(),
+                    node.metricsAddress() == null ? "off" : "http://" + config.advertiseHost() + ":"
+                            + node.metricsAddress().getPort() + "/metrics", node.zkConnectString());
             stop.await();
             log.info("stopping: finishing in-flight requests and syncing volumes");
         }
         log.info("stopped");
         return 0;
+    }
+
+    private static String hostName() {
+        try {
+            return InetAddress.getLocalHost().getHostName();
+        } catch (UnknownHostException e) {
+            return "localhost";
+        }
+    }
+
+    /** The listen address, or when it is the wildcard, this host's first non-loopback IPv4 address. */
+    private static String advertisedHost(InetSocketAddress listen) throws SocketException {
+        if (!listen.getAddress().isAnyLocalAddress()) {
+            return listen.getAddress().getHostAddress();
+        }
+        for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+            if (nic.isUp() && !nic.isLoopback()) {
+                for (InetAddress a : Collections.list(nic.getInetAddresses())) {
+                    if (a instanceof Inet4Address) {
+                        return a.getHostAddress();
+                    }
+                }
+            }
+        }
+        return "127.0.0.1";
     }
 }

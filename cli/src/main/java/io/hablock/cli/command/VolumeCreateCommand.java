@@ -1,19 +1,24 @@
 package io.hablock.cli.command;
 
-import io.hablock.blockstore.Sizes;
-import io.hablock.cli.admin.AdminClient.AdminException;
-import io.hablock.cli.admin.VolumeView;
+import io.hablock.cluster.ClusterAdmin;
+import io.hablock.cluster.ClusterClient;
+import io.hablock.cluster.ClusterException;
+import io.hablock.cluster.model.VolumeRecord;
+import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code hablock volume create NAME --size 10G}. */
-@Command(name = "create", mixinStandardHelpOptions = true, description = "Create a sparse volume.")
+/** {@code hablock volume create NAME --size 10G [--copies 3]}. */
+@Command(name = "create", mixinStandardHelpOptions = true,
+        description = {"Create a sparse volume with N copies on N different nodes; returns when every copy exists "
+                + "and the owner serves it over NBD."})
 public final class VolumeCreateCommand implements Callable<Integer> {
     @Mixin
-    NodeOptions node;
+    ClusterOptions options;
 
     @Parameters(index = "0", paramLabel = "NAME", description = "Volume name: letters, digits, '_', '.', '-' (max 64).")
     String name;
@@ -22,14 +27,27 @@ public final class VolumeCreateCommand implements Callable<Integer> {
             description = "Size with a binary unit: 512M, 10G, 1T (a multiple of 512 bytes).")
     String size;
 
+    @Option(names = {"-c", "--copies"}, paramLabel = "N", defaultValue = "1",
+            description = "Number of copies, each on its own node, 1 to " + ClusterAdmin.MAX_COPIES + " (default ${DEFAULT-VALUE}).")
+    int copies;
+
+    @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "60s",
+            description = "Give up (and withdraw the request) when not ready by then (default ${DEFAULT-VALUE}).")
+    String timeout;
+
     @Option(names = "--json", description = "Print the new volume as JSON.")
     boolean json;
 
     @Override
-    public Integer call() throws AdminException {
-        Sizes.parse(size); // a bad size is refused here, before the node is asked
-        VolumeView v = node.client().create(name, size);
-        Output.print(v, json, () -> "volume " + v.name() + " created: " + v.size() + ", uuid " + v.uuid());
+    public Integer call() throws ClusterException {
+        long bytes = ClusterAdmin.parseSize(size); // a bad size is refused before the cluster is asked
+        Duration limit = Durations.parse(timeout, "--timeout");
+        try (ClusterClient cluster = options.connect()) {
+            VolumeRecord r = new ClusterAdmin(cluster).createVolume(name, bytes, copies, limit);
+            VolumeView v = VolumeView.of(r, cluster.members(), List.of());
+            Output.print(v, json, () -> "volume " + v.name() + " (" + v.vdisk() + ") created: " + v.size() + ", "
+                    + v.type() + " on " + v.copiesColumn() + ", owner " + v.owner() + ", uuid " + v.uuid());
+        }
         return 0;
     }
 }

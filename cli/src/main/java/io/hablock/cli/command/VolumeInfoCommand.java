@@ -1,8 +1,8 @@
 package io.hablock.cli.command;
 
-import io.hablock.blockstore.Sizes;
-import io.hablock.cli.admin.AdminClient.AdminException;
-import io.hablock.cli.admin.VolumeView;
+import io.hablock.cluster.ClusterClient;
+import io.hablock.cluster.ClusterException;
+import io.hablock.cluster.model.VolumeRecord;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -10,28 +10,35 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code hablock volume info NAME [--json]}. */
-@Command(name = "info", mixinStandardHelpOptions = true, description = "Show one volume.")
+@Command(name = "info", mixinStandardHelpOptions = true, description = "Show one volume: owner, copies, epoch, clients.")
 public final class VolumeInfoCommand implements Callable<Integer> {
     @Mixin
-    NodeOptions node;
+    ClusterOptions options;
 
-    @Parameters(index = "0", paramLabel = "NAME")
+    @Parameters(index = "0", paramLabel = "NAME", description = "Volume name.")
     String name;
 
     @Option(names = "--json", description = "Print JSON.")
     boolean json;
 
     @Override
-    public Integer call() throws AdminException {
-        VolumeView v = node.client().info(name);
+    public Integer call() throws ClusterException {
+        VolumeView v;
+        try (ClusterClient cluster = options.connect()) {
+            VolumeRecord r = cluster.volume(name).orElseThrow(() -> new ClusterException("no volume named '" + name + "'"))
+                    .value();
+            v = VolumeView.of(r, cluster.members(), cluster.clientsOf(name));
+        }
         Output.print(v, json, () -> String.join("\n",
-                "name:        " + v.name(),
-                "uuid:        " + v.uuid(),
-                "size:        " + v.size() + " (" + v.sizeBytes() + " bytes)",
-                "allocated:   " + (v.allocatedBytes() == 0 ? "0" : Sizes.format(v.allocatedBytes()))
-                        + " (" + v.allocatedBytes() + " bytes)",
-                "created:     " + v.created(),
-                "format:      " + v.formatVersion()));
+                "name:     " + v.name() + " (" + v.vdisk() + ")",
+                "uuid:     " + v.uuid(),
+                "size:     " + v.size() + " (" + v.sizeBytes() + " bytes)",
+                "type:     " + v.type(),
+                "state:    " + v.state() + ", " + v.health(),
+                "owner:    " + v.owner() + (v.ownerId() == null ? "" : " (" + v.ownerId() + ")") + ", epoch " + v.epoch(),
+                "copies:   " + v.copiesColumn(),
+                "clients:  " + (v.clients().isEmpty() ? "none" : String.join(", ", v.clients())),
+                "created:  " + v.created()));
         return 0;
     }
 }

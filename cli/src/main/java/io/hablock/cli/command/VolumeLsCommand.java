@@ -1,28 +1,43 @@
 package io.hablock.cli.command;
 
-import io.hablock.cli.admin.AdminClient.AdminException;
-import io.hablock.cli.admin.VolumeView;
+import io.hablock.cluster.ClusterClient;
+import io.hablock.cluster.ClusterException;
+import io.hablock.cluster.model.Member;
+import io.hablock.cluster.model.Versioned;
+import io.hablock.cluster.model.VolumeRecord;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code hablock volume ls}. */
-@Command(name = "ls", aliases = "list", mixinStandardHelpOptions = true, description = "List volumes.")
+@Command(name = "ls", aliases = "list", mixinStandardHelpOptions = true,
+        description = {"List volumes: the owner node (NODENAME) that serves it over NBD, the nodes of its copies "
+                + "(those not in sync marked), health (healthy: every copy in sync; degraded: fewer), connected clients."})
 public final class VolumeLsCommand implements Callable<Integer> {
     @Mixin
-    NodeOptions node;
+    ClusterOptions options;
 
     @Option(names = "--json", description = "Print a JSON array.")
     boolean json;
 
     @Override
-    public Integer call() throws AdminException {
-        List<VolumeView> volumes = node.client().list();
-        Output.print(volumes, json, () -> {
-            Output.Table t = new Output.Table("VOLUMENAME", "SIZE", "UUID", "CREATED");
-            volumes.forEach(v -> t.row(v.name(), v.size(), v.uuid(), v.created()));
+    public Integer call() throws ClusterException {
+        List<VolumeView> views = new ArrayList<>();
+        try (ClusterClient cluster = options.connect()) {
+            Map<String, Member> members = cluster.members();
+            for (Versioned<VolumeRecord> v : cluster.volumes()) {
+                views.add(VolumeView.of(v.value(), members, cluster.clientsOf(v.value().name())));
+            }
+        }
+        Output.print(views, json, () -> {
+            Output.Table t = new Output.Table("NODENAME", "VDISK", "TYPE", "SIZE", "UUID", "VOLUMENAME", "COPIES",
+                    "HEALTH", "CLIENTS");
+            views.forEach(v -> t.row(v.owner(), v.vdisk(), v.type(), v.size(), v.uuid().substring(0, 8), v.name(),
+                    v.copiesColumn(), v.health(), String.valueOf(v.clients().size())));
             return t.toString();
         });
         return 0;

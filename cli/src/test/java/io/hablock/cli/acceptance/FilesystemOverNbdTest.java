@@ -33,7 +33,7 @@ class FilesystemOverNbdTest {
     @Test
     void filesSurviveUnmountFsckAndRemount() throws Exception {
         try (ServerProcess server = ServerProcess.start(dir.resolve("data"))) {
-            server.admin().create("fs", "512M");
+            server.createVolume("fs", "512M");
             Map<String, String> written;
             try (NbdFuseDisk fuse = NbdFuseDisk.attach(dir.resolve("fuse"), server.nbdUri("fs"), SIZE)) {
                 Command.of("mkfs.ext4", "-F", "-q", fuse.disk().toString()).timeout(TIMEOUT).runOk();
@@ -59,7 +59,7 @@ class FilesystemOverNbdTest {
         Map<String, String> written;
         ServerProcess restarted;
         try (ServerProcess server = ServerProcess.start(dir.resolve("data"))) {
-            server.admin().create("fs", "512M");
+            server.createVolume("fs", "512M");
             try (NbdFuseDisk fuse = NbdFuseDisk.attach(dir.resolve("fuse"), server.nbdUri("fs"), SIZE)) {
                 Command.of("mkfs.ext4", "-F", "-q", fuse.disk().toString()).timeout(TIMEOUT).runOk();
                 try (LoopMount mnt = LoopMount.mount(fuse.disk(), dir.resolve("mnt"))) {

@@ -55,8 +55,8 @@ class GracefulShutdownTest {
         ServerProcess restarted;
         long lastAcked;
         try (ServerProcess server = ServerProcess.start(dir.resolve("data"))) {
-            server.admin().create("load", "256M");
-            server.admin().create("acked", Long.toString((long) SLOTS * BLOCK));
+            server.createVolume("load", "256M");
+            server.createVolume("acked", Long.toString((long) SLOTS * BLOCK));
             try (BackgroundProcess fio = Command.of("fio", "--name=load", "--ioengine=nbd",
                          "--uri=" + server.nbdUri("load"), "--rw=randwrite", "--bs=4k", "--iodepth=32", "--size=256M",
                          "--time_based", "--runtime=300").start();

@@ -113,7 +113,7 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
         String name = data.toString(StandardCharsets.UTF_8);
         BlockDevice device;
         try {
-            device = exports.open(name);
+            device = exports.open(name, ctx.channel().remoteAddress());
         } catch (ExportUnavailableException e) {
             // NBD_OPT_EXPORT_NAME has no error reply: the spec says to close.
             ConnectionErrors.close(ctx, "NBD_OPT_EXPORT_NAME '" + name + "': " + e.getMessage());
@@ -162,7 +162,8 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
         }
         BlockDevice device;
         try {
-            device = exports.open(name);
+            // Only GO starts a session on the export; INFO merely asks about it.
+            device = exports.open(name, code == Nbd.OPT_GO ? ctx.channel().remoteAddress() : null);
         } catch (ExportUnavailableException e) {
             ctx.writeAndFlush(OptionReplies.error(ctx.alloc(), code, Nbd.REP_ERR_UNKNOWN, e.getMessage()));
             return;

@@ -1,49 +1,62 @@
 package io.hablock.cli.acceptance.support;
 
-import io.hablock.blockstore.VolumeMetadata;
-import io.hablock.cli.node.HablockNode;
+import io.hablock.cluster.ClusterAdmin;
+import io.hablock.cluster.ClusterException;
+import io.hablock.cluster.ClusterNode;
+import io.hablock.cluster.model.Versioned;
+import io.hablock.cluster.model.VolumeRecord;
 import io.hablock.nbd.server.NbdServerConfig;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Optional;
 
-/** A hablock node in the test JVM, on free ports of 127.0.0.1, for tests that need no signals. */
+/**
+ * A one-node cluster in the test JVM (a node with its embedded ZooKeeper), on free ports of
+ * 127.0.0.1, for tests that need no signals.
+ */
 public final class InProcessNode implements AutoCloseable {
-    private final HablockNode node;
+    private final ClusterNode node;
 
-    private InProcessNode(HablockNode node) {
+    private InProcessNode(ClusterNode node) {
         this.node = node;
     }
 
     public static InProcessNode start(Path dataDir) throws IOException {
         InetSocketAddress any = new InetSocketAddress("127.0.0.1", 0);
-        return new InProcessNode(HablockNode.start(
-                new HablockNode.Config(dataDir, NbdServerConfig.defaults(any), any, false)));
+        return new InProcessNode(ClusterNode.start(new ClusterNode.Config(dataDir, "test", "127.0.0.1",
+                NbdServerConfig.defaults(any), any, null, null, any, "default", Duration.ofSeconds(5), 0,
+                Duration.ofSeconds(5), false)));
     }
 
-    /** Creates a volume directly in the store and returns its NBD URI. */
+    /** Creates a 1-copy volume through the cluster, as {@code volume create} does, and returns its NBD URI. */
     public String createVolume(String name, long sizeBytes) {
         try {
-            node.store().create(name, sizeBytes);
-        } catch (IOException e) {
+            new ClusterAdmin(node.cluster()).createVolume(name, sizeBytes, 1, Duration.ofSeconds(60));
+        } catch (ClusterException e) {
             throw new UncheckedIOException(e);
         }
         return nbdUri(name);
     }
 
-    /** The volume's metadata as the store has it, if the volume exists. */
-    public Optional<VolumeMetadata> volume(String name) {
-        return node.store().find(name);
+    /** The volume as the catalogue has it, if it exists. */
+    public Optional<VolumeRecord> volume(String name) {
+        try {
+            return node.cluster().volume(name).map(Versioned::value);
+        } catch (ClusterException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     public String nbdUri(String volume) {
         return "nbd://127.0.0.1:" + node.nbdAddress().getPort() + "/" + volume;
     }
 
-    public String adminEndpoint() {
-        return "127.0.0.1:" + node.adminAddress().getPort();
+    /** {@code --zk} for the CLI. */
+    public String zk() {
+        return node.zkConnectString();
     }
 
     @Override

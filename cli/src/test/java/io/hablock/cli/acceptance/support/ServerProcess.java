@@ -1,6 +1,10 @@
 package io.hablock.cli.acceptance.support;
 
-import io.hablock.cli.admin.AdminClient;
+import io.hablock.cluster.ClusterAdmin;
+import io.hablock.cluster.ClusterClient;
+import io.hablock.cluster.ClusterException;
+import io.hablock.blockstore.Sizes;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -16,19 +20,24 @@ public final class ServerProcess implements AutoCloseable {
 
     private final Path dataDir;
     private final int nbdPort;
-    private final int adminPort;
+    private final int zkPort;
+    private final int replicationPort;
     private final BackgroundProcess process;
 
-    private ServerProcess(Path dataDir, int nbdPort, int adminPort) {
+    private ServerProcess(Path dataDir, int nbdPort, int zkPort, int replicationPort) {
         this.dataDir = dataDir;
         this.nbdPort = nbdPort;
-        this.adminPort = adminPort;
+        this.zkPort = zkPort;
+        this.replicationPort = replicationPort;
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         this.process = Command.of(List.of(java, "-Xmx256m", "-XX:MaxDirectMemorySize=512m",
                 "-cp", System.getProperty("java.class.path"), "io.hablock.cli.Main", "server",
                 "--data-dir", dataDir.toString(),
                 "--listen", "127.0.0.1:" + nbdPort,
-                "--admin-listen", "127.0.0.1:" + adminPort)).start();
+                "--name", "test",
+                "--zk-listen", "127.0.0.1:" + zkPort,
+                "--replication-listen", "127.0.0.1:" + replicationPort,
+                "--metrics-listen", "off")).start();
         try {
             process.awaitOutput(READY, STARTUP);
         } catch (RuntimeException | Error e) {
@@ -39,7 +48,7 @@ public final class ServerProcess implements AutoCloseable {
 
     /** Starts a server on free ports. */
     public static ServerProcess start(Path dataDir) {
-        return new ServerProcess(dataDir, FreePorts.next(), FreePorts.next());
+        return new ServerProcess(dataDir, FreePorts.next(), FreePorts.next(), FreePorts.next());
     }
 
     /** Starts a new server on this one's data directory and ports; this one must have exited. */
@@ -47,19 +56,25 @@ public final class ServerProcess implements AutoCloseable {
         if (process.isAlive()) {
             throw new IllegalStateException("the server is still running" + process.describe());
         }
-        return new ServerProcess(dataDir, nbdPort, adminPort);
+        return new ServerProcess(dataDir, nbdPort, zkPort, replicationPort);
     }
 
     public String nbdUri(String volume) {
         return "nbd://127.0.0.1:" + nbdPort + "/" + volume;
     }
 
-    public String adminEndpoint() {
-        return "127.0.0.1:" + adminPort;
+    /** {@code --zk} for the CLI: the server's embedded ZooKeeper. */
+    public String zk() {
+        return "127.0.0.1:" + zkPort;
     }
 
-    public AdminClient admin() {
-        return new AdminClient(adminEndpoint());
+    /** Creates a 1-copy volume through the cluster, as {@code volume create} does. */
+    public void createVolume(String name, String size) {
+        try (ClusterClient cluster = ClusterClient.connect(zk(), "default", Duration.ofSeconds(10), Duration.ofSeconds(5))) {
+            new ClusterAdmin(cluster).createVolume(name, Sizes.parse(size), 1, Duration.ofSeconds(60));
+        } catch (ClusterException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** SIGTERM; returns the exit status, failing if the server takes longer than {@code limit}. */

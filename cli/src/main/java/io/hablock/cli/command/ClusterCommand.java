@@ -1,0 +1,18 @@
+package io.hablock.cli.command;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code hablock cluster up|down}: a local cluster on this machine, for demos and tests. */
+@Command(name = "cluster", mixinStandardHelpOptions = true,
+        description = "Start or stop a local cluster on this machine (loopback addresses, one process per node).",
+        subcommands = {ClusterUpCommand.class, ClusterDownCommand.class, CommandLine.HelpCommand.class})
+public final class ClusterCommand implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+}

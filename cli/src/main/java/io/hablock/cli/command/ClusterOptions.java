@@ -1,0 +1,26 @@
+package io.hablock.cli.command;
+
+import io.hablock.cluster.ClusterClient;
+import io.hablock.cluster.ClusterException;
+import io.hablock.cluster.ZkPaths;
+import java.time.Duration;
+import picocli.CommandLine.Option;
+
+/** How a client command reaches the cluster: {@code --zk} / {@code HABLOCK_ZK}, {@code --cluster}. */
+public final class ClusterOptions {
+    /** The embedded ZooKeeper of a local {@code hablock server}, and of {@code cluster up}. */
+    public static final String DEFAULT_ZK = "127.0.0.1:2181";
+
+    @Option(names = "--zk", paramLabel = "HOST:PORT[,...]", defaultValue = "${env:HABLOCK_ZK:-" + DEFAULT_ZK + "}",
+            description = "ZooKeeper of the cluster (env HABLOCK_ZK; default ${DEFAULT-VALUE}, "
+                    + "the embedded one of a local hablock server).")
+    String zk;
+
+    @Option(names = "--cluster", paramLabel = "NAME", defaultValue = "${env:HABLOCK_CLUSTER:-" + ZkPaths.DEFAULT_CLUSTER + "}",
+            description = "Cluster name (env HABLOCK_CLUSTER; default ${DEFAULT-VALUE}).")
+    String cluster;
+
+    ClusterClient connect() throws ClusterException {
+        return ClusterClient.connect(zk, cluster, Duration.ofSeconds(10), ClusterClient.DEFAULT_CONNECT_TIMEOUT);
+    }
+}

@@ -1,0 +1,156 @@
+package io.hablock.cli.command;
+
+import io.hablock.cluster.ClusterClient;
+import io.hablock.cluster.ClusterException;
+import io.hablock.cluster.ZkPaths;
+import io.hablock.cluster.model.NodeInfo;
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code hablock cluster up --nodes N}: ZooKeeper plus N node processes on 127.0.0.11, .12, ... */
+@Command(name = "up", mixinStandardHelpOptions = true,
+        description = {"Start a local cluster: one ZooKeeper on 127.0.0.1:ZK_PORT and N node processes v1..vN on "
+                + "127.0.0.11, 127.0.0.12, ... (NBD on port 10809 of each), each with its own data directory under DIR. "
+                + "Returns when every node is live; `hablock cluster down` stops them."})
+public final class ClusterUpCommand implements Callable<Integer> {
+    private static final Duration READY = Duration.ofSeconds(90);
+
+    @Option(names = {"-n", "--nodes"}, required = true, paramLabel = "N", description = "Number of nodes (1 to 20).")
+    int nodes;
+
+    @Option(names = "--dir", paramLabel = "DIR", defaultValue = LocalCluster.DEFAULT_DIR,
+            description = "Data directories and logs (default ${DEFAULT-VALUE}); kept by `cluster down`.")
+    Path dir;
+
+    @Option(names = "--zk-port", paramLabel = "PORT", defaultValue = "2181",
+            description = "ZooKeeper port on 127.0.0.1 (default ${DEFAULT-VALUE}: the CLI's default --zk).")
+    int zkPort;
+
+    @Option(names = "--session-timeout", paramLabel = "DURATION", defaultValue = "5s",
+            description = "Nodes' ZooKeeper session timeout (default ${DEFAULT-VALUE}).")
+    String sessionTimeout;
+
+    @Option(names = "--capacity", paramLabel = "SIZE", description = "Space each node offers (default: its file system's size).")
+    String capacity;
+
+    @Option(names = "--node-heap", paramLabel = "SIZE", defaultValue = "256m", description = "Java heap per node (default ${DEFAULT-VALUE}).")
+    String nodeHeap;
+
+    @Override
+    public Integer call() throws Exception {
+        if (nodes < 1 || nodes > 20) {
+            throw new IllegalArgumentException("--nodes must be between 1 and 20");
+        }
+        Durations.parse(sessionTimeout, "--session-timeout");
+        dir = dir.toAbsolutePath();
+        Files.createDirectories(dir);
+        var existing = LocalCluster.read(dir);
+        if (existing.isPresent() && existing.get().processes().stream().anyMatch(p -> p.handle().isPresent())) {
+            throw new IllegalStateException("a local cluster is already running from " + dir + " (run `hablock cluster down"
+                    + (dir.toString().equals(LocalCluster.DEFAULT_DIR) ? "" : " --dir " + dir) + "` first)");
+        }
+        String zk = "127.0.0.1:" + zkPort;
+        List<LocalCluster.Proc> started = new ArrayList<>();
+        try {
+            started.add(launch("zookeeper", List.of("-Xmx128m"), List.of("zookeeper", "--data-dir",
+                    dir.resolve("zookeeper").toString(), "--listen", zk)));
+            new LocalCluster(zk, started).write(dir);
+            for (int i = 1; i <= nodes; i++) {
+                String ip = "127.0.0." + (10 + i);
+                List<String> args = new ArrayList<>(List.of("server", "--data-dir", dir.resolve("v" + i).toString(),
+                        "--name", "v" + i, "--listen", ip + ":10809", "--zk", zk, "--session-timeout", sessionTimeout));
+                if (capacity != null) {
+                    args.addAll(List.of("--capacity", capacity));
+                }
+                started.add(launch("v" + i, List.of("-Xmx" + nodeHeap, "-XX:MaxDirectMemorySize=512m"), args));
+                new LocalCluster(zk, started).write(dir);
+            }
+            awaitNodes(zk, started);
+        } catch (Exception e) {
+            ClusterDownCommand.stop(started, System.err);
+            LocalCluster.delete(dir);
+            throw e;
+        }
+        System.out.println("local cluster up: " + nodes + " node(s), ZooKeeper " + zk + ", logs and data in " + dir);
+        new CommandLine(new NodeLsCommand()).execute("--zk", zk);
+        return 0;
+    }
+
+    private LocalCluster.Proc launch(String name, List<String> jvmOptions, List<String> args) throws IOException {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        List<String> cmd = new ArrayList<>();
+        if (new File("/usr/bin/setsid").canExecute()) {
+            cmd.add("/usr/bin/setsid"); // its own session: a Ctrl-C in this terminal does not reach it
+        }
+        cmd.add(java);
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.hablock.cli.Main"));
+        cmd.addAll(args);
+        Path log = dir.resolve(name + ".log");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+        long startMillis = p.info().startInstant().map(Instant::toEpochMilli).orElse(System.currentTimeMillis());
+        return new LocalCluster.Proc(name, p.pid(), startMillis, log.toString());
+    }
+
+    private void awaitNodes(String zk, List<LocalCluster.Proc> procs) throws Exception {
+        long deadline = System.nanoTime() + READY.toNanos();
+        ClusterClient cluster = null;
+        try {
+            while (true) {
+                for (LocalCluster.Proc p : procs) {
+                    if (p.handle().isEmpty()) {
+                        throw new IllegalStateException(p.name() + " exited during startup: " + lastLine(Path.of(p.log())));
+                    }
+                }
+                if (cluster == null) {
+                    try {
+                        cluster = ClusterClient.connect(zk, ZkPaths.DEFAULT_CLUSTER, Duration.ofSeconds(10), Duration.ofSeconds(2));
+                    } catch (ClusterException e) {
+                        // ZooKeeper still starting
+                    }
+                }
+                if (cluster != null) {
+                    Map<String, NodeInfo> live = cluster.liveNodes();
+                    long ours = live.values().stream().filter(n -> n.name().matches("v\\d+")).count();
+                    if (ours >= nodes && cluster.controllerId().isPresent()) {
+                        return;
+                    }
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("the nodes did not all join within " + READY.toSeconds() + " s; see the logs in " + dir);
+                }
+                Thread.sleep(200);
+            }
+        } finally {
+            if (cluster != null) {
+                cluster.close();
+            }
+        }
+    }
+
+    private static String lastLine(Path log) {
+        try {
+            List<String> lines = Files.readAllLines(log);
+            for (int i = lines.size() - 1; i >= 0; i--) {
+                if (lines.get(i).contains("error") || lines.get(i).contains("ERROR")) {
+                    return lines.get(i).strip();
+                }
+            }
+            return lines.isEmpty() ? "(no output; see " + log + ")" : lines.get(lines.size() - 1).strip();
+        } catch (IOException e) {
+            return "(see " + log + ")";
+        }
+    }
+}

@@ -1,0 +1,142 @@
+package io.hablock.cluster;
+
+import io.hablock.blockstore.InvalidVolumeException;
+import io.hablock.blockstore.Sizes;
+import io.hablock.blockstore.VolumeNames;
+import io.hablock.cluster.model.Member;
+import io.hablock.cluster.model.NodeInfo;
+import io.hablock.cluster.model.NodeStatus;
+import io.hablock.cluster.model.Versioned;
+import io.hablock.cluster.model.VolumeRecord;
+import io.hablock.cluster.model.VolumeState;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The operator's requests, as the CLI makes them: validated up front, carried out by the
+ * controller and the nodes, waited for here. A request that cannot be carried out leaves
+ * nothing behind in ZooKeeper.
+ */
+public final class ClusterAdmin {
+    /** Most copies a volume may have. */
+    public static final int MAX_COPIES = 5;
+    private static final long POLL_MS = 100;
+
+    private final ClusterClient cluster;
+
+    public ClusterAdmin(ClusterClient cluster) {
+        this.cluster = cluster;
+    }
+
+    /** Creates a volume and waits until every copy exists and the owner serves it. */
+    public VolumeRecord createVolume(String name, long sizeBytes, int copies, Duration timeout) throws ClusterException {
+        try {
+            VolumeNames.checkName(name);
+            VolumeNames.checkSize(name, sizeBytes);
+        } catch (InvalidVolumeException e) {
+            throw new ClusterException(e.getMessage(), e);
+        }
+        if (copies < 1 || copies > MAX_COPIES) {
+            throw new ClusterException("--copies must be between 1 and " + MAX_COPIES + ", not " + copies);
+        }
+        if (cluster.volume(name).isPresent()) {
+            throw new ClusterException("volume '" + name + "' already exists");
+        }
+        Map<String, NodeInfo> live = cluster.liveNodes();
+        Map<String, Member> members = cluster.members();
+        long normal = live.keySet().stream()
+                .filter(id -> members.containsKey(id) && members.get(id).status() == NodeStatus.NORMAL).count();
+        if (normal < copies) {
+            throw new ClusterException("cannot create a " + copies + "-copy volume: the cluster has " + normal
+                    + " live node(s) taking copies, and every copy needs a node of its own");
+        }
+        // Right after the nodes start, the election may still be running.
+        long electionDeadline = System.nanoTime() + Math.min(timeout.toNanos(), Duration.ofSeconds(15).toNanos());
+        while (cluster.controllerId().isEmpty()) {
+            if (System.nanoTime() > electionDeadline) {
+                throw new ClusterException("the cluster has no controller right now; retry in a few seconds");
+            }
+            sleep();
+        }
+        VolumeRecord request = VolumeRecord.pending(name, cluster.nextVdisk(), sizeBytes, copies);
+        if (!cluster.createVolume(request)) {
+            throw new ClusterException("volume '" + name + "' already exists");
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            Optional<Versioned<VolumeRecord>> v = cluster.volume(name);
+            if (v.isEmpty() || !v.get().value().uuid().equals(request.uuid())) {
+                throw new ClusterException("volume '" + name + "' was removed while being created");
+            }
+            VolumeRecord r = v.get().value();
+            if (r.state() == VolumeState.READY) {
+                return r;
+            }
+            if (r.state() == VolumeState.FAILED) {
+                cluster.deleteVolume(name, v.get().version());
+                throw new ClusterException(r.error());
+            }
+            if (System.nanoTime() > deadline) {
+                abandon(name, request);
+                throw new ClusterException("volume '" + name + "' was not ready within " + timeout.toSeconds()
+                        + " s (state " + r.health() + "); the request was withdrawn");
+            }
+            sleep();
+        }
+    }
+
+    private void abandon(String name, VolumeRecord request) throws ClusterException {
+        cluster.updateVolume(name, cur -> cur.uuid().equals(request.uuid()) && cur.state() != VolumeState.DELETING
+                ? cur.withState(VolumeState.DELETING) : cur);
+    }
+
+    /**
+     * Removes a volume and waits until every copy is deleted. Refused while an NBD client is
+     * connected.
+     */
+    public void removeVolume(String name, Duration timeout) throws ClusterException {
+        Versioned<VolumeRecord> v = cluster.volume(name)
+                .orElseThrow(() -> new ClusterException("no volume named '" + name + "'"));
+        List<String> clients = cluster.clientsOf(name);
+        if (!clients.isEmpty()) {
+            throw new ClusterException("volume '" + name + "' has " + clients.size() + " connected client(s) ("
+                    + String.join(", ", clients) + "): disconnect them first");
+        }
+        VolumeRecord r = v.value();
+        cluster.updateVolume(name, cur -> cur.uuid().equals(r.uuid()) && cur.state() != VolumeState.DELETING
+                ? cur.withState(VolumeState.DELETING) : cur);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            Optional<Versioned<VolumeRecord>> now = cluster.volume(name);
+            if (now.isEmpty() || !now.get().value().uuid().equals(r.uuid())) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new ClusterException("volume '" + name + "' is being deleted but copies remain on "
+                        + String.join(", ", now.get().value().replicas().keySet()) + " after " + timeout.toSeconds()
+                        + " s; it will finish when those nodes answer");
+            }
+            sleep();
+        }
+    }
+
+    /** The size, as the CLI accepts it ({@code 10G}), or a one-line error. */
+    public static long parseSize(String size) throws ClusterException {
+        try {
+            return Sizes.parse(size);
+        } catch (IllegalArgumentException e) {
+            throw new ClusterException(e.getMessage(), e);
+        }
+    }
+
+    private static void sleep() throws ClusterException {
+        try {
+            Thread.sleep(POLL_MS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ClusterException("interrupted");
+        }
+    }
+}

@@ -1,0 +1,115 @@
+package io.hablock.cluster;
+
+import io.hablock.blockstore.Sizes;
+import io.hablock.cluster.metrics.MeteredBlockDevice;
+import io.hablock.cluster.metrics.NodeMetrics;
+import io.hablock.cluster.model.NodeInfo;
+import io.hablock.cluster.model.VolumeRecord;
+import io.hablock.nbd.BlockDevice;
+import io.hablock.nbd.ExportProvider;
+import io.hablock.nbd.ExportUnavailableException;
+import java.net.SocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.zookeeper.CreateMode;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The exports of a cluster node: the volumes it owns. A client asking for a volume owned
+ * elsewhere is told where it is. Each client session is published as an ephemeral znode, so
+ * {@code volume ls} shows who is connected and {@code volume rm} refuses while someone is.
+ * Runs on Netty's threads: it reads cached state only and writes ZooKeeper asynchronously.
+ */
+final class ClusterExports implements ExportProvider {
+    private static final Logger log = LoggerFactory.getLogger(ClusterExports.class);
+
+    private final NodeAgent agent;
+    private final boolean readOnly;
+    private final NodeMetrics metrics;
+    private final AtomicLong sessions = new AtomicLong();
+
+    ClusterExports(NodeAgent agent, boolean readOnly, NodeMetrics metrics) {
+        this.agent = agent;
+        this.readOnly = readOnly;
+        this.metrics = metrics;
+    }
+
+    @Override
+    public List<ExportInfo> list() {
+        return agent.servedVolumes().stream()
+                .sorted(Comparator.comparing(ReplicatedVolume::name))
+                .map(v -> new ExportInfo(v.name(), describe(v.name())))
+                .toList();
+    }
+
+    @Override
+    public BlockDevice open(String name) throws ExportUnavailableException {
+        return open(name, null);
+    }
+
+    @Override
+    public BlockDevice open(String name, SocketAddress client) throws ExportUnavailableException {
+        Optional<ReplicatedVolume> served = agent.served(name);
+        if (served.isEmpty() || served.get().isFenced()) {
+            throw new ExportUnavailableException(whereIs(name));
+        }
+        Runnable onClose = () -> {
+        };
+        if (client != null) {
+            onClose = publishSession(name, client);
+        }
+        return new MeteredBlockDevice(new ReplicatedBlockDevice(served.get(), readOnly, onClose), metrics, name);
+    }
+
+    private String whereIs(String name) {
+        Optional<VolumeRecord> v = agent.cachedVolume(name);
+        if (v.isEmpty()) {
+            return "no volume named '" + name + "' in the cluster";
+        }
+        VolumeRecord r = v.get();
+        if (r.owner() == null || !r.health().equals("healthy") && !r.health().equals("degraded")) {
+            return "volume '" + name + "' is not ready (" + r.health() + ")";
+        }
+        NodeInfo owner = agent.cachedNodes().get(r.owner());
+        if (owner == null) {
+            return "volume '" + name + "' is owned by node " + r.owner() + ", which is not reachable now";
+        }
+        if (owner.id().equals(agent.nodeId())) {
+            return "volume '" + name + "' is not served yet on this node; retry in a moment";
+        }
+        return "volume '" + name + "' is served by node " + owner.name() + " (" + owner.id() + ") at "
+                + owner.host() + ":" + owner.nbdPort();
+    }
+
+    private Runnable publishSession(String volume, SocketAddress client) {
+        ClusterClient cluster = agent.cluster();
+        String path = cluster.paths().client(volume, agent.nodeId() + "-" + sessions.incrementAndGet());
+        byte[] data = (client.toString().replaceFirst("^/", "") + " on node " + agent.nodeId())
+                .getBytes(StandardCharsets.UTF_8);
+        try {
+            cluster.curator().create().creatingParentsIfNeeded().withMode(CreateMode.EPHEMERAL)
+                    .inBackground().forPath(path, data);
+        } catch (Exception e) {
+            log.debug("cannot publish the session of {} on {}", client, volume, e);
+        }
+        return () -> {
+            try {
+                cluster.curator().delete().guaranteed().inBackground().forPath(path);
+            } catch (Exception e) {
+                log.debug("cannot unpublish {}", path, e);
+            }
+        };
+    }
+
+    @Override
+    public String describe(String name) {
+        return agent.cachedVolume(name)
+                .map(r -> "hablock volume " + r.name() + " (" + r.vdisk() + ", " + Sizes.format(r.sizeBytes()) + ", "
+                        + r.type() + ", uuid " + r.uuid() + ")")
+                .orElse("");
+    }
+}

@@ -1,0 +1,261 @@
+package io.hablock.cluster;
+
+import io.hablock.blockstore.BlockStore;
+import io.hablock.cluster.model.Event;
+import io.hablock.cluster.model.Member;
+import io.hablock.cluster.model.NodeInfo;
+import io.hablock.cluster.model.NodeStatus;
+import io.hablock.cluster.metrics.MetricName;
+import io.hablock.cluster.metrics.NodeMetrics;
+import io.hablock.cluster.metrics.PrometheusEndpoint;
+import io.hablock.cluster.replication.ReplicationClient;
+import io.hablock.cluster.replication.ReplicationServer;
+import io.hablock.nbd.server.NbdServer;
+import io.hablock.nbd.server.NbdServerConfig;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.apache.curator.framework.recipes.nodes.PersistentNode;
+import org.apache.zookeeper.CreateMode;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running hablock node of a cluster: its block store, the replication listener, the NBD
+ * server over the volumes it owns, its registration in ZooKeeper, a candidacy for controller,
+ * and (without {@code --zk}) an embedded ZooKeeper. {@link #close()} stops taking work, lets
+ * in-flight requests finish, syncs, and leaves the cluster.
+ */
+public final class ClusterNode implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ClusterNode.class);
+    private static final long PUBLISH_PERIOD_S = 10;
+
+    /**
+     * @param dataDir where copies, the node id and the embedded ZooKeeper's data live
+     * @param name node name in tables and events
+     * @param advertiseHost address published for other nodes and clients
+     * @param nbd the NBD listener's settings
+     * @param replicationListen the replication listener
+     * @param metricsListen the Prometheus endpoint, or null for none
+     * @param zkConnect ZooKeeper to join, or null to start an embedded one on {@code embeddedZkListen}
+     * @param embeddedZkListen where an embedded ZooKeeper listens
+     * @param cluster cluster name (ZooKeeper root /hablock/NAME)
+     * @param sessionTimeout ZooKeeper session timeout: how fast a dead node is noticed
+     * @param capacityBytes space offered for copies; 0 means the data directory's file system size
+     * @param replicationTimeout how long the owner waits for a copy before taking it out of sync
+     * @param readOnly serve every volume read-only
+     */
+    public record Config(Path dataDir, String name, String advertiseHost, NbdServerConfig nbd,
+            InetSocketAddress replicationListen, InetSocketAddress metricsListen, String zkConnect, InetSocketAddress embeddedZkListen, String cluster,
+            Duration sessionTimeout, long capacityBytes, Duration replicationTimeout, boolean readOnly) {
+    }
+
+    private final Config config;
+    private String nodeId;
+    private BlockStore store;
+    private EmbeddedZooKeeper embeddedZk;
+    private ClusterClient cluster;
+    private ReplicationClient replicationClient;
+    private ReplicationServer replicationServer;
+    private NodeAgent agent;
+    private Controller controller;
+    private NbdServer nbd;
+    private final NodeMetrics metrics = new NodeMetrics();
+    private PrometheusEndpoint metricsEndpoint;
+    private PersistentNode registration;
+    private ScheduledExecutorService publisher;
+    private long started;
+
+    private ClusterNode(Config config) {
+        this.config = config;
+    }
+
+    public static ClusterNode start(Config config) throws IOException {
+        ClusterNode node = new ClusterNode(config);
+        try {
+            node.startAll();
+            return node;
+        } catch (IOException | RuntimeException e) {
+            node.close();
+            throw e;
+        }
+    }
+
+    private void startAll() throws IOException {
+        started = System.currentTimeMillis();
+        store = BlockStore.open(config.dataDir());
+        nodeId = NodeIds.loadOrCreate(config.dataDir());
+        String connect = config.zkConnect();
+        if (connect == null) {
+            embeddedZk = EmbeddedZooKeeper.start(config.dataDir().resolve("zookeeper"), config.embeddedZkListen(),
+                    (int) config.sessionTimeout().toMillis() * 4);
+            connect = embeddedZk.connectString();
+        }
+        cluster = ClusterClient.connect(connect, config.cluster(), config.sessionTimeout(), ClusterClient.DEFAULT_CONNECT_TIMEOUT);
+        replicationClient = new ReplicationClient(config.replicationTimeout());
+        agent = new NodeAgent(cluster, store, nodeId, replicationClient, metrics);
+        replicationServer = new ReplicationServer(config.replicationListen(), agent::copy).start();
+        nbd = new NbdServer(config.nbd(), new ClusterExports(agent, config.readOnly(), metrics)).start();
+        if (config.metricsListen() != null) {
+            metrics.registerJvmGauges();
+            metrics.gauge(MetricName.of("hablock_node_capacity_bytes"), "Space this node offers for copies", this::capacity);
+            metrics.gauge(MetricName.of("hablock_node_used_bytes"), "Bytes allocated by this node's copies", this::safeUsed);
+            metrics.gauge(MetricName.of("hablock_node_served_volumes"), "Volumes this node owns and serves",
+                    () -> agent.servedVolumes().size());
+            metricsEndpoint = PrometheusEndpoint.start(config.metricsListen(), metrics);
+        }
+        join();
+        agent.start();
+        controller = new Controller(cluster, nodeId).start();
+        publisher = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "node-publisher");
+            t.setDaemon(true);
+            return t;
+        });
+        publisher.scheduleWithFixedDelay(this::publish, PUBLISH_PERIOD_S, PUBLISH_PERIOD_S, TimeUnit.SECONDS);
+        log.info("node {} ({}) joined cluster '{}' through ZooKeeper {}", config.name(), nodeId, config.cluster(), connect);
+    }
+
+    /** Publishes the member record and the ephemeral liveness znode. */
+    private void join() throws IOException {
+        var existing = cluster.member(nodeId);
+        long capacity = capacity();
+        if (existing.isEmpty()) {
+            cluster.putMember(new Member(nodeId, config.name(), config.advertiseHost(), NodeStatus.NORMAL, capacity));
+            cluster.record(Event.info(Controller.SOURCE, "node " + config.name() + " (" + nodeId + ") joined, ip "
+                    + config.advertiseHost()));
+        } else {
+            Member m = existing.get().value();
+            cluster.casMember(existing.get(), new Member(nodeId, config.name(), config.advertiseHost(), m.status(), capacity));
+        }
+        registration = new PersistentNode(cluster.curator(), CreateMode.EPHEMERAL, false, cluster.paths().node(nodeId),
+                Json.write(info()));
+        registration.start();
+        try {
+            if (!registration.waitForInitialCreate(10, TimeUnit.SECONDS)) {
+                throw new ClusterException("cannot register node " + nodeId + " in ZooKeeper within 10 s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ClusterException("interrupted while registering", e);
+        }
+    }
+
+    private NodeInfo info() {
+        return new NodeInfo(nodeId, config.name(), config.advertiseHost(), nbd.localAddress().getPort(),
+                replicationServer.localAddress().getPort(),
+                metricsEndpoint == null ? 0 : metricsEndpoint.localAddress().getPort(), capacity(), safeUsed(), version(), started);
+    }
+
+    private void publish() {
+        try {
+            registration.setData(Json.write(info()));
+        } catch (Exception e) {
+            log.debug("cannot publish node info: {}", e.getMessage());
+        }
+    }
+
+    private long safeUsed() {
+        try {
+            return store.usedBytes();
+        } catch (RuntimeException e) {
+            return 0;
+        }
+    }
+
+    private long capacity() {
+        if (config.capacityBytes() > 0) {
+            return config.capacityBytes();
+        }
+        try {
+            return Files.getFileStore(config.dataDir()).getTotalSpace();
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    private static String version() {
+        String v = ClusterNode.class.getPackage().getImplementationVersion();
+        return v == null ? "dev" : v;
+    }
+
+    public String nodeId() {
+        return nodeId;
+    }
+
+    public ClusterClient cluster() {
+        return cluster;
+    }
+
+    public BlockStore store() {
+        return store;
+    }
+
+    public InetSocketAddress nbdAddress() {
+        return nbd.localAddress();
+    }
+
+    /** The Prometheus endpoint's address, or null when it is off. */
+    public InetSocketAddress metricsAddress() {
+        return metricsEndpoint == null ? null : metricsEndpoint.localAddress();
+    }
+
+    public InetSocketAddress replicationAddress() {
+        return replicationServer.localAddress();
+    }
+
+    /** {@code host:port} of ZooKeeper as this node uses it. */
+    public String zkConnectString() {
+        return cluster.connectString();
+    }
+
+    public boolean isController() {
+        return controller != null && controller.isLeader();
+    }
+
+    @Override
+    public void close() {
+        if (publisher != null) {
+            publisher.shutdownNow();
+        }
+        if (controller != null) {
+            controller.close();
+        }
+        if (nbd != null) {
+            nbd.close(); // in-flight requests finish (and reach the copies) before this returns
+        }
+        if (agent != null) {
+            agent.close();
+        }
+        if (registration != null) {
+            try {
+                registration.close();
+            } catch (IOException | RuntimeException e) {
+                log.debug("registration close", e);
+            }
+        }
+        if (metricsEndpoint != null) {
+            metricsEndpoint.close();
+        }
+        if (replicationServer != null) {
+            replicationServer.close();
+        }
+        if (replicationClient != null) {
+            replicationClient.close();
+        }
+        if (cluster != null) {
+            cluster.close();
+        }
+        if (embeddedZk != null) {
+            embeddedZk.close();
+        }
+        if (store != null) {
+            store.close();
+        }
+    }
+}

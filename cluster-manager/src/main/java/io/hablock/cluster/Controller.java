@@ -1,0 +1,240 @@
+package io.hablock.cluster;
+
+import io.hablock.blockstore.Sizes;
+import io.hablock.cluster.model.Event;
+import io.hablock.cluster.model.Member;
+import io.hablock.cluster.model.NodeInfo;
+import io.hablock.cluster.model.NodeStatus;
+import io.hablock.cluster.model.ReplicaState;
+import io.hablock.cluster.model.Versioned;
+import io.hablock.cluster.model.VolumeRecord;
+import io.hablock.cluster.model.VolumeState;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.recipes.cache.CuratorCache;
+import org.apache.curator.framework.recipes.leader.LeaderSelector;
+import org.apache.curator.framework.recipes.leader.LeaderSelectorListenerAdapter;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The cluster's single decision maker, elected with Curator's {@link LeaderSelector}. While it
+ * leads, it reconciles desired and actual state in one loop on one thread: member status from
+ * liveness, placement of new volumes, readiness, removal. ZooKeeper callbacks only ask that
+ * thread for another pass.
+ */
+public final class Controller implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Controller.class);
+    private static final long PERIOD_MS = 2000;
+    static final String SOURCE = "CLUSTER";
+
+    private final ClusterClient cluster;
+    private final String nodeId;
+    private final LeaderSelector selector;
+    private final ScheduledExecutorService loop;
+    private final AtomicBoolean passQueued = new AtomicBoolean();
+    private volatile boolean leading;
+    private volatile CountDownLatch stepDown = new CountDownLatch(1);
+    private int passes;
+
+    public Controller(ClusterClient cluster, String nodeId) {
+        this.cluster = cluster;
+        this.nodeId = nodeId;
+        this.loop = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "controller");
+            t.setDaemon(true);
+            return t;
+        });
+        this.selector = new LeaderSelector(cluster.curator(), cluster.paths().controller(), new Listener());
+        selector.setId(nodeId);
+        selector.autoRequeue();
+    }
+
+    /** Joins the election. */
+    public Controller start() {
+        selector.start();
+        return this;
+    }
+
+    public boolean isLeader() {
+        return leading;
+    }
+
+    private final class Listener extends LeaderSelectorListenerAdapter {
+        @Override
+        public void takeLeadership(CuratorFramework client) throws Exception {
+            CountDownLatch done = new CountDownLatch(1);
+            stepDown = done;
+            leading = true;
+            log.info("this node ({}) is now the controller", nodeId);
+            record(Event.info(SOURCE, "node " + nodeId + " is the controller"));
+            try (CuratorCache nodes = CuratorCache.build(client, cluster.paths().nodes());
+                    CuratorCache volumes = CuratorCache.build(client, cluster.paths().volumes())) {
+                nodes.listenable().addListener((type, oldData, data) -> requestPass());
+                volumes.listenable().addListener((type, oldData, data) -> requestPass());
+                nodes.start();
+                volumes.start();
+                var tick = loop.scheduleWithFixedDelay(Controller.this::requestPass, 0, PERIOD_MS, TimeUnit.MILLISECONDS);
+                try {
+                    done.await();
+                } finally {
+                    tick.cancel(false);
+                }
+            } finally {
+                leading = false;
+                log.info("this node ({}) is no longer the controller", nodeId);
+            }
+        }
+    }
+
+    /** Asks the loop for one more pass; passes requested while one waits are merged. */
+    void requestPass() {
+        if (leading && passQueued.compareAndSet(false, true)) {
+            loop.execute(() -> {
+                passQueued.set(false);
+                try {
+                    if (leading) {
+                        reconcile();
+                    }
+                } catch (ClusterException e) {
+                    log.warn("controller pass failed: {}", e.getMessage());
+                } catch (RuntimeException e) {
+                    log.error("controller pass failed", e);
+                }
+            });
+        }
+    }
+
+    /** One pass: runs on the controller thread only. */
+    private void reconcile() throws ClusterException {
+        Map<String, NodeInfo> live = cluster.liveNodes();
+        Map<String, Member> members = reconcileMembers(live);
+        List<Versioned<VolumeRecord>> volumes = cluster.volumes();
+        for (Versioned<VolumeRecord> v : volumes) {
+            VolumeRecord r = v.value();
+            switch (r.state()) {
+                case PENDING -> place(r, live, members, volumes);
+                case CREATING -> finishCreating(r);
+                case DELETING -> finishDeleting(v, live);
+                default -> {
+                }
+            }
+        }
+        if (++passes % 30 == 0) {
+            cluster.trimEvents(ClusterClient.EVENT_HISTORY);
+        }
+    }
+
+    private Map<String, Member> reconcileMembers(Map<String, NodeInfo> live) throws ClusterException {
+        Map<String, Member> members = new HashMap<>(cluster.members());
+        for (Map.Entry<String, Member> e : members.entrySet()) {
+            Member m = e.getValue();
+            boolean alive = live.containsKey(m.id());
+            NodeStatus next = m.status();
+            if (!alive && (m.status() == NodeStatus.NORMAL || m.status() == NodeStatus.CORDONED)) {
+                next = NodeStatus.MAINTENANCE;
+            } else if (alive && m.status() == NodeStatus.MAINTENANCE) {
+                next = NodeStatus.NORMAL;
+            }
+            if (next != m.status()) {
+                var current = cluster.member(m.id());
+                if (current.isPresent() && cluster.casMember(current.get(), m.withStatus(next))) {
+                    e.setValue(m.withStatus(next));
+                    String what = next == NodeStatus.MAINTENANCE
+                            ? "node " + m.name() + " (" + m.id() + ") is unreachable: status maintenance"
+                            : "node " + m.name() + " (" + m.id() + ") is back: status normal";
+                    record(next == NodeStatus.MAINTENANCE ? Event.warn(SOURCE, what) : Event.info(SOURCE, what));
+                }
+            }
+        }
+        return members;
+    }
+
+    private void place(VolumeRecord r, Map<String, NodeInfo> live, Map<String, Member> members,
+            List<Versioned<VolumeRecord>> volumes) throws ClusterException {
+        Map<String, Long> provisioned = new HashMap<>();
+        for (Versioned<VolumeRecord> v : volumes) {
+            for (String node : v.value().replicas().keySet()) {
+                provisioned.merge(node, v.value().sizeBytes(), Long::sum);
+            }
+        }
+        List<NodeInfo> candidates = new ArrayList<>();
+        for (NodeInfo n : live.values()) {
+            Member m = members.get(n.id());
+            long free = n.capacityBytes() - provisioned.getOrDefault(n.id(), 0L);
+            if (m != null && m.status() == NodeStatus.NORMAL && free >= r.sizeBytes()) {
+                candidates.add(n);
+            }
+        }
+        candidates.sort(Comparator.<NodeInfo>comparingLong(n -> provisioned.getOrDefault(n.id(), 0L))
+                .thenComparing(NodeInfo::name));
+        if (candidates.size() < r.copies()) {
+            String why = "cannot place " + r.copies() + " copies of " + Sizes.format(r.sizeBytes()) + ": only "
+                    + candidates.size() + " of " + live.size() + " live node(s) have room";
+            cluster.updateVolume(r.name(), v -> v.state() == VolumeState.PENDING ? v.failed(why) : v);
+            log.info("volume {}: {}", r.name(), why);
+            return;
+        }
+        List<String> chosen = candidates.subList(0, r.copies()).stream().map(NodeInfo::id).toList();
+        cluster.updateVolume(r.name(), v -> v.state() == VolumeState.PENDING ? v.placed(chosen) : v);
+        log.info("volume {} placed on {} (owner {})", r.name(), chosen, chosen.get(0));
+    }
+
+    private void finishCreating(VolumeRecord r) throws ClusterException {
+        if (!r.replicas().isEmpty() && r.replicas().values().stream().allMatch(s -> s == ReplicaState.IN_SYNC)) {
+            var done = cluster.updateVolume(r.name(), v -> v.state() == VolumeState.CREATING ? v.withState(VolumeState.READY) : v);
+            if (done.isPresent() && done.get().value().state() == VolumeState.READY) {
+                record(Event.info(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") ready: " + r.type()
+                        + ", owner " + r.owner()));
+            }
+        }
+    }
+
+    private void finishDeleting(Versioned<VolumeRecord> v, Map<String, NodeInfo> live) throws ClusterException {
+        VolumeRecord r = v.value();
+        // Copies on dead nodes are forgotten here; the node removes them when it rejoins.
+        List<String> gone = r.replicas().keySet().stream().filter(n -> !live.containsKey(n)).toList();
+        if (!gone.isEmpty()) {
+            cluster.updateVolume(r.name(), cur -> {
+                VolumeRecord next = cur;
+                for (String n : gone) {
+                    next = next.withoutReplica(n);
+                }
+                return next;
+            });
+            return;
+        }
+        if (r.replicas().isEmpty() && cluster.deleteVolume(r.name(), v.version())) {
+            record(Event.info(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") deleted"));
+        }
+    }
+
+    private void record(Event e) {
+        try {
+            cluster.record(e);
+        } catch (ClusterException ex) {
+            log.warn("event not recorded ({}): {}", ex.getMessage(), e.message());
+        }
+    }
+
+    @Override
+    public void close() {
+        leading = false;
+        stepDown.countDown();
+        try {
+            selector.close();
+        } catch (RuntimeException e) {
+            log.debug("leader selector close", e);
+        }
+        loop.shutdownNow();
+    }
+}

@@ -1,0 +1,89 @@
+package io.hablock.cluster;
+
+import io.hablock.blockstore.Extent;
+import io.hablock.nbd.BlockDevice;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.util.List;
+
+/** One NBD connection's handle on a {@link ReplicatedVolume}. */
+final class ReplicatedBlockDevice implements BlockDevice {
+    private final ReplicatedVolume volume;
+    private final boolean readOnly;
+    private final Runnable onClose;
+
+    ReplicatedBlockDevice(ReplicatedVolume volume, boolean readOnly, Runnable onClose) {
+        this.volume = volume;
+        this.readOnly = readOnly;
+        this.onClose = onClose;
+    }
+
+    @Override
+    public long size() {
+        return volume.size();
+    }
+
+    @Override
+    public boolean isReadOnly() {
+        return readOnly;
+    }
+
+    @Override
+    public boolean canMultiConn() {
+        // Every connection goes through the same local file and the same copies; a flush syncs
+        // the file and every copy, covering writes completed on any connection.
+        return true;
+    }
+
+    @Override
+    public boolean prefersInlineIo() {
+        // Alone, the volume is a local file (microseconds); with copies, writes wait on the network.
+        return !volume.hasPeers();
+    }
+
+    @Override
+    public FileChannel zeroCopySource(long offset, long length) throws IOException {
+        return volume.zeroCopySource(offset, length);
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        volume.read(offset, dst);
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        volume.write(offset, src, fua);
+    }
+
+    @Override
+    public void flush() throws IOException {
+        volume.flush();
+    }
+
+    @Override
+    public void trim(long offset, long length, boolean fua) throws IOException {
+        volume.trim(offset, length, fua);
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean mayTrim, boolean fastOnly, boolean fua)
+            throws IOException {
+        volume.writeZeroes(offset, length, mayTrim, fastOnly, fua);
+    }
+
+    @Override
+    public List<Extent> extents(long offset, long length) throws IOException {
+        return volume.extents(offset, length);
+    }
+
+    @Override
+    public void cache(long offset, long length) {
+    }
+
+    @Override
+    public void close() {
+        onClose.run();
+    }
+}

@@ -1,0 +1,101 @@
+package io.hablock.cluster.model;
+
+import com.fasterxml.jackson.annotation.JsonIgnore;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.UUID;
+
+/**
+ * A volume as the catalogue in ZooKeeper holds it. Immutable: every change makes a new record,
+ * written back with a compare-and-set on the znode's version.
+ *
+ * @param name unique volume name (also the NBD export name)
+ * @param uuid identity of this volume, shared by all its copies
+ * @param vdisk short id ({@code vd3}) for tables and events
+ * @param sizeBytes size, a multiple of 512
+ * @param copies how many copies the volume should have
+ * @param state lifecycle
+ * @param owner node id of the owner, or null before placement
+ * @param epoch the owner's epoch: raised on every ownership change, fences older owners
+ * @param replicas node id to copy state, the owner first
+ * @param created epoch millis
+ * @param error why placement failed (state FAILED), else null
+ */
+public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes, int copies, VolumeState state,
+        String owner, long epoch, Map<String, ReplicaState> replicas, long created, String error) {
+
+    public VolumeRecord {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(uuid, "uuid");
+        Objects.requireNonNull(state, "state");
+        replicas = Collections.unmodifiableMap(new LinkedHashMap<>(replicas == null ? Map.of() : replicas));
+    }
+
+    /** A new request, before placement. */
+    public static VolumeRecord pending(String name, String vdisk, long sizeBytes, int copies) {
+        return new VolumeRecord(name, UUID.randomUUID(), vdisk, sizeBytes, copies, VolumeState.PENDING, null, 0,
+                Map.of(), System.currentTimeMillis(), null);
+    }
+
+    /** Placement: the first node is the owner; every copy starts as CREATING at epoch 1. */
+    public VolumeRecord placed(List<String> nodes) {
+        Map<String, ReplicaState> r = new LinkedHashMap<>();
+        nodes.forEach(n -> r.put(n, ReplicaState.CREATING));
+        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state.checkTransition(VolumeState.CREATING),
+                nodes.get(0), 1, r, created, null);
+    }
+
+    public VolumeRecord failed(String why) {
+        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state.checkTransition(VolumeState.FAILED),
+                owner, epoch, replicas, created, why);
+    }
+
+    public VolumeRecord withState(VolumeState next) {
+        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state.checkTransition(next), owner, epoch,
+                replicas, created, error);
+    }
+
+    public VolumeRecord withReplica(String node, ReplicaState next) {
+        ReplicaState current = replicas.get(node);
+        if (current == null) {
+            throw new IllegalStateException("node " + node + " holds no copy of " + name);
+        }
+        Map<String, ReplicaState> r = new LinkedHashMap<>(replicas);
+        r.put(node, current.checkTransition(next));
+        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state, owner, epoch, r, created, error);
+    }
+
+    public VolumeRecord withoutReplica(String node) {
+        Map<String, ReplicaState> r = new LinkedHashMap<>(replicas);
+        r.remove(node);
+        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state, owner, epoch, r, created, error);
+    }
+
+    /** The nodes whose copies hold every acknowledged write. */
+    @JsonIgnore
+    public List<String> inSync() {
+        return replicas.entrySet().stream().filter(e -> e.getValue() == ReplicaState.IN_SYNC)
+                .map(Map.Entry::getKey).toList();
+    }
+
+    /** {@code 3-copy}. */
+    @JsonIgnore
+    public String type() {
+        return copies + "-copy";
+    }
+
+    /**
+     * {@code healthy} when ready with all its copies in sync, {@code degraded} when ready with
+     * fewer, otherwise the state ({@code creating}, {@code deleting}, ...).
+     */
+    @JsonIgnore
+    public String health() {
+        if (state != VolumeState.READY) {
+            return state == VolumeState.PENDING ? "creating" : state.label();
+        }
+        return inSync().size() >= copies ? "healthy" : "degraded";
+    }
+}

@@ -1,0 +1,150 @@
+package io.hablock.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.hablock.cluster.model.Event;
+import io.hablock.cluster.model.ReplicaState;
+import io.hablock.cluster.model.Versioned;
+import io.hablock.cluster.model.VolumeRecord;
+import io.hablock.cluster.model.VolumeState;
+import java.net.ServerSocket;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.apache.curator.test.TestingServer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The catalogue, the event log and their compare-and-set rules, against a real ZooKeeper. */
+class ClusterClientTest {
+    private static TestingServer zk;
+    private static int clusters;
+    private ClusterClient client;
+
+    @BeforeAll
+    static void startZooKeeper() throws Exception {
+        zk = new TestingServer(true);
+    }
+
+    @AfterAll
+    static void stopZooKeeper() throws Exception {
+        zk.close();
+    }
+
+    @BeforeEach
+    void connect() throws Exception {
+        client = ClusterClient.connect(zk.getConnectString(), "c" + (++clusters), Duration.ofSeconds(10),
+                Duration.ofSeconds(5));
+    }
+
+    @AfterEach
+    void close() {
+        client.close();
+    }
+
+    @Test
+    void aVolumeIsCreatedOnceAndChangedOnlyByCompareAndSet() throws Exception {
+        VolumeRecord v = VolumeRecord.pending("db", "vd1", 1L << 30, 3);
+
+        assertThat(client.createVolume(v)).isTrue();
+        assertThat(client.createVolume(VolumeRecord.pending("db", "vd2", 2L << 30, 1))).isFalse();
+
+        Versioned<VolumeRecord> read = client.volume("db").orElseThrow();
+        assertThat(read.value()).isEqualTo(v);
+        var placed = client.updateVolume("db", r -> r.placed(List.of("n1", "n2", "n3"))).orElseThrow();
+        assertThat(placed.value().state()).isEqualTo(VolumeState.CREATING);
+        assertThat(placed.value().owner()).isEqualTo("n1");
+        assertThat(placed.value().epoch()).isEqualTo(1);
+        assertThat(placed.version()).isGreaterThan(read.version());
+        // A delete against the old version loses; against the current one it wins.
+        assertThat(client.deleteVolume("db", read.version())).isFalse();
+        assertThat(client.deleteVolume("db", placed.version())).isTrue();
+        assertThat(client.volume("db")).isEmpty();
+    }
+
+    @Test
+    void concurrentUpdatesAreAllApplied() throws Exception {
+        client.createVolume(VolumeRecord.pending("race", "vd1", 1L << 20, 5));
+        List<String> nodes = List.of("a", "b", "c", "d", "e");
+        client.updateVolume("race", r -> r.placed(nodes));
+        ExecutorService pool = Executors.newFixedThreadPool(5);
+        try {
+            List<Future<Object>> done = nodes.stream().map(n -> pool.submit(() -> {
+                client.updateVolume("race", r -> r.withReplica(n, ReplicaState.IN_SYNC));
+                return (Object) n;
+            })).toList();
+            for (Future<Object> f : done) {
+                f.get();
+            }
+        } finally {
+            pool.shutdown();
+        }
+        assertThat(client.volume("race").orElseThrow().value().inSync()).containsExactlyElementsOf(nodes);
+    }
+
+    @Test
+    void illegalTransitionsAreRefused() throws Exception {
+        client.createVolume(VolumeRecord.pending("x", "vd1", 1L << 20, 1));
+        client.updateVolume("x", r -> r.placed(List.of("a")));
+        client.updateVolume("x", r -> r.withReplica("a", ReplicaState.IN_SYNC).withState(VolumeState.READY));
+
+        assertThatThrownBy(() -> client.updateVolume("x", r -> r.withState(VolumeState.CREATING)))
+                .isInstanceOf(IllegalStateException.class).hasMessage("a volume cannot go from ready to creating");
+        assertThatThrownBy(() -> client.updateVolume("x", r -> r.withReplica("a", ReplicaState.CREATING)))
+                .isInstanceOf(IllegalStateException.class).hasMessage("a copy cannot go from in-sync to creating");
+        assertThat(client.volume("x").orElseThrow().value().health()).isEqualTo("healthy");
+    }
+
+    @Test
+    void vdiskIdsAreUnique() throws Exception {
+        Set<String> ids = new HashSet<>();
+        for (int i = 0; i < 20; i++) {
+            ids.add(client.nextVdisk());
+        }
+        assertThat(ids).hasSize(20).allMatch(id -> id.matches("vd\\d+"));
+    }
+
+    @Test
+    void eventsComeBackInOrderAndTheHistoryIsBounded() throws Exception {
+        for (int i = 0; i < 30; i++) {
+            client.record(Event.info("CLUSTER", "event " + i));
+        }
+
+        assertThat(client.events(3)).extracting(Event::message).containsExactly("event 27", "event 28", "event 29");
+        long seq27 = client.events(3).get(0).seq();
+        assertThat(client.eventsAfter(seq27, 100)).extracting(Event::message).containsExactly("event 28", "event 29");
+
+        client.trimEvents(10);
+        assertThat(client.events(100)).hasSize(10).first().extracting(Event::message).isEqualTo("event 20");
+    }
+
+    @Test
+    void anEventPrintsLikeTheReferenceLog() {
+        Event e = new Event(1, 0, "info", "CLUSTER", "volume wp_mysql-data (vd2) created on node 6a41aeba");
+        assertThat(e.format()).matches("\\d\\d/\\d\\d/\\d{4}-\\d\\d:\\d\\d:\\d\\d \\[info\\] \\[CLUSTER\\] "
+                + "volume wp_mysql-data \\(vd2\\) created on node 6a41aeba");
+    }
+
+    @Test
+    void anUnreachableZooKeeperIsAOneLineErrorWithinTheTimeout() throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        long start = System.nanoTime();
+        int closedPort = port;
+        assertThatThrownBy(() -> ClusterClient.connect("127.0.0.1:" + closedPort, "x", Duration.ofSeconds(10),
+                Duration.ofSeconds(2)))
+                .isInstanceOf(ClusterException.class)
+                .hasMessageStartingWith("cannot reach ZooKeeper at 127.0.0.1:" + closedPort + " within 2 s");
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+    }
+}
