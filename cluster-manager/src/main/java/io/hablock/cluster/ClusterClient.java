@@ -248,6 +248,28 @@ public final class ClusterClient implements AutoCloseable {
         return out;
     }
 
+    /** Creates a persistent znode (and its parents) if it is missing. */
+    public void ensurePath(String path) throws ClusterException {
+        try {
+            curator.create().creatingParentsIfNeeded().forPath(path);
+        } catch (KeeperException.NodeExistsException e) {
+            // already there
+        } catch (Exception e) {
+            throw failure("cannot create " + path, e);
+        }
+    }
+
+    /** Deletes a znode and everything under it, if it exists. */
+    public void deleteTree(String path) throws ClusterException {
+        try {
+            curator.delete().deletingChildrenIfNeeded().forPath(path);
+        } catch (KeeperException.NoNodeException e) {
+            // already gone
+        } catch (Exception e) {
+            throw failure("cannot delete " + path, e);
+        }
+    }
+
     // ---- events -----------------------------------------------------------------------------
 
     /** Appends an event to the log. */

@@ -91,8 +91,9 @@ final class ClusterExports implements ExportProvider {
         byte[] data = (client.toString().replaceFirst("^/", "") + " on node " + agent.nodeId())
                 .getBytes(StandardCharsets.UTF_8);
         try {
-            cluster.curator().create().creatingParentsIfNeeded().withMode(CreateMode.EPHEMERAL)
-                    .inBackground().forPath(path, data);
+            // No creatingParentsIfNeeded: its retry could land after the delete below and leak the
+            // znode. The parent exists while the volume is served; one session's requests run in order.
+            cluster.curator().create().withMode(CreateMode.EPHEMERAL).inBackground().forPath(path, data);
         } catch (Exception e) {
             log.debug("cannot publish the session of {} on {}", client, volume, e);
         }

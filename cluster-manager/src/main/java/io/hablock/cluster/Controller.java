@@ -184,7 +184,13 @@ public final class Controller implements AutoCloseable {
             log.info("volume {}: {}", r.name(), why);
             return;
         }
-        List<String> chosen = candidates.subList(0, r.copies()).stream().map(NodeInfo::id).toList();
+        List<String> chosen = new ArrayList<>(candidates.subList(0, r.copies()).stream().map(NodeInfo::id).toList());
+        // The owner serves all the volume's I/O: the chosen node that owns the fewest volumes.
+        Map<String, Long> owned = new HashMap<>();
+        volumes.forEach(v -> owned.merge(String.valueOf(v.value().owner()), 1L, Long::sum));
+        String owner = chosen.stream().min(Comparator.comparingLong(n -> owned.getOrDefault(n, 0L))).orElseThrow();
+        chosen.remove(owner);
+        chosen.add(0, owner);
         cluster.updateVolume(r.name(), v -> v.state() == VolumeState.PENDING ? v.placed(chosen) : v);
         log.info("volume {} placed on {} (owner {})", r.name(), chosen, chosen.get(0));
     }
@@ -214,6 +220,7 @@ public final class Controller implements AutoCloseable {
             return;
         }
         if (r.replicas().isEmpty() && cluster.deleteVolume(r.name(), v.version())) {
+            cluster.deleteTree(cluster.paths().clientsOf(r.name()));
             record(Event.info(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") deleted"));
         }
     }

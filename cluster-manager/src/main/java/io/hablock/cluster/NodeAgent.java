@@ -296,6 +296,7 @@ final class NodeAgent implements AutoCloseable {
             copyFailed(rv, new ReplicatedVolume.Peer(peer, null), new IOException("node " + peer + " is not live"));
         }
         rv.fencePeers();
+        cluster.ensurePath(cluster.paths().clientsOf(v.name()));
         served.put(v.name(), rv);
         log.info("serving volume {} ({}) at epoch {} with {} other in-sync cop{}", v.name(), v.vdisk(), v.epoch(),
                 rv.peers().size(), rv.peers().size() == 1 ? "y" : "ies");

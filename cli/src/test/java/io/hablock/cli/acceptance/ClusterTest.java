@@ -1,0 +1,147 @@
+package io.hablock.cli.acceptance;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.hablock.cli.acceptance.support.BackgroundProcess;
+import io.hablock.cli.acceptance.support.Command;
+import io.hablock.cli.acceptance.support.CommandResult;
+import io.hablock.cli.acceptance.support.LocalClusterProcesses;
+import io.hablock.cli.acceptance.support.Waits;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.StreamSupport;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A 3-node cluster of real processes, started with {@code hablock cluster up}: membership,
+ * a 3-copy volume written by fio with verification, a copy killed during writes, the
+ * controller killed. The tests run in order and share the cluster (the later ones kill nodes).
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ClusterTest {
+    @TempDir
+    static Path dir;
+    static LocalClusterProcesses cluster;
+
+    @BeforeAll
+    static void up() {
+        cluster = LocalClusterProcesses.up(dir.resolve("cluster"), 3);
+    }
+
+    @AfterAll
+    static void down() {
+        if (cluster != null) {
+            cluster.close();
+        }
+    }
+
+    private static List<JsonNode> nodes() {
+        return StreamSupport.stream(cluster.json("node", "ls", "--json").spliterator(), false).toList();
+    }
+
+    private static JsonNode volume(String name) {
+        return cluster.json("volume", "info", name, "--json");
+    }
+
+    @Test
+    @Order(1)
+    void threeNormalNodesAndOneController() {
+        CommandResult ls = cluster.cliOk("node", "ls");
+
+        assertThat(ls.stdout().lines().findFirst().orElseThrow().split("\\s+"))
+                .containsExactly("NODENAME", "IP", "NODE_ID", "ROLE", "STATUS", "CAPACITY");
+        List<JsonNode> nodes = nodes();
+        assertThat(nodes).extracting(n -> n.get("name").asText()).containsExactly("v1", "v2", "v3");
+        assertThat(nodes).extracting(n -> n.get("ip").asText()).containsExactly("127.0.0.11", "127.0.0.12", "127.0.0.13");
+        assertThat(nodes).extracting(n -> n.get("status").asText()).containsOnly("normal");
+        assertThat(nodes).filteredOn(n -> n.get("role").asText().equals("controller")).hasSize(1);
+        assertThat(nodes).allSatisfy(n -> assertThat(n.get("id").asText()).matches("[0-9a-f]{8}"));
+    }
+
+    @Test
+    @Order(2)
+    void aThreeCopyVolumeWrittenByFioVerifiesAndItsCopiesAreIdentical() throws IOException {
+        cluster.cliOk("volume", "create", "db", "--size", "256M", "--copies", "3");
+        JsonNode db = volume("db");
+        assertThat(db.get("type").asText()).isEqualTo("3-copy");
+        assertThat(db.get("health").asText()).isEqualTo("healthy");
+        String owner = db.get("owner").asText();
+
+        Command.of("fio", "--name=verify", "--ioengine=nbd", "--uri=" + LocalClusterProcesses.nbdUri(owner, "db"),
+                "--rw=randwrite", "--bs=4k", "--iodepth=16", "--size=64M", "--verify=crc32c", "--do_verify=1",
+                "--verify_fatal=1").timeout(Duration.ofMinutes(2)).runOk();
+
+        CommandResult verify = cluster.cliOk("volume", "verify", "db");
+        assertThat(verify.stdout()).contains("comparing 3 in-sync copies").contains("ok: all compared copies are identical");
+        byte[] first = Files.readAllBytes(cluster.copyFile("v1", "db"));
+        assertThat(Files.readAllBytes(cluster.copyFile("v2", "db"))).isEqualTo(first);
+        assertThat(Files.readAllBytes(cluster.copyFile("v3", "db"))).isEqualTo(first);
+    }
+
+    @Test
+    @Order(3)
+    void aCopyKilledDuringWritesIsMarkedOutOfSyncAndWritesGoOn() {
+        cluster.cliOk("volume", "create", "degrade", "--size", "256M", "--copies", "3");
+        String owner = volume("degrade").get("owner").asText();
+        String victim = List.of("v1", "v2", "v3").stream().filter(n -> !n.equals(owner)).findFirst().orElseThrow();
+
+        try (BackgroundProcess fio = Command.of("fio", "--name=load", "--ioengine=nbd",
+                "--uri=" + LocalClusterProcesses.nbdUri(owner, "degrade"), "--rw=randwrite", "--bs=4k", "--iodepth=16",
+                "--size=64M", "--time_based", "--runtime=6").start()) {
+            sleep(Duration.ofSeconds(2)); // writes in full swing
+            cluster.kill(victim);
+            assertThat(fio.exitCode(Duration.ofSeconds(60))).as("fio%s", fio.describe()).isZero();
+            assertThat(fio.stdout()).contains("err= 0");
+        }
+
+        JsonNode after = volume("degrade");
+        assertThat(after.get("health").asText()).isEqualTo("degraded");
+        assertThat(after.get("copyNodes").get(victim).asText()).isEqualTo("stale");
+        CommandResult ls = cluster.cliOk("volume", "ls");
+        assertThat(ls.stdout()).containsPattern("degrade\\s+\\S*" + victim + "\\(stale\\)\\S*\\s+degraded");
+        assertThat(cluster.cliOk("events", "-n", "100").stdout())
+                .containsPattern("\\[warn\\] \\[REPLICATION\\] volume degrade copy on node [0-9a-f]{8} out of sync");
+        CommandResult verify = cluster.cliOk("volume", "verify", "degrade");
+        assertThat(verify.stdout()).contains("comparing 2 in-sync copies").contains("not compared: " + victim + " (stale)")
+                .contains("ok: all compared copies are identical");
+        Waits.until(victim + " to be in maintenance", Duration.ofSeconds(30),
+                () -> nodes().stream().anyMatch(n -> n.get("name").asText().equals(victim)
+                        && n.get("status").asText().equals("maintenance")), () -> cluster.cli("node", "ls").stdout());
+    }
+
+    @Test
+    @Order(4)
+    void killingTheControllerElectsAnotherWithinTheSessionTimeout() {
+        String controller = nodes().stream().filter(n -> n.get("role").asText().equals("controller"))
+                .map(n -> n.get("name").asText()).findFirst().orElseThrow();
+
+        long start = System.nanoTime();
+        cluster.kill(controller);
+
+        Waits.until("another controller", Duration.ofSeconds(20),
+                () -> nodes().stream().anyMatch(n -> n.get("role").asText().equals("controller")
+                        && !n.get("name").asText().equals(controller)), () -> cluster.cli("node", "ls").stdout());
+        Duration took = Duration.ofNanos(System.nanoTime() - start);
+        // Session timeout 5 s, plus the CLI's own start-up per poll.
+        assertThat(took).isLessThan(Duration.ofSeconds(15));
+        assertThat(cluster.cliOk("events").stdout()).contains("is the controller");
+    }
+
+    private static void sleep(Duration d) {
+        try {
+            Thread.sleep(d.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

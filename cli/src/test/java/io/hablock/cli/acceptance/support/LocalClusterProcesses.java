@@ -1,0 +1,104 @@
+package io.hablock.cli.acceptance.support;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A local cluster as a user starts it: {@code hablock cluster up --nodes N} (ZooKeeper and N node
+ * processes on 127.0.0.11, ...), on a free ZooKeeper port, stopped with {@code cluster down}.
+ */
+public final class LocalClusterProcesses implements AutoCloseable {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Path dir;
+    private final String zk;
+
+    private LocalClusterProcesses(Path dir, String zk) {
+        this.dir = dir;
+        this.zk = zk;
+    }
+
+    public static LocalClusterProcesses up(Path dir, int nodes) {
+        int zkPort = FreePorts.next();
+        CommandResult r = HablockCli.run("cluster", "up", "--nodes", String.valueOf(nodes), "--dir", dir.toString(),
+                "--zk-port", String.valueOf(zkPort));
+        assertThat(r.exitCode()).as("cluster up%s", r.describe()).isZero();
+        return new LocalClusterProcesses(dir, "127.0.0.1:" + zkPort);
+    }
+
+    /** {@code --zk} for the CLI. */
+    public String zk() {
+        return zk;
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    /** {@code hablock ARGS --zk <this cluster>}. */
+    public CommandResult cli(String... args) {
+        List<String> argv = new ArrayList<>(List.of(args));
+        argv.addAll(List.of("--zk", zk));
+        return HablockCli.run(argv);
+    }
+
+    /** Like {@link #cli} but fails the test unless the command exits 0. */
+    public CommandResult cliOk(String... args) {
+        CommandResult r = cli(args);
+        assertThat(r.exitCode()).as("%s%s", String.join(" ", args), r.describe()).isZero();
+        return r;
+    }
+
+    public JsonNode json(String... args) {
+        try {
+            return JSON.readTree(cliOk(args).stdout());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The pid of a process {@code cluster up} started ({@code v1}, {@code zookeeper}). */
+    public long pid(String name) {
+        try {
+            for (JsonNode p : JSON.readTree(dir.resolve("cluster.json").toFile()).get("processes")) {
+                if (p.get("name").asText().equals(name)) {
+                    return p.get("pid").asLong();
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        throw new IllegalArgumentException("no process " + name);
+    }
+
+    /** SIGKILL: the node gets no chance to say goodbye. */
+    public void kill(String name) {
+        ProcessHandle.of(pid(name)).ifPresent(h -> {
+            h.destroyForcibly();
+            h.onExit().join();
+        });
+    }
+
+    /** The node's NBD address: v1 is 127.0.0.11, v2 127.0.0.12, ... */
+    public static String nbdUri(String node, String volume) {
+        return "nbd://127.0.0.1" + node.substring(1) + ":10809/" + volume;
+    }
+
+    /** The data file of a node's copy of a volume. */
+    public Path copyFile(String node, String volume) {
+        return dir.resolve(node).resolve("volumes").resolve(volume).resolve("data.img");
+    }
+
+    @Override
+    public void close() {
+        CommandResult r = HablockCli.run("cluster", "down", "--dir", dir.toString());
+        assertThat(r.exitCode()).as("cluster down%s", r.describe()).isZero();
+    }
+}
