@@ -37,6 +37,10 @@ public final class ClusterUpCommand implements Callable<Integer> {
             description = "ZooKeeper port on 127.0.0.1 (default ${DEFAULT-VALUE}: the CLI's default --zk).")
     int zkPort;
 
+    @Option(names = "--ip-base", paramLabel = "A.B.C.D", defaultValue = "127.0.0.10",
+            description = "Node vK listens on this loopback address plus K (default ${DEFAULT-VALUE}: v1 on 127.0.0.11).")
+    String ipBase;
+
     @Option(names = "--session-timeout", paramLabel = "DURATION", defaultValue = "5s",
             description = "Nodes' ZooKeeper session timeout (default ${DEFAULT-VALUE}).")
     String sessionTimeout;
@@ -60,6 +64,10 @@ public final class ClusterUpCommand implements Callable<Integer> {
             throw new IllegalStateException("a local cluster is already running from " + dir + " (run `hablock cluster down"
                     + (dir.toString().equals(LocalCluster.DEFAULT_DIR) ? "" : " --dir " + dir) + "` first)");
         }
+        String[] base = ipBase.split("\\.");
+        if (base.length != 4 || !base[0].equals("127") || Integer.parseInt(base[3]) + nodes > 254) {
+            throw new IllegalArgumentException("--ip-base must be a 127.x.y.z address with room for " + nodes + " nodes after it");
+        }
         String zk = "127.0.0.1:" + zkPort;
         List<LocalCluster.Proc> started = new ArrayList<>();
         try {
@@ -67,7 +75,7 @@ public final class ClusterUpCommand implements Callable<Integer> {
                     dir.resolve("zookeeper").toString(), "--listen", zk)));
             new LocalCluster(zk, started).write(dir);
             for (int i = 1; i <= nodes; i++) {
-                String ip = "127.0.0." + (10 + i);
+                String ip = base[0] + "." + base[1] + "." + base[2] + "." + (Integer.parseInt(base[3]) + i);
                 List<String> args = new ArrayList<>(List.of("server", "--data-dir", dir.resolve("v" + i).toString(),
                         "--name", "v" + i, "--listen", ip + ":10809", "--zk", zk, "--session-timeout", sessionTimeout));
                 if (capacity != null) {
