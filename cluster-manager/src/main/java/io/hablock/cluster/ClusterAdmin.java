@@ -71,7 +71,7 @@ public final class ClusterAdmin {
                 throw new ClusterException("volume '" + name + "' was removed while being created");
             }
             VolumeRecord r = v.get().value();
-            if (r.state() == VolumeState.READY) {
+            if (r.isServed()) {
                 return r;
             }
             if (r.state() == VolumeState.FAILED) {

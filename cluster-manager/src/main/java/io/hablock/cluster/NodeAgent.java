@@ -199,7 +199,15 @@ final class NodeAgent implements AutoCloseable {
             }
             if (shouldServe && current == null) {
                 startServing(v, nodes);
-            } else if (current != null) {
+                current = served.get(v.name());
+            }
+            if (current != null && v.servedEpoch() != current.epoch()) {
+                // Tell the cluster (and a waiting `volume create`) that clients can connect now.
+                long epoch = current.epoch();
+                cluster.updateVolume(v.name(), cur -> cur.uuid().equals(v.uuid()) && cur.epoch() == epoch
+                        && nodeId.equals(cur.owner()) && cur.servedEpoch() != epoch ? cur.withServed(epoch) : cur);
+            }
+            if (current != null) {
                 // Copies the catalogue no longer lists as in sync get no more writes.
                 for (ReplicatedVolume.Peer p : current.peers()) {
                     if (v.replicas().get(p.nodeId()) != ReplicaState.IN_SYNC) {

@@ -158,6 +158,25 @@ class ClusterNodeTest {
     }
 
     @Test
+    void withoutZooKeeperAFailedCopyMeansTheWriteIsNotAcknowledged() throws Exception {
+        VolumeRecord v = new ClusterAdmin(client()).createVolume("noack", 16 * MIB, 2, Duration.ofSeconds(30));
+        ClusterNode owner = node(v.owner());
+        ClusterNode victim = node(v.replicas().keySet().stream().filter(id -> !id.equals(v.owner())).findFirst().orElseThrow());
+        nodes.remove(victim);
+        victim.close();
+        zk.stop();
+
+        String uri = "nbd://127.0.0.1:" + owner.nbdAddress().getPort() + "/noack";
+        Process p = tool("nbdsh", "-u", uri, "-c", "h.pwrite(b'\\x11' * 4096, 0)").start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(90, TimeUnit.SECONDS)).isTrue();
+
+        assertThat(p.exitValue()).as("nbdsh must see the write fail: %s", out).isNotZero();
+        assertThat(out).contains("Input/output error");
+        zk.restart();
+    }
+
+    @Test
     void aCopyRefusesAnOlderEpochAndChangesNothing() throws Exception {
         VolumeRecord v = new ClusterAdmin(client()).createVolume("fenced", 16 * MIB, 2, Duration.ofSeconds(30));
         String copyId = v.replicas().keySet().stream().filter(id -> !id.equals(v.owner())).findFirst().orElseThrow();

@@ -9,6 +9,10 @@ import io.hablock.cli.acceptance.support.CommandResult;
 import io.hablock.cli.acceptance.support.LocalClusterProcesses;
 import io.hablock.cli.acceptance.support.Waits;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -86,10 +90,32 @@ class ClusterTest {
         byte[] first = Files.readAllBytes(cluster.copyFile("v1", "db"));
         assertThat(Files.readAllBytes(cluster.copyFile("v2", "db"))).isEqualTo(first);
         assertThat(Files.readAllBytes(cluster.copyFile("v3", "db"))).isEqualTo(first);
+
+        // The owner's Prometheus endpoint saw the writes and each copy's replication latency.
+        String metrics = Command.of("curl", "-sf", "http://127.0.0.1" + owner.substring(1) + ":10812/metrics").runOk().stdout();
+        assertThat(metrics).containsPattern("hablock_volume_written_bytes_total\\{volume=\"db\"} [1-9]\\d*")
+                .containsPattern("hablock_replication_latency_seconds_count\\{peer=\"[0-9a-f]{8}\",volume=\"db\"} [1-9]");
     }
 
     @Test
     @Order(3)
+    void verifyNamesTheRangeWhereACopyDiffersAndExitsNonZero() throws IOException {
+        cluster.cliOk("volume", "create", "tampered", "--size", "64M", "--copies", "3");
+        String owner = volume("tampered").get("owner").asText();
+        String other = List.of("v1", "v2", "v3").stream().filter(n -> !n.equals(owner)).findFirst().orElseThrow();
+        try (FileChannel copy = FileChannel.open(cluster.copyFile(other, "tampered"), StandardOpenOption.WRITE)) {
+            copy.write(ByteBuffer.wrap("behind hablock's back".getBytes(StandardCharsets.UTF_8)), 5 * 1048576 + 100);
+        }
+
+        CommandResult verify = cluster.cli("volume", "verify", "tampered");
+
+        assertThat(verify.exitCode()).as(verify.describe()).isEqualTo(1);
+        assertThat(verify.stdout()).contains("differs: bytes 5242880-6291455 (1M)")
+                .contains("MISMATCH: 1 range(s) differ between the copies");
+    }
+
+    @Test
+    @Order(4)
     void aCopyKilledDuringWritesIsMarkedOutOfSyncAndWritesGoOn() {
         cluster.cliOk("volume", "create", "degrade", "--size", "256M", "--copies", "3");
         String owner = volume("degrade").get("owner").asText();
@@ -120,7 +146,7 @@ class ClusterTest {
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void killingTheControllerElectsAnotherWithinTheSessionTimeout() {
         String controller = nodes().stream().filter(n -> n.get("role").asText().equals("controller"))
                 .map(n -> n.get("name").asText()).findFirst().orElseThrow();

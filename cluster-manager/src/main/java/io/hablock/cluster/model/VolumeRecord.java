@@ -23,9 +23,11 @@ import java.util.UUID;
  * @param replicas node id to copy state, the owner first
  * @param created epoch millis
  * @param error why placement failed (state FAILED), else null
+ * @param servedEpoch the epoch at which the owner serves the volume over NBD (it fenced the copies
+ *     first); below {@code epoch} while a new owner is taking over
  */
 public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes, int copies, VolumeState state,
-        String owner, long epoch, Map<String, ReplicaState> replicas, long created, String error) {
+        String owner, long epoch, Map<String, ReplicaState> replicas, long created, String error, long servedEpoch) {
 
     public VolumeRecord {
         Objects.requireNonNull(name, "name");
@@ -37,7 +39,7 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
     /** A new request, before placement. */
     public static VolumeRecord pending(String name, String vdisk, long sizeBytes, int copies) {
         return new VolumeRecord(name, UUID.randomUUID(), vdisk, sizeBytes, copies, VolumeState.PENDING, null, 0,
-                Map.of(), System.currentTimeMillis(), null);
+                Map.of(), System.currentTimeMillis(), null, 0);
     }
 
     /** Placement: the first node is the owner; every copy starts as CREATING at epoch 1. */
@@ -45,17 +47,17 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
         Map<String, ReplicaState> r = new LinkedHashMap<>();
         nodes.forEach(n -> r.put(n, ReplicaState.CREATING));
         return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state.checkTransition(VolumeState.CREATING),
-                nodes.get(0), 1, r, created, null);
+                nodes.get(0), 1, r, created, null, 0);
     }
 
     public VolumeRecord failed(String why) {
         return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state.checkTransition(VolumeState.FAILED),
-                owner, epoch, replicas, created, why);
+                owner, epoch, replicas, created, why, servedEpoch);
     }
 
     public VolumeRecord withState(VolumeState next) {
         return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state.checkTransition(next), owner, epoch,
-                replicas, created, error);
+                replicas, created, error, servedEpoch);
     }
 
     public VolumeRecord withReplica(String node, ReplicaState next) {
@@ -65,13 +67,24 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
         }
         Map<String, ReplicaState> r = new LinkedHashMap<>(replicas);
         r.put(node, current.checkTransition(next));
-        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state, owner, epoch, r, created, error);
+        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state, owner, epoch, r, created, error, servedEpoch);
     }
 
     public VolumeRecord withoutReplica(String node) {
         Map<String, ReplicaState> r = new LinkedHashMap<>(replicas);
         r.remove(node);
-        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state, owner, epoch, r, created, error);
+        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state, owner, epoch, r, created, error, servedEpoch);
+    }
+
+    /** The owner serves the volume at {@code e}. */
+    public VolumeRecord withServed(long e) {
+        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state, owner, epoch, replicas, created, error, e);
+    }
+
+    /** True when the owner serves the volume at the current epoch: clients can connect. */
+    @JsonIgnore
+    public boolean isServed() {
+        return state == VolumeState.READY && servedEpoch == epoch && owner != null;
     }
 
     /** The nodes whose copies hold every acknowledged write. */
