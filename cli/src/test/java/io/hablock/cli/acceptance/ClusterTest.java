@@ -9,6 +9,10 @@ import io.hablock.cli.acceptance.support.CommandResult;
 import io.hablock.cli.acceptance.support.LocalClusterProcesses;
 import io.hablock.cli.acceptance.support.Waits;
 import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -74,7 +78,7 @@ class ClusterTest {
 
     @Test
     @Order(2)
-    void aThreeCopyVolumeWrittenByFioVerifiesAndItsCopiesAreIdentical() throws IOException {
+    void aThreeCopyVolumeWrittenByFioVerifiesAndItsCopiesAreIdentical() throws Exception {
         cluster.cliOk("volume", "create", "db", "--size", "256M", "--copies", "3");
         JsonNode db = volume("db");
         assertThat(db.get("type").asText()).isEqualTo("3-copy");
@@ -92,7 +96,9 @@ class ClusterTest {
         assertThat(Files.readAllBytes(cluster.copyFile("v3", "db"))).isEqualTo(first);
 
         // The owner's Prometheus endpoint saw the writes and each copy's replication latency.
-        String metrics = Command.of("curl", "-sf", "http://127.0.0.1" + owner.substring(1) + ":10812/metrics").runOk().stdout();
+        String metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                URI.create("http://127.0.0.1" + owner.substring(1) + ":10812/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
         assertThat(metrics).containsPattern("hablock_volume_written_bytes_total\\{volume=\"db\"} [1-9]\\d*")
                 .containsPattern("hablock_replication_latency_seconds_count\\{peer=\"[0-9a-f]{8}\",volume=\"db\"} [1-9]");
     }

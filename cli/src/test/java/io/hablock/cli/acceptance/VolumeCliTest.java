@@ -161,6 +161,29 @@ class VolumeCliTest extends SharedNodeTest {
         assertThat(node.volume("busy")).isEmpty();
     }
 
+    @Test
+    void eventsTellWhatHappenedAndFollowPrintsNewOnes() throws IOException {
+        try (BackgroundProcess follow = Command.of(HablockCli.argv(List.of("events", "--follow", "-n", "0", "--zk", zk)))
+                .start()) {
+            volumeOk("create", "evented", "--size", "1G");
+
+            follow.awaitOutput("volume evented (vd", Duration.ofSeconds(30));
+            assertThat(follow.stdout()).containsPattern(
+                    "\\d\\d/\\d\\d/\\d{4}-\\d\\d:\\d\\d:\\d\\d \\[info\\] \\[CLUSTER\\] volume evented \\(vd\\d+\\) created on node [0-9a-f]{8}");
+        }
+        CommandResult json = HablockCli.run("events", "-n", "2", "--json", "--zk", zk);
+        assertThat(json.exitCode()).as(json.describe()).isZero();
+        List<String> lines = json.stdout().lines().toList();
+        assertThat(lines).hasSize(2);
+        for (String line : lines) {
+            JsonNode e = JSON.readTree(line);
+            assertThat(e.get("level").asText()).isIn("info", "warn");
+            assertThat(e.get("source").asText()).isNotEmpty();
+            assertThat(e.get("time").asLong()).isPositive();
+        }
+        assertThat(JSON.readTree(lines.get(1)).get("message").asText()).contains("evented");
+    }
+
     private static JsonNode infoJson(String name) throws IOException {
         CommandResult r = volumeOk("info", name, "--json");
         return JSON.readTree(r.stdout());

@@ -19,11 +19,16 @@ public final class HablockCli {
     }
 
     public static CommandResult run(List<String> args) {
+        return Command.of(argv(args)).timeout(Duration.ofSeconds(60)).run();
+    }
+
+    /** The command line that runs {@code hablock ARGS}, for a process the test starts itself. */
+    public static List<String> argv(List<String> args) {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         // A short-lived client: C1 only starts faster.
         List<String> argv = new ArrayList<>(List.of(java, "-XX:TieredStopAtLevel=1", "-Xshare:auto",
                 "-cp", System.getProperty("java.class.path"), "io.hablock.cli.Main"));
         argv.addAll(args);
-        return Command.of(argv).timeout(Duration.ofSeconds(60)).run();
+        return argv;
     }
 }
