@@ -49,6 +49,7 @@ final class ReplicatedVolume {
     private final Function<String, Timer> latencyOf;
     private volatile List<Target> targets;
     private volatile String fencedBecause;
+    private final RangeLocks ranges = new RangeLocks();
 
     ReplicatedVolume(String name, UUID uuid, long epoch, LocalVolume local, List<Peer> peers,
             ReplicationClient replication, CopyFailureHandler onFailure, Function<String, Timer> latencyOf) {
@@ -132,55 +133,56 @@ final class ReplicatedVolume {
     }
 
     void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        replicate(p -> replication.write(p.address(), uuid, epoch, offset, src.duplicate(), fua), () -> {
-            local.write(src.duplicate(), offset);
-            if (fua) {
-                local.flush();
-            }
-        });
+        try (RangeLocks.Held held = lock(offset, src.remaining())) {
+            replicateAll(p -> replication.write(p.address(), uuid, epoch, offset, src.duplicate(), fua), () -> {
+                local.write(src.duplicate(), offset);
+                if (fua) {
+                    local.flush();
+                }
+            });
+        }
     }
 
     void trim(long offset, long length, boolean fua) throws IOException {
-        replicate(p -> replication.trim(p.address(), uuid, epoch, offset, length, fua), () -> {
-            local.trim(offset, length);
-            if (fua) {
-                local.flush();
-            }
-        });
+        try (RangeLocks.Held held = lock(offset, length)) {
+            replicateAll(p -> replication.trim(p.address(), uuid, epoch, offset, length, fua), () -> {
+                local.trim(offset, length);
+                if (fua) {
+                    local.flush();
+                }
+            });
+        }
     }
 
     void writeZeroes(long offset, long length, boolean mayPunch, boolean fastOnly, boolean fua) throws IOException {
-        if (fastOnly) {
-            // Refused locally before anything is sent: then no copy changes.
-            checkNotFenced();
-            try {
-                local.writeZeroesFast(offset, length, mayPunch);
-            } catch (OperationNotSupportedException e) {
-                throw new DeviceException(NbdError.ENOTSUP, "this file system cannot zero a range quickly", e);
+        try (RangeLocks.Held held = lock(offset, length)) {
+            if (fastOnly) {
+                // Refused locally before anything is sent: then no copy changes.
+                checkNotFenced();
+                try {
+                    local.writeZeroesFast(offset, length, mayPunch);
+                } catch (OperationNotSupportedException e) {
+                    throw new DeviceException(NbdError.ENOTSUP, "this file system cannot zero a range quickly", e);
+                }
             }
-            replicate(p -> replication.writeZeroes(p.address(), uuid, epoch, offset, length, mayPunch, fua),
-                    () -> {
-                        if (fua) {
-                            local.flush();
-                        }
-                    });
-            return;
+            replicateAll(p -> replication.writeZeroes(p.address(), uuid, epoch, offset, length, mayPunch, fua), () -> {
+                if (!fastOnly) {
+                    local.writeZeroes(offset, length, mayPunch);
+                }
+                if (fua) {
+                    local.flush();
+                }
+            });
         }
-        replicate(p -> replication.writeZeroes(p.address(), uuid, epoch, offset, length, mayPunch, fua), () -> {
-            local.writeZeroes(offset, length, mayPunch);
-            if (fua) {
-                local.flush();
-            }
-        });
     }
 
     void flush() throws IOException {
-        replicate(p -> replication.flush(p.address(), uuid, epoch), local::flush);
+        replicateAll(p -> replication.flush(p.address(), uuid, epoch), local::flush);
     }
 
     /** Tells every copy the epoch, so that messages of older owners are refused from now on. */
     void fencePeers() throws IOException {
-        replicate(p -> replication.fence(p.address(), uuid, epoch), () -> {
+        replicateAll(p -> replication.fence(p.address(), uuid, epoch), () -> {
         });
     }
 
@@ -188,7 +190,15 @@ final class ReplicatedVolume {
         void run() throws IOException;
     }
 
-    private void replicate(Function<Peer, CompletableFuture<Void>> send, LocalWork localWork) throws IOException {
+    /**
+     * Orders a change of {@code [offset, offset + length)} against overlapping ones, so that every
+     * copy applies them in the same order. Alone, a volume needs no such order.
+     */
+    private RangeLocks.Held lock(long offset, long length) {
+        return targets.isEmpty() ? null : ranges.lock(offset, length);
+    }
+
+    private void replicateAll(Function<Peer, CompletableFuture<Void>> send, LocalWork localWork) throws IOException {
         checkNotFenced();
         List<Target> targets = this.targets;
         List<CompletableFuture<Void>> sent = new ArrayList<>(targets.size());

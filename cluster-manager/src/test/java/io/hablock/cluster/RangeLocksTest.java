@@ -1,0 +1,86 @@
+package io.hablock.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import org.junit.jupiter.api.Test;
+
+class RangeLocksTest {
+    private static final long MIB = 1 << 20;
+
+    @Test
+    void overlappingRangesNeverHoldTheLockTogether() throws Exception {
+        RangeLocks locks = new RangeLocks();
+        // One counter per MiB of a 64 MiB space: inside the lock, a range's counters must be 0.
+        AtomicIntegerArray inside = new AtomicIntegerArray(64);
+        ExecutorService pool = Executors.newFixedThreadPool(8);
+        List<Future<Integer>> results = new ArrayList<>();
+        for (int t = 0; t < 8; t++) {
+            int seed = t;
+            results.add(pool.submit(() -> {
+                Random random = new Random(seed);
+                int violations = 0;
+                for (int i = 0; i < 2000; i++) {
+                    long offset = random.nextInt(60) * MIB + random.nextInt((int) MIB);
+                    long length = 1 + random.nextInt((int) (3 * MIB));
+                    int first = (int) (offset / MIB);
+                    int last = (int) ((offset + length - 1) / MIB);
+                    try (RangeLocks.Held held = locks.lock(offset, length)) {
+                        for (int c = first; c <= last; c++) {
+                            violations += inside.getAndIncrement(c) == 0 ? 0 : 1;
+                        }
+                        for (int c = first; c <= last; c++) {
+                            inside.decrementAndGet(c);
+                        }
+                    }
+                }
+                return violations;
+            }));
+        }
+        int violations = 0;
+        for (Future<Integer> f : results) {
+            violations += f.get(60, TimeUnit.SECONDS); // a deadlock fails here
+        }
+        pool.shutdown();
+        assertThat(violations).isZero();
+    }
+
+    @Test
+    void disjointChunksDoNotWaitForEachOther() throws Exception {
+        RangeLocks locks = new RangeLocks();
+        CountDownLatch bothInside = new CountDownLatch(2);
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        List<Future<Boolean>> r = new ArrayList<>();
+        for (long offset : new long[] {0, 5 * MIB}) {
+            r.add(pool.submit(() -> {
+                try (RangeLocks.Held held = locks.lock(offset, MIB)) {
+                    bothInside.countDown();
+                    return bothInside.await(10, TimeUnit.SECONDS);
+                }
+            }));
+        }
+        for (Future<Boolean> f : r) {
+            assertThat(f.get()).isTrue();
+        }
+        pool.shutdown();
+    }
+
+    @Test
+    void aHugeRangeLocksEverythingAndReleasesIt() {
+        RangeLocks locks = new RangeLocks();
+        try (RangeLocks.Held held = locks.lock(0, 1L << 40)) {
+            assertThat(held).isNotNull();
+        }
+        try (RangeLocks.Held held = locks.lock(7 * MIB, 1)) {
+            assertThat(held).isNotNull();
+        }
+    }
+}
