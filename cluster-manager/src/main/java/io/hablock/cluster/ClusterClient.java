@@ -270,6 +270,13 @@ public final class ClusterClient implements AutoCloseable {
         }
     }
 
+    /** The volume's rebuild in progress, if any. */
+    public Optional<io.hablock.cluster.model.RebuildProgress> rebuild(String volume) throws ClusterException {
+        byte[] data = dataOrNull(paths.rebuild(volume));
+        return data == null ? Optional.empty()
+                : Optional.of(Json.read(data, io.hablock.cluster.model.RebuildProgress.class, paths.rebuild(volume)));
+    }
+
     // ---- events -----------------------------------------------------------------------------
 
     /** Appends an event to the log. */

@@ -49,10 +49,12 @@ public final class ClusterNode implements AutoCloseable {
      * @param capacityBytes space offered for copies; 0 means the data directory's file system size
      * @param replicationTimeout how long the owner waits for a copy before taking it out of sync
      * @param readOnly serve every volume read-only
+     * @param rebuildBytesPerSecond rebuild rate limit (bytes on the wire per second), 0 for none
      */
     public record Config(Path dataDir, String name, String advertiseHost, NbdServerConfig nbd,
             InetSocketAddress replicationListen, InetSocketAddress metricsListen, String zkConnect, InetSocketAddress embeddedZkListen, String cluster,
-            Duration sessionTimeout, long capacityBytes, Duration replicationTimeout, boolean readOnly) {
+            Duration sessionTimeout, long capacityBytes, Duration replicationTimeout, boolean readOnly,
+            long rebuildBytesPerSecond) {
     }
 
     private final Config config;
@@ -98,7 +100,8 @@ public final class ClusterNode implements AutoCloseable {
         }
         cluster = ClusterClient.connect(connect, config.cluster(), config.sessionTimeout(), ClusterClient.DEFAULT_CONNECT_TIMEOUT);
         replicationClient = new ReplicationClient(config.replicationTimeout());
-        agent = new NodeAgent(cluster, store, nodeId, replicationClient, metrics);
+        agent = new NodeAgent(cluster, store, nodeId, replicationClient, metrics, config.rebuildBytesPerSecond());
+        cluster.curator().getConnectionStateListenable().addListener((client, state) -> agent.connectionChanged(state));
         replicationServer = new ReplicationServer(config.replicationListen(), agent::copy).start();
         nbd = new NbdServer(config.nbd(), new ClusterExports(agent, config.readOnly(), metrics)).start();
         if (config.metricsListen() != null) {
@@ -123,16 +126,6 @@ public final class ClusterNode implements AutoCloseable {
 
     /** Publishes the member record and the ephemeral liveness znode. */
     private void join() throws IOException {
-        var existing = cluster.member(nodeId);
-        long capacity = capacity();
-        if (existing.isEmpty()) {
-            cluster.putMember(new Member(nodeId, config.name(), config.advertiseHost(), NodeStatus.NORMAL, capacity));
-            cluster.record(Event.info(Controller.SOURCE, "node " + config.name() + " (" + nodeId + ") joined, ip "
-                    + config.advertiseHost()));
-        } else {
-            Member m = existing.get().value();
-            cluster.casMember(existing.get(), new Member(nodeId, config.name(), config.advertiseHost(), m.status(), capacity));
-        }
         registration = new PersistentNode(cluster.curator(), CreateMode.EPHEMERAL, false, cluster.paths().node(nodeId),
                 Json.write(info()));
         registration.start();
@@ -143,6 +136,17 @@ public final class ClusterNode implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new ClusterException("interrupted while registering", e);
+        }
+        // Liveness first, then the member record: a controller never sees a member without its node.
+        var existing = cluster.member(nodeId);
+        long capacity = capacity();
+        if (existing.isEmpty()) {
+            cluster.putMember(new Member(nodeId, config.name(), config.advertiseHost(), NodeStatus.NORMAL, capacity));
+            cluster.record(Event.info(Controller.SOURCE, "node " + config.name() + " (" + nodeId + ") joined, ip "
+                    + config.advertiseHost()));
+        } else {
+            Member m = existing.get().value();
+            cluster.casMember(existing.get(), new Member(nodeId, config.name(), config.advertiseHost(), m.status(), capacity));
         }
     }
 

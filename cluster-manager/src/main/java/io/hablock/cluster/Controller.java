@@ -45,6 +45,9 @@ public final class Controller implements AutoCloseable {
     private volatile boolean leading;
     private volatile CountDownLatch stepDown = new CountDownLatch(1);
     private int passes;
+    /** Warnings already recorded, so that a waiting situation is reported once. */
+    private final java.util.Set<String> unservable = new java.util.HashSet<>();
+    private final java.util.Set<String> unplaceable = new java.util.HashSet<>();
 
     public Controller(ClusterClient cluster, String nodeId) {
         this.cluster = cluster;
@@ -125,6 +128,11 @@ public final class Controller implements AutoCloseable {
                 case PENDING -> place(r, live, members, volumes);
                 case CREATING -> finishCreating(r);
                 case DELETING -> finishDeleting(v, live);
+                case READY -> {
+                    if (!failover(r, live, members, volumes)) {
+                        restoreCopies(r, live, members, volumes);
+                    }
+                }
                 default -> {
                 }
             }
@@ -193,6 +201,143 @@ public final class Controller implements AutoCloseable {
         chosen.add(0, owner);
         cluster.updateVolume(r.name(), v -> v.state() == VolumeState.PENDING ? v.placed(chosen) : v);
         log.info("volume {} placed on {} (owner {})", r.name(), chosen, chosen.get(0));
+    }
+
+    /**
+     * The owner is gone: a live node with an in-sync copy takes over at the next epoch (it fences
+     * the copies before it serves). Returns true when ownership changed or cannot yet.
+     */
+    private boolean failover(VolumeRecord r, Map<String, NodeInfo> live, Map<String, Member> members,
+            List<Versioned<VolumeRecord>> volumes) throws ClusterException {
+        if (r.owner() == null || live.containsKey(r.owner())) {
+            return false;
+        }
+        List<String> candidates = r.inSync().stream().filter(n -> !n.equals(r.owner()) && live.containsKey(n)).toList();
+        if (candidates.isEmpty()) {
+            if (unservable.add(r.name() + "@" + r.epoch())) {
+                record(Event.warn(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") has no live in-sync copy: "
+                        + "waiting for node " + nameOf(r.owner(), members) + " to come back"));
+            }
+            return true;
+        }
+        Map<String, Long> owned = new HashMap<>();
+        volumes.forEach(v -> owned.merge(String.valueOf(v.value().owner()), 1L, Long::sum));
+        String next = candidates.stream().min(Comparator.comparingLong(n -> owned.getOrDefault(n, 0L))).orElseThrow();
+        String old = r.owner();
+        var done = cluster.updateVolume(r.name(), cur -> cur.epoch() == r.epoch() && old.equals(cur.owner())
+                && cur.state() == VolumeState.READY ? cur.withOwner(next, true) : cur);
+        if (done.isPresent() && next.equals(done.get().value().owner()) && done.get().value().epoch() == r.epoch() + 1) {
+            NodeInfo n = live.get(next);
+            record(Event.info(SOURCE, "node " + nameOf(old, members) + " (" + old + ") failover completed: volume "
+                    + r.name() + " (" + r.vdisk() + ") now owned by node " + n.name() + " (" + next + "), ip address="
+                    + n.host() + ", epoch " + (r.epoch() + 1)));
+            log.info("volume {}: failover from {} to {} at epoch {}", r.name(), old, next, r.epoch() + 1);
+        }
+        return true;
+    }
+
+    /**
+     * Restores the volume's copy count: copies on dead nodes leave the in-sync set, a stale copy on
+     * a live node is resynced (delta), or a new copy is built on a node with room; a copy beyond
+     * the count (a node that rejoined after a rebuild elsewhere) is removed. One rebuild per
+     * volume at a time, started by its owner once it serves.
+     */
+    private void restoreCopies(VolumeRecord r, Map<String, NodeInfo> live, Map<String, Member> members,
+            List<Versioned<VolumeRecord>> volumes) throws ClusterException {
+        List<String> deadInSync = r.inSync().stream().filter(n -> !n.equals(r.owner()) && !live.containsKey(n)).toList();
+        if (!deadInSync.isEmpty()) {
+            List<String> marked = new ArrayList<>();
+            cluster.updateVolume(r.name(), cur -> {
+                marked.clear();
+                VolumeRecord next = cur;
+                for (String n : deadInSync) {
+                    if (next.replicas().get(n) == ReplicaState.IN_SYNC && !n.equals(next.owner())) {
+                        next = next.withReplica(n, ReplicaState.STALE);
+                        marked.add(n);
+                    }
+                }
+                return next;
+            });
+            for (String n : marked) {
+                record(Event.warn(SOURCE, "volume " + r.name() + " copy on node " + n + " out of sync: node "
+                        + nameOf(n, members) + " is unreachable"));
+            }
+            return;
+        }
+        if (!r.isServed() || r.replicas().containsValue(ReplicaState.REBUILDING)
+                || r.replicas().containsValue(ReplicaState.CREATING)) {
+            return;
+        }
+        int inSync = r.inSync().size();
+        if (inSync < r.copies()) {
+            String target = r.replicas().entrySet().stream()
+                    .filter(e -> e.getValue() == ReplicaState.STALE && live.containsKey(e.getKey())
+                            && takesCopies(members.get(e.getKey())))
+                    .map(Map.Entry::getKey).findFirst().orElse(null);
+            boolean fresh = target == null;
+            if (fresh) {
+                target = newCopyNode(r, live, members, volumes);
+            }
+            if (target == null) {
+                if (unplaceable.add(r.name() + "@" + inSync)) {
+                    record(Event.warn(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") has " + inSync + " of "
+                            + r.copies() + " copies and no node with room for another"));
+                }
+                return;
+            }
+            String t = target;
+            var done = cluster.updateVolume(r.name(), cur -> {
+                if (cur.epoch() != r.epoch() || cur.replicas().containsValue(ReplicaState.REBUILDING)) {
+                    return cur;
+                }
+                return fresh ? cur.withNewReplica(t, ReplicaState.REBUILDING) : cur.withReplica(t, ReplicaState.REBUILDING);
+            });
+            if (done.isPresent() && done.get().value().replicas().get(t) == ReplicaState.REBUILDING) {
+                record(Event.info(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") rebuilding on node " + t
+                        + (fresh ? "" : " (resync of its stale copy)")));
+            }
+            return;
+        }
+        // Enough in-sync copies: stale ones are no longer needed.
+        List<String> extra = r.replicas().entrySet().stream()
+                .filter(e -> e.getValue() == ReplicaState.STALE).map(Map.Entry::getKey).toList();
+        if (!extra.isEmpty()) {
+            cluster.updateVolume(r.name(), cur -> {
+                VolumeRecord next = cur;
+                for (String n : extra) {
+                    if (next.replicas().get(n) == ReplicaState.STALE && next.inSync().size() >= next.copies()) {
+                        next = next.withoutReplica(n);
+                    }
+                }
+                return next;
+            });
+        }
+    }
+
+    private static boolean takesCopies(Member m) {
+        return m != null && m.status() == NodeStatus.NORMAL;
+    }
+
+    /** A live node taking copies, with room, that holds none of this volume; least provisioned first. */
+    private String newCopyNode(VolumeRecord r, Map<String, NodeInfo> live, Map<String, Member> members,
+            List<Versioned<VolumeRecord>> volumes) {
+        Map<String, Long> provisioned = new HashMap<>();
+        for (Versioned<VolumeRecord> v : volumes) {
+            for (String node : v.value().replicas().keySet()) {
+                provisioned.merge(node, v.value().sizeBytes(), Long::sum);
+            }
+        }
+        return live.values().stream()
+                .filter(n -> !r.replicas().containsKey(n.id()) && takesCopies(members.get(n.id()))
+                        && n.capacityBytes() - provisioned.getOrDefault(n.id(), 0L) >= r.sizeBytes())
+                .sorted(Comparator.<NodeInfo>comparingLong(n -> provisioned.getOrDefault(n.id(), 0L))
+                        .thenComparing(NodeInfo::name))
+                .map(NodeInfo::id).findFirst().orElse(null);
+    }
+
+    private static String nameOf(String id, Map<String, Member> members) {
+        Member m = members.get(id);
+        return m == null ? id : m.name();
     }
 
     private void finishCreating(VolumeRecord r) throws ClusterException {

@@ -54,11 +54,26 @@ final class NodeAgent implements AutoCloseable {
     /** Volumes this node serves as owner, by name. */
     private final Map<String, ReplicatedVolume> served = new ConcurrentHashMap<>();
     private final Set<String> reportedStrangers = new HashSet<>();
+    /** Rebuilds this node runs as owner, by volume name. */
+    private final Map<String, Rebuild> rebuilds = new ConcurrentHashMap<>();
+    private final java.util.concurrent.ExecutorService rebuildPool;
+    private final long rebuildBytesPerSecond;
+    /** The volumes cache has its first full view; before that nothing local is deleted. */
+    private volatile boolean volumesLoaded;
+    /** Set while ZooKeeper is unreachable: served volumes refuse I/O until ownership is checked again. */
+    private volatile boolean zkSuspended;
+    private long clusterCreated = Long.MAX_VALUE;
     private volatile boolean closed;
 
     NodeAgent(ClusterClient cluster, BlockStore store, String nodeId, ReplicationClient replication,
-            NodeMetrics metrics) {
+            NodeMetrics metrics, long rebuildBytesPerSecond) {
         this.metrics = metrics;
+        this.rebuildBytesPerSecond = rebuildBytesPerSecond;
+        this.rebuildPool = Executors.newFixedThreadPool(2, r -> {
+            Thread t = new Thread(r, "rebuild");
+            t.setDaemon(true);
+            return t;
+        });
         this.cluster = cluster;
         this.store = store;
         this.nodeId = nodeId;
@@ -73,7 +88,19 @@ final class NodeAgent implements AutoCloseable {
     }
 
     NodeAgent start() {
-        volumesCache.listenable().addListener((type, oldData, data) -> requestPass());
+        try {
+            var stat = cluster.curator().checkExists().forPath(cluster.paths().root());
+            clusterCreated = stat == null ? Long.MAX_VALUE : stat.getCtime();
+        } catch (Exception e) {
+            log.debug("cannot read the cluster's creation time", e);
+        }
+        volumesCache.listenable().addListener(org.apache.curator.framework.recipes.cache.CuratorCacheListener.builder()
+                .forAll((type, oldData, data) -> requestPass())
+                .forInitialized(() -> {
+                    volumesLoaded = true;
+                    requestPass();
+                })
+                .build());
         nodesCache.listenable().addListener((type, oldData, data) -> requestPass());
         volumesCache.start();
         nodesCache.start();
@@ -143,6 +170,28 @@ final class NodeAgent implements AutoCloseable {
         return out;
     }
 
+    /**
+     * The lease: without ZooKeeper this node cannot prove it still owns its volumes (another may
+     * be taking over once its session expires), so their I/O pauses at once; when the connection
+     * is back, each is checked against ZooKeeper itself before it serves again (or fails its
+     * waiting requests if another node took over).
+     */
+    void connectionChanged(org.apache.curator.framework.state.ConnectionState state) {
+        if (state == org.apache.curator.framework.state.ConnectionState.SUSPENDED
+                || state == org.apache.curator.framework.state.ConnectionState.LOST) {
+            zkSuspended = true;
+            for (ReplicatedVolume rv : served.values()) {
+                rv.suspend("ZooKeeper is unreachable (ownership cannot be confirmed)");
+            }
+            if (!served.isEmpty()) {
+                log.warn("ZooKeeper connection {}: I/O on {} served volume(s) pauses until ownership is confirmed", state,
+                        served.size());
+            }
+        } else if (state.isConnected()) {
+            requestPass();
+        }
+    }
+
     /** Asks the loop for one more pass; requests made while one waits are merged. */
     void requestPass() {
         if (!closed && passQueued.compareAndSet(false, true)) {
@@ -169,25 +218,36 @@ final class NodeAgent implements AutoCloseable {
     }
 
     private void reconcile() throws IOException {
+        if (zkSuspended) {
+            revalidateAfterReconnect();
+        }
         List<VolumeRecord> volumes = cachedVolumes();
         Map<String, NodeInfo> nodes = cachedNodes();
         Set<String> wanted = new HashSet<>();
+        Set<UUID> known = new HashSet<>();
         for (VolumeRecord v : volumes) {
+            known.add(v.uuid());
             ReplicaState mine = v.replicas().get(nodeId);
             if (v.state() == VolumeState.DELETING) {
                 stopServing(v.name(), "the volume is being deleted");
                 if (mine != null) {
-                    deleteCopy(v);
+                    deleteCopy(v, true);
                 }
                 continue;
             }
             if (mine == null) {
                 stopServing(v.name(), "this node holds no copy any more");
+                if (volumesLoaded && store.find(v.name()).filter(m -> m.uuid().equals(v.uuid())).isPresent()) {
+                    // A copy the cluster no longer needs (rebuilt elsewhere while this node was away).
+                    deleteCopy(v, false);
+                }
                 continue;
             }
             wanted.add(v.name());
             if (mine == ReplicaState.CREATING && (v.state() == VolumeState.CREATING || v.state() == VolumeState.READY)) {
                 createCopy(v);
+            } else if (mine == ReplicaState.REBUILDING) {
+                prepareRebuildTarget(v);
             } else {
                 openCopy(v);
             }
@@ -201,34 +261,106 @@ final class NodeAgent implements AutoCloseable {
                 startServing(v, nodes);
                 current = served.get(v.name());
             }
-            if (current != null && v.servedEpoch() != current.epoch()) {
+            if (current == null) {
+                continue;
+            }
+            if (v.servedEpoch() != current.epoch()) {
                 // Tell the cluster (and a waiting `volume create`) that clients can connect now.
                 long epoch = current.epoch();
                 cluster.updateVolume(v.name(), cur -> cur.uuid().equals(v.uuid()) && cur.epoch() == epoch
                         && nodeId.equals(cur.owner()) && cur.servedEpoch() != epoch ? cur.withServed(epoch) : cur);
             }
-            if (current != null) {
-                // Copies the catalogue no longer lists as in sync get no more writes.
-                for (ReplicatedVolume.Peer p : current.peers()) {
-                    if (v.replicas().get(p.nodeId()) != ReplicaState.IN_SYNC) {
-                        current.removePeer(p.nodeId());
-                    }
+            // Copies the catalogue no longer lists as in sync get no more writes.
+            for (ReplicatedVolume.Peer p : current.peers()) {
+                if (v.replicas().get(p.nodeId()) != ReplicaState.IN_SYNC) {
+                    current.removePeer(p.nodeId());
                 }
             }
+            startRebuilds(v, current, nodes);
         }
-        // Copies of volumes not placed here (any more): close; deletion of strangers is the
-        // rejoin logic's job, never a guess.
         for (VolumeMetadata m : store.list()) {
             if (!wanted.contains(m.name())) {
                 LocalVolume open = copies.remove(m.uuid());
                 if (open != null) {
                     open.close();
                 }
-                if (reportedStrangers.add(m.name())) {
-                    log.info("local volume {} is not placed on this node by the cluster; leaving it alone", m.name());
-                }
+                removeIfForgotten(m, known);
             }
         }
+    }
+
+    /** After a ZooKeeper outage: each served volume serves again only if this node still owns it. */
+    private void revalidateAfterReconnect() throws ClusterException {
+        if (!cluster.curator().getZookeeperClient().isConnected()) {
+            return;
+        }
+        for (ReplicatedVolume rv : served.values()) {
+            Optional<VolumeRecord> now = cluster.volume(rv.name()).map(io.hablock.cluster.model.Versioned::value);
+            if (now.isPresent() && nodeId.equals(now.get().owner()) && now.get().epoch() == rv.epoch()
+                    && now.get().state() == VolumeState.READY) {
+                rv.resume();
+            } else {
+                stopServing(rv.name(), "ownership changed while ZooKeeper was unreachable");
+            }
+        }
+        zkSuspended = false;
+        log.info("ZooKeeper is back: ownership of {} served volume(s) confirmed", served.size());
+    }
+
+    /**
+     * A local copy no volume of the catalogue refers to: the volume was deleted while this node was
+     * away. Removed when it was made after this cluster existed (so it was this cluster's);
+     * anything older is left alone.
+     */
+    private void removeIfForgotten(VolumeMetadata m, Set<UUID> known) throws IOException {
+        if (!volumesLoaded || known.contains(m.uuid()) || cluster.volume(m.name()).isPresent()) {
+            return;
+        }
+        if (m.created().toEpochMilli() >= clusterCreated) {
+            store.delete(m.name());
+            log.info("removed local copy of volume {} (uuid {}): the cluster deleted it while this node was away",
+                    m.name(), m.uuid());
+            record(Event.info(Controller.SOURCE, "volume " + m.name() + " removed on node " + nodeId
+                    + " (deleted while the node was away)"));
+        } else if (reportedStrangers.add(m.name())) {
+            log.info("local volume {} predates this cluster and is not part of it; leaving it alone", m.name());
+        }
+    }
+
+    /** The owner starts a rebuild for each copy the controller marked REBUILDING. */
+    private void startRebuilds(VolumeRecord v, ReplicatedVolume current, Map<String, NodeInfo> nodes) {
+        if (v.epoch() != current.epoch() || rebuilds.containsKey(v.name()) || zkSuspended) {
+            return;
+        }
+        for (Map.Entry<String, ReplicaState> e : v.replicas().entrySet()) {
+            NodeInfo n = nodes.get(e.getKey());
+            if (e.getValue() != ReplicaState.REBUILDING || n == null) {
+                continue;
+            }
+            ReplicatedVolume.Peer target = new ReplicatedVolume.Peer(n.id(), new InetSocketAddress(n.host(), n.replicationPort()));
+            Rebuild r = new Rebuild(current, v.vdisk(), target, replication, cluster, nodeId, rebuildBytesPerSecond,
+                    bytes -> metrics.rebuildBytes(v.name()).inc(bytes), () -> {
+                        rebuilds.remove(v.name());
+                        requestPass();
+                    });
+            rebuilds.put(v.name(), r);
+            log.info("volume {}: rebuilding the copy on node {}", v.name(), n.id());
+            rebuildPool.execute(r);
+            return; // one at a time per volume
+        }
+    }
+
+    /** A copy being rebuilt here: the existing (stale) one, or a new empty one. */
+    private void prepareRebuildTarget(VolumeRecord v) throws IOException {
+        Optional<VolumeMetadata> existing = store.find(v.name());
+        if (existing.isPresent() && !existing.get().uuid().equals(v.uuid())) {
+            throw new ClusterException("cannot rebuild the copy of " + v.name() + ": a local volume of that name with uuid "
+                    + existing.get().uuid() + " is in the way");
+        }
+        if (existing.isEmpty()) {
+            store.create(v.name(), v.sizeBytes(), v.uuid());
+        }
+        openCopy(v);
     }
 
     private void createCopy(VolumeRecord v) throws IOException {
@@ -264,7 +396,7 @@ final class NodeAgent implements AutoCloseable {
         }
     }
 
-    private void deleteCopy(VolumeRecord v) throws IOException {
+    private void deleteCopy(VolumeRecord v, boolean leaveRecord) throws IOException {
         LocalVolume open = copies.remove(v.uuid());
         if (open != null) {
             open.close();
@@ -273,8 +405,10 @@ final class NodeAgent implements AutoCloseable {
         if (m.isPresent() && m.get().uuid().equals(v.uuid())) {
             store.delete(v.name());
         }
-        cluster.updateVolume(v.name(), cur -> cur.uuid().equals(v.uuid()) && cur.replicas().containsKey(nodeId)
-                ? cur.withoutReplica(nodeId) : cur);
+        if (leaveRecord) {
+            cluster.updateVolume(v.name(), cur -> cur.uuid().equals(v.uuid()) && cur.replicas().containsKey(nodeId)
+                    ? cur.withoutReplica(nodeId) : cur);
+        }
         metrics.removeVolume(v.name());
         record(Event.info(Controller.SOURCE, "volume " + v.name() + " (" + v.vdisk() + ") removed on node " + nodeId));
     }
@@ -311,6 +445,10 @@ final class NodeAgent implements AutoCloseable {
     }
 
     private void stopServing(String name, String why) {
+        Rebuild r = rebuilds.get(name);
+        if (r != null) {
+            r.cancel();
+        }
         ReplicatedVolume rv = served.remove(name);
         if (rv != null) {
             rv.fence(why);
@@ -371,6 +509,8 @@ final class NodeAgent implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        rebuilds.values().forEach(Rebuild::cancel);
+        rebuildPool.shutdownNow();
         served.values().forEach(rv -> rv.fence("the node is stopping"));
         volumesCache.close();
         nodesCache.close();

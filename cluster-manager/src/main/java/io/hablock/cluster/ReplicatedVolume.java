@@ -18,6 +18,8 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Function;
 
 /**
@@ -35,6 +37,10 @@ final class ReplicatedVolume {
     private record Target(Peer peer, Timer latency) {
     }
 
+    /** A copy being rebuilt: it gets every change, but a failure only spoils the rebuild. */
+    private record CatchUp(Peer peer, AtomicReference<Throwable> broken) {
+    }
+
     /** Takes a failed copy out of the in-sync set; throws when that cannot be recorded. */
     interface CopyFailureHandler {
         void copyFailed(ReplicatedVolume volume, Peer peer, Throwable cause) throws IOException;
@@ -48,7 +54,14 @@ final class ReplicatedVolume {
     private final CopyFailureHandler onFailure;
     private final Function<String, Timer> latencyOf;
     private volatile List<Target> targets;
+    private volatile List<CatchUp> catchUps = List.of();
+    /** Changes hold it shared; adding a copy holds it exclusively, so no change straddles the addition. */
+    private final ReentrantReadWriteLock membership = new ReentrantReadWriteLock();
     private volatile String fencedBecause;
+    private volatile String suspendedBecause;
+    private final Object pause = new Object();
+    /** Longest a request waits for ZooKeeper to come back before it fails. */
+    static final long MAX_PAUSE_MS = 15_000;
     private final RangeLocks ranges = new RangeLocks();
 
     ReplicatedVolume(String name, UUID uuid, long epoch, LocalVolume local, List<Peer> peers,
@@ -96,22 +109,135 @@ final class ReplicatedVolume {
     }
 
     boolean hasPeers() {
-        return !targets.isEmpty();
+        return !targets.isEmpty() || !catchUps.isEmpty();
+    }
+
+    /** Starts sending every change to a copy being rebuilt; changes in flight finish first. */
+    void addCatchUp(Peer peer) {
+        membership.writeLock().lock();
+        try {
+            synchronized (this) {
+                List<CatchUp> next = new ArrayList<>(catchUps);
+                next.removeIf(c -> c.peer().nodeId().equals(peer.nodeId()));
+                next.add(new CatchUp(peer, new AtomicReference<>()));
+                catchUps = List.copyOf(next);
+            }
+        } finally {
+            membership.writeLock().unlock();
+        }
+    }
+
+    /** Stops sending changes to a copy being rebuilt. */
+    synchronized void removeCatchUp(String nodeId) {
+        List<CatchUp> next = new ArrayList<>(catchUps);
+        next.removeIf(c -> c.peer().nodeId().equals(nodeId));
+        catchUps = List.copyOf(next);
+    }
+
+    /** Why a copy being rebuilt missed a change, or null while it has them all. */
+    Throwable catchUpFailure(String nodeId) {
+        for (CatchUp c : catchUps) {
+            if (c.peer().nodeId().equals(nodeId)) {
+                return c.broken().get();
+            }
+        }
+        return new IOException("it is not being rebuilt");
+    }
+
+    /** Work that records, in ZooKeeper, a rebuilt copy as in sync; true when it did. */
+    interface Promotion {
+        boolean commit() throws IOException;
+    }
+
+    /**
+     * Makes a rebuilt copy a full member: with no change in flight, checks that it missed none,
+     * lets {@code promotion} record it in ZooKeeper, and from then on treats its failures like any
+     * in-sync copy's.
+     */
+    boolean promote(String nodeId, Promotion promotion) throws IOException {
+        membership.writeLock().lock();
+        try {
+            Throwable missed = catchUpFailure(nodeId);
+            if (missed != null) {
+                throw new IOException("the copy on node " + nodeId + " missed a change: " + missed.getMessage(), missed);
+            }
+            CatchUp c = catchUps.stream().filter(x -> x.peer().nodeId().equals(nodeId)).findFirst().orElseThrow();
+            if (!promotion.commit()) {
+                return false;
+            }
+            synchronized (this) {
+                removeCatchUp(nodeId);
+                List<Target> next = new ArrayList<>(targets);
+                next.add(new Target(c.peer(), latencyOf.apply(nodeId)));
+                targets = List.copyOf(next);
+            }
+            return true;
+        } finally {
+            membership.writeLock().unlock();
+        }
+    }
+
+    /** Locks a range against changes (a rebuild copies it meanwhile). */
+    RangeLocks.Held lockRange(long offset, long length) {
+        return ranges.lock(offset, length);
     }
 
     /** Refuses every later request: this node is no longer the owner at this epoch. */
     void fence(String why) {
-        fencedBecause = why;
+        synchronized (pause) {
+            fencedBecause = why;
+            pause.notifyAll();
+        }
     }
 
     boolean isFenced() {
         return fencedBecause != null;
     }
 
+    /**
+     * Refuses I/O until {@link #resume()}: this node cannot prove it still owns the volume (its
+     * ZooKeeper connection is down, and another node may be taking over).
+     */
+    void suspend(String why) {
+        suspendedBecause = why;
+    }
+
+    void resume() {
+        synchronized (pause) {
+            suspendedBecause = null;
+            pause.notifyAll();
+        }
+    }
+
+    /**
+     * Passes when the volume may be served; while suspended, waits (a pause, not an error) until
+     * ownership is confirmed again, the volume is fenced, or {@link #MAX_PAUSE_MS} ran out.
+     */
     private void checkNotFenced() throws IOException {
         String why = fencedBecause;
         if (why != null) {
             throw new IOException("volume " + name + " is no longer served here: " + why);
+        }
+        if (suspendedBecause == null) {
+            return;
+        }
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(MAX_PAUSE_MS);
+        synchronized (pause) {
+            while (suspendedBecause != null && fencedBecause == null) {
+                long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+                if (left <= 0) {
+                    throw new IOException("volume " + name + " is not served while " + suspendedBecause);
+                }
+                try {
+                    pause.wait(left);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("interrupted while paused", e);
+                }
+            }
+        }
+        if (fencedBecause != null) {
+            throw new IOException("volume " + name + " is no longer served here: " + fencedBecause);
         }
     }
 
@@ -133,8 +259,8 @@ final class ReplicatedVolume {
     }
 
     void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        try (RangeLocks.Held held = lock(offset, src.remaining())) {
-            replicateAll(p -> replication.write(p.address(), uuid, epoch, offset, src.duplicate(), fua), () -> {
+        try (Change change = change(offset, src.remaining())) {
+            change.replicate(p -> replication.write(p.address(), uuid, epoch, offset, src.duplicate(), fua), () -> {
                 local.write(src.duplicate(), offset);
                 if (fua) {
                     local.flush();
@@ -144,8 +270,8 @@ final class ReplicatedVolume {
     }
 
     void trim(long offset, long length, boolean fua) throws IOException {
-        try (RangeLocks.Held held = lock(offset, length)) {
-            replicateAll(p -> replication.trim(p.address(), uuid, epoch, offset, length, fua), () -> {
+        try (Change change = change(offset, length)) {
+            change.replicate(p -> replication.trim(p.address(), uuid, epoch, offset, length, fua), () -> {
                 local.trim(offset, length);
                 if (fua) {
                     local.flush();
@@ -155,7 +281,7 @@ final class ReplicatedVolume {
     }
 
     void writeZeroes(long offset, long length, boolean mayPunch, boolean fastOnly, boolean fua) throws IOException {
-        try (RangeLocks.Held held = lock(offset, length)) {
+        try (Change change = change(offset, length)) {
             if (fastOnly) {
                 // Refused locally before anything is sent: then no copy changes.
                 checkNotFenced();
@@ -165,7 +291,7 @@ final class ReplicatedVolume {
                     throw new DeviceException(NbdError.ENOTSUP, "this file system cannot zero a range quickly", e);
                 }
             }
-            replicateAll(p -> replication.writeZeroes(p.address(), uuid, epoch, offset, length, mayPunch, fua), () -> {
+            change.replicate(p -> replication.writeZeroes(p.address(), uuid, epoch, offset, length, mayPunch, fua), () -> {
                 if (!fastOnly) {
                     local.writeZeroes(offset, length, mayPunch);
                 }
@@ -177,13 +303,17 @@ final class ReplicatedVolume {
     }
 
     void flush() throws IOException {
-        replicateAll(p -> replication.flush(p.address(), uuid, epoch), local::flush);
+        try (Change change = change(0, 0)) {
+            change.replicate(p -> replication.flush(p.address(), uuid, epoch), local::flush);
+        }
     }
 
     /** Tells every copy the epoch, so that messages of older owners are refused from now on. */
     void fencePeers() throws IOException {
-        replicateAll(p -> replication.fence(p.address(), uuid, epoch), () -> {
-        });
+        try (Change change = change(0, 0)) {
+            change.replicate(p -> replication.fence(p.address(), uuid, epoch), () -> {
+            });
+        }
     }
 
     private interface LocalWork {
@@ -191,52 +321,109 @@ final class ReplicatedVolume {
     }
 
     /**
-     * Orders a change of {@code [offset, offset + length)} against overlapping ones, so that every
-     * copy applies them in the same order. Alone, a volume needs no such order.
+     * Starts a change of {@code [offset, offset + length)} (length 0: no range, as for FLUSH):
+     * takes the membership shared, snapshots the copies to send to, and orders the change against
+     * overlapping ones so that every copy applies them in the same order. Alone, a volume needs
+     * no such order.
      */
-    private RangeLocks.Held lock(long offset, long length) {
-        return targets.isEmpty() ? null : ranges.lock(offset, length);
+    private Change change(long offset, long length) {
+        membership.readLock().lock();
+        try {
+            List<Target> t = targets;
+            List<CatchUp> c = catchUps;
+            RangeLocks.Held held = length == 0 || (t.isEmpty() && c.isEmpty()) ? null : ranges.lock(offset, length);
+            return new Change(t, c, held);
+        } catch (RuntimeException | Error e) {
+            membership.readLock().unlock();
+            throw e;
+        }
     }
 
-    private void replicateAll(Function<Peer, CompletableFuture<Void>> send, LocalWork localWork) throws IOException {
-        checkNotFenced();
-        List<Target> targets = this.targets;
-        List<CompletableFuture<Void>> sent = new ArrayList<>(targets.size());
-        long start = System.nanoTime();
-        for (Target t : targets) {
-            CompletableFuture<Void> f = send.apply(t.peer());
-            f.whenComplete((ok, failure) -> {
-                if (failure == null) {
-                    t.latency().update(System.nanoTime() - start, TimeUnit.NANOSECONDS);
-                }
-            });
-            sent.add(f);
+    /** One change in progress; {@link #close()} releases its locks. */
+    private final class Change implements AutoCloseable {
+        private final List<Target> targets;
+        private final List<CatchUp> catchUps;
+        private final RangeLocks.Held held;
+
+        Change(List<Target> targets, List<CatchUp> catchUps, RangeLocks.Held held) {
+            this.targets = targets;
+            this.catchUps = catchUps;
+            this.held = held;
         }
-        IOException localFailure = null;
-        try {
-            localWork.run();
-        } catch (IOException e) {
-            localFailure = e;
-        }
-        for (int i = 0; i < targets.size(); i++) {
+
+        void replicate(Function<Peer, CompletableFuture<Void>> send, LocalWork localWork) throws IOException {
+            checkNotFenced();
+            List<CompletableFuture<Void>> sent = new ArrayList<>(targets.size());
+            long start = System.nanoTime();
+            for (Target t : targets) {
+                CompletableFuture<Void> f = send.apply(t.peer());
+                f.whenComplete((ok, failure) -> {
+                    if (failure == null) {
+                        t.latency().update(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+                    }
+                });
+                sent.add(f);
+            }
+            List<CompletableFuture<Void>> toCatchUps = new ArrayList<>(catchUps.size());
+            for (CatchUp c : catchUps) {
+                toCatchUps.add(send.apply(c.peer()));
+            }
+            IOException localFailure = null;
             try {
-                sent.get(i).get();
-            } catch (ExecutionException e) {
-                Throwable cause = e.getCause();
-                if (cause instanceof ReplicaRefusedException refused
-                        && refused.reason() == ReplicaRefusedException.Reason.STALE_EPOCH) {
-                    fence("copy on node " + targets.get(i).peer().nodeId() + " knows a newer owner");
-                    throw new IOException("volume " + name + ": " + fencedBecause, cause);
+                localWork.run();
+            } catch (IOException e) {
+                localFailure = e;
+            }
+            for (int i = 0; i < targets.size(); i++) {
+                Throwable cause = outcome(sent.get(i));
+                if (cause != null) {
+                    checkNotDeposed(targets.get(i).peer(), cause);
+                    onFailure.copyFailed(ReplicatedVolume.this, targets.get(i).peer(), cause);
                 }
-                onFailure.copyFailed(this, targets.get(i).peer(), cause);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted while waiting for the copies of " + name, e);
+            }
+            for (int i = 0; i < catchUps.size(); i++) {
+                Throwable cause = outcome(toCatchUps.get(i));
+                if (cause != null) {
+                    checkNotDeposed(catchUps.get(i).peer(), cause);
+                    catchUps.get(i).broken().compareAndSet(null, cause); // that rebuild fails; the write does not
+                }
+            }
+            if (localFailure != null) {
+                throw localFailure;
             }
         }
-        if (localFailure != null) {
-            throw localFailure;
+
+        @Override
+        public void close() {
+            try {
+                if (held != null) {
+                    held.close();
+                }
+            } finally {
+                membership.readLock().unlock();
+            }
         }
     }
 
+    /** The failure of a sent request, or null when it succeeded. */
+    private Throwable outcome(CompletableFuture<Void> f) throws IOException {
+        try {
+            f.get();
+            return null;
+        } catch (ExecutionException e) {
+            return e.getCause();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while waiting for the copies of " + name, e);
+        }
+    }
+
+    /** A copy that knows a newer epoch means another node owns the volume: stop here. */
+    private void checkNotDeposed(Peer peer, Throwable cause) throws IOException {
+        if (cause instanceof ReplicaRefusedException refused
+                && refused.reason() == ReplicaRefusedException.Reason.STALE_EPOCH) {
+            fence("copy on node " + peer.nodeId() + " knows a newer owner");
+            throw new IOException("volume " + name + ": " + fencedBecause, cause);
+        }
+    }
 }

@@ -13,6 +13,7 @@ import org.apache.curator.utils.ZKPaths;
  * /hablock/CLUSTER/controller           LeaderSelector latch (one controller)
  * /hablock/CLUSTER/volumes/NAME         persistent: the volume record, changed by versioned CAS
  * /hablock/CLUSTER/clients/NAME/ID      ephemeral: an NBD client connected to the volume's owner
+ * /hablock/CLUSTER/rebuilds/NAME        ephemeral: progress of the volume's rebuild, by its owner
  * /hablock/CLUSTER/events/evt-SEQ       persistent sequential: the event log (bounded)
  * /hablock/CLUSTER/seq/vd-SEQ           transient: allocates vdisk numbers
  * </pre>
@@ -77,6 +78,14 @@ public final class ZkPaths {
 
     public String client(String volume, String connectionId) {
         return ZKPaths.makePath(clientsOf(volume), connectionId);
+    }
+
+    public String rebuilds() {
+        return root + "/rebuilds";
+    }
+
+    public String rebuild(String volume) {
+        return ZKPaths.makePath(rebuilds(), volume);
     }
 
     public String events() {

@@ -53,7 +53,7 @@ class ClusterNodeTest {
     private ClusterNode startNode(String name) throws IOException {
         InetSocketAddress any = new InetSocketAddress("127.0.0.1", 0);
         return ClusterNode.start(new ClusterNode.Config(dir.resolve(name), name, "127.0.0.1", NbdServerConfig.defaults(any),
-                any, null, zk.getConnectString(), null, "test", Duration.ofSeconds(2), 64L << 30, Duration.ofSeconds(2), false));
+                any, null, zk.getConnectString(), null, "test", Duration.ofSeconds(2), 64L << 30, Duration.ofSeconds(2), false, 0));
     }
 
     @AfterEach
@@ -162,9 +162,9 @@ class ClusterNodeTest {
         VolumeRecord v = new ClusterAdmin(client()).createVolume("noack", 16 * MIB, 2, Duration.ofSeconds(30));
         ClusterNode owner = node(v.owner());
         ClusterNode victim = node(v.replicas().keySet().stream().filter(id -> !id.equals(v.owner())).findFirst().orElseThrow());
+        zk.stop();
         nodes.remove(victim);
         victim.close();
-        zk.stop();
 
         String uri = "nbd://127.0.0.1:" + owner.nbdAddress().getPort() + "/noack";
         Process p = tool("nbdsh", "-u", uri, "-c", "h.pwrite(b'\\x11' * 4096, 0)").start();

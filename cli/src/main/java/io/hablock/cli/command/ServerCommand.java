@@ -88,6 +88,10 @@ public final class ServerCommand implements Callable<Integer> {
             description = "How long the owner waits for a copy before taking it out of sync (default ${DEFAULT-VALUE}).")
     String replicationTimeout;
 
+    @Option(names = "--rebuild-rate", paramLabel = "SIZE", defaultValue = "200M",
+            description = "Most bytes per second a rebuild or resync sends (default ${DEFAULT-VALUE}); 0: no limit.")
+    String rebuildRate;
+
     @Option(names = "--capacity", paramLabel = "SIZE",
             description = "Space this node offers for copies (default: the size of DATA_DIR's file system).")
     String capacity;
@@ -130,7 +134,7 @@ public final class ServerCommand implements Callable<Integer> {
         ClusterNode.Config config = new ClusterNode.Config(dataDir.toAbsolutePath(), name == null ? hostName() : name,
                 advertise == null ? advertisedHost(nbd) : advertise, nbdConfig, replication, metrics, zk, embeddedZk, cluster,
                 session, capacity == null ? 0 : Sizes.parse(capacity), Durations.parse(replicationTimeout, "--replication-timeout"),
-                readOnly);
+                readOnly, rebuildRate.strip().equals("0") ? 0 : Sizes.parse(rebuildRate));
         CountDownLatch stop = new CountDownLatch(1);
         Signal.handle(new Signal("TERM"), s -> stop.countDown());
         Signal.handle(new Signal("INT"), s -> stop.countDown());

@@ -76,6 +76,38 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
         return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state, owner, epoch, r, created, error, servedEpoch);
     }
 
+    /**
+     * Failover or move: {@code next} owns the volume at the next epoch. The old owner's copy
+     * becomes stale when {@code staleOldOwner} (it may hold writes nobody acknowledged).
+     */
+    public VolumeRecord withOwner(String next, boolean staleOldOwner) {
+        ReplicaState target = replicas.get(next);
+        if (target != ReplicaState.IN_SYNC) {
+            throw new IllegalStateException("node " + next + " holds no in-sync copy of " + name);
+        }
+        Map<String, ReplicaState> r = new LinkedHashMap<>();
+        r.put(next, ReplicaState.IN_SYNC);
+        replicas.forEach((node, s) -> {
+            if (!node.equals(next)) {
+                r.put(node, staleOldOwner && node.equals(owner) && s == ReplicaState.IN_SYNC
+                        ? s.checkTransition(ReplicaState.STALE) : s);
+            }
+        });
+        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state, next, epoch + 1, r, created, error,
+                servedEpoch);
+    }
+
+    /** A new copy on {@code node}, starting in {@code state}. */
+    public VolumeRecord withNewReplica(String node, ReplicaState state) {
+        if (replicas.containsKey(node)) {
+            throw new IllegalStateException("node " + node + " already holds a copy of " + name);
+        }
+        Map<String, ReplicaState> r = new LinkedHashMap<>(replicas);
+        r.put(node, state);
+        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state(), owner, epoch, r, created, error,
+                servedEpoch);
+    }
+
     /** The owner serves the volume at {@code e}. */
     public VolumeRecord withServed(long e) {
         return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state, owner, epoch, replicas, created, error, e);

@@ -1,5 +1,9 @@
 package io.hablock.cluster.replication;
 
+import net.jpountz.lz4.LZ4Exception;
+import net.jpountz.lz4.LZ4Factory;
+import net.jpountz.lz4.LZ4SafeDecompressor;
+
 import io.hablock.blockstore.LocalVolume;
 import io.hablock.blockstore.StaleEpochException;
 
@@ -68,6 +72,7 @@ final class CopyApplier {
                     pos += n;
                 }
             }
+            case WRITE_LZ4 -> copy.write(decompress(r), r.offset());
             case TRIM -> copy.trim(r.offset(), r.length());
             case WRITE_ZEROES -> copy.writeZeroes(r.offset(), r.length(), r.mayPunch());
             case FLUSH -> copy.flush();
@@ -79,6 +84,24 @@ final class CopyApplier {
         if (r.fua() && r.type() != MessageType.FLUSH) {
             copy.flush();
         }
+    }
+
+    private static final LZ4SafeDecompressor LZ4 = LZ4Factory.fastestInstance().safeDecompressor();
+
+    /** The uncompressed payload; a block that does not expand to exactly {@code length} is refused. */
+    private static ByteBuffer decompress(ReplicationRequest r) {
+        ByteBuffer compressed = r.payload().nioBuffer();
+        ByteBuffer out = ByteBuffer.allocate((int) r.length());
+        int n;
+        try {
+            n = LZ4.decompress(compressed, compressed.position(), compressed.remaining(), out, 0, out.capacity());
+        } catch (LZ4Exception e) {
+            throw new IllegalArgumentException("corrupt LZ4 payload: " + e.getMessage(), e);
+        }
+        if (n != r.length()) {
+            throw new IllegalArgumentException("LZ4 payload expands to " + n + " bytes, not " + r.length());
+        }
+        return out;
     }
 
     private static ReplicationReply checksums(LocalVolume copy, ReplicationRequest r)

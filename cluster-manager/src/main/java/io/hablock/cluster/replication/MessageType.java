@@ -10,9 +10,11 @@ enum MessageType {
     FENCE(5, true),
     /** The copy's checksums for a chunk size; read-only, no epoch check. */
     CHECKSUMS(6, false),
-    PING(7, false);
+    PING(7, false),
+    /** A WRITE whose payload is one LZ4 block; {@code length} is the uncompressed size (rebuilds). */
+    WRITE_LZ4(8, true);
 
-    private static final MessageType[] BY_CODE = new MessageType[8];
+    private static final MessageType[] BY_CODE = new MessageType[9];
 
     static {
         for (MessageType t : values()) {

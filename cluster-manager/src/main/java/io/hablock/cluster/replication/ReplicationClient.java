@@ -80,6 +80,31 @@ public final class ReplicationClient implements AutoCloseable {
         return submit(peer, r, reply -> null);
     }
 
+    /**
+     * Like {@link #write}, with the payload sent as one LZ4 block (rebuilds: data that compresses
+     * costs less bandwidth). {@code data} is compressed before this returns and not read after.
+     *
+     * @return the future, and through {@link CompressedWrite#wireBytes()} the bytes it put on the wire
+     */
+    public CompressedWrite writeCompressed(InetSocketAddress peer, UUID volume, long epoch, long offset, ByteBuffer data) {
+        int length = data.remaining();
+        if (length == 0 || length > WireFormat.MAX_PAYLOAD) {
+            throw new IllegalArgumentException("compressed write of " + length + " bytes");
+        }
+        byte[] block = new byte[LZ4_COMPRESSOR.maxCompressedLength(length)];
+        int n = LZ4_COMPRESSOR.compress(data.duplicate(), data.position(), length, ByteBuffer.wrap(block), 0, block.length);
+        ReplicationRequest r = new ReplicationRequest(MessageType.WRITE_LZ4, 0, volume, epoch, offset, length, 0,
+                Unpooled.wrappedBuffer(block, 0, n));
+        return new CompressedWrite(submit(peer, r, reply -> null), n);
+    }
+
+    /** A compressed write in flight. */
+    public record CompressedWrite(CompletableFuture<Void> future, int wireBytes) {
+    }
+
+    private static final net.jpountz.lz4.LZ4Compressor LZ4_COMPRESSOR =
+            net.jpountz.lz4.LZ4Factory.fastestInstance().fastCompressor();
+
     /** Discards {@code [offset, offset + length)} on the copy (reads back as zeros). */
     public CompletableFuture<Void> trim(
             InetSocketAddress peer, UUID volume, long epoch, long offset, long length, boolean fua) {

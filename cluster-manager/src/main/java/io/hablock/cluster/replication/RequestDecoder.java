@@ -28,6 +28,9 @@ final class RequestDecoder extends FrameDecoder {
         if (type == MessageType.WRITE) {
             check(length == payloadLength,
                     "WRITE of " + length + " bytes with a payload of " + payloadLength);
+        } else if (type == MessageType.WRITE_LZ4) {
+            check(length > 0 && length <= WireFormat.MAX_PAYLOAD && payloadLength > 0,
+                    "WRITE_LZ4 of " + length + " bytes with a payload of " + payloadLength);
         } else {
             check(payloadLength == 0, type + " with a payload of " + payloadLength + " bytes");
         }

@@ -28,7 +28,7 @@ public final class InProcessNode implements AutoCloseable {
         InetSocketAddress any = new InetSocketAddress("127.0.0.1", 0);
         return new InProcessNode(ClusterNode.start(new ClusterNode.Config(dataDir, "test", "127.0.0.1",
                 NbdServerConfig.defaults(any), any, null, null, any, "default", Duration.ofSeconds(5), 0,
-                Duration.ofSeconds(5), false)));
+                Duration.ofSeconds(5), false, 0)));
     }
 
     /** Creates a 1-copy volume through the cluster, as {@code volume create} does, and returns its NBD URI. */

@@ -1,0 +1,258 @@
+package io.hablock.cluster;
+
+import io.hablock.cluster.model.Event;
+import io.hablock.cluster.model.RebuildProgress;
+import io.hablock.cluster.model.ReplicaState;
+import io.hablock.cluster.model.VolumeState;
+import io.hablock.cluster.replication.ReplicaRefusedException;
+import io.hablock.cluster.replication.ReplicationClient;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Brings one copy of a volume up to date, run by the volume's owner: new changes reach the copy
+ * from the start (it is a catch-up target), then every chunk whose checksum differs from the
+ * owner's is sent (LZ4 on the wire; zero chunks as WRITE_ZEROES), at most at the configured rate.
+ * A new, empty copy thus receives only allocated data; a stale copy only what changed while it
+ * was away (delta). At the end the copy joins the in-sync set atomically (compare-and-set, with no
+ * change in flight). Any failure leaves it stale, to be tried again; a partial copy is never
+ * marked in sync.
+ */
+final class Rebuild implements Runnable {
+    private static final Logger log = LoggerFactory.getLogger(Rebuild.class);
+    private static final long RUN_BYTES = 1 << 20;
+    private static final long PROGRESS_EVERY_NS = TimeUnit.SECONDS.toNanos(1);
+
+    private final ReplicatedVolume volume;
+    private final String vdisk;
+    private final ReplicatedVolume.Peer target;
+    private final ReplicationClient replication;
+    private final ClusterClient cluster;
+    private final String ownerId;
+    private final long bytesPerSecond;
+    private final Consumer<Long> sentBytes;
+    private final Runnable onEnd;
+    private final AtomicBoolean cancelled = new AtomicBoolean();
+
+    Rebuild(ReplicatedVolume volume, String vdisk, ReplicatedVolume.Peer target, ReplicationClient replication,
+            ClusterClient cluster, String ownerId, long bytesPerSecond, Consumer<Long> sentBytes, Runnable onEnd) {
+        this.volume = volume;
+        this.vdisk = vdisk;
+        this.target = target;
+        this.replication = replication;
+        this.cluster = cluster;
+        this.ownerId = ownerId;
+        this.bytesPerSecond = bytesPerSecond;
+        this.sentBytes = sentBytes;
+        this.onEnd = onEnd;
+    }
+
+    void cancel() {
+        cancelled.set(true);
+    }
+
+    /** Chunk size of the comparison: 4 KiB up to 1 GiB volumes, so a delta resync sends little. */
+    static long chunkSize(long volumeSize) {
+        long chunk = 4096;
+        while (volumeSize / chunk > (256 << 10) && chunk < (64 << 20)) {
+            chunk <<= 1;
+        }
+        return chunk;
+    }
+
+    @Override
+    public void run() {
+        String label = "volume " + volume.name() + " (" + vdisk + ")";
+        long started = System.currentTimeMillis();
+        long startNs = System.nanoTime();
+        long sent = 0;
+        try {
+            volume.addCatchUp(target);
+            long chunk = chunkSize(volume.size());
+            long[] mine = volume.local().checksums(chunk);
+            long[] theirs = targetChecksums(chunk);
+            sent += 8L * theirs.length;
+            if (theirs.length != mine.length) {
+                throw new IOException("the copy has " + theirs.length + " chunks, this one " + mine.length);
+            }
+            long differing = 0;
+            for (int i = 0; i < mine.length; i++) {
+                differing += mine[i] != theirs[i] ? 1 : 0;
+            }
+            publish(new RebuildProgress(target.nodeId(), differing, 0, sent, started, chunk));
+            long done = 0;
+            long lastPublish = System.nanoTime();
+            int i = 0;
+            while (i < mine.length) {
+                if (cancelled.get()) {
+                    throw new IOException("cancelled");
+                }
+                if (mine[i] == theirs[i]) {
+                    i++;
+                    continue;
+                }
+                int first = i;
+                while (i < mine.length && mine[i] != theirs[i] && (long) (i - first + 1) * chunk <= Math.max(RUN_BYTES, chunk)) {
+                    i++;
+                }
+                long offset = first * chunk;
+                long length = Math.min(volume.size(), i * chunk) - offset;
+                sent += copyRun(offset, length);
+                done += i - first;
+                throttle(sent, startNs);
+                if (System.nanoTime() - lastPublish > PROGRESS_EVERY_NS) {
+                    publish(new RebuildProgress(target.nodeId(), differing, done, sent, started, chunk));
+                    lastPublish = System.nanoTime();
+                }
+            }
+            await(replication.flush(target.address(), volume.uuid(), volume.epoch()));
+            long total = sent;
+            boolean joined = volume.promote(target.nodeId(), () -> cluster.updateVolume(volume.name(), cur -> {
+                if (cur.epoch() != volume.epoch() || !ownerId.equals(cur.owner()) || cur.state() != VolumeState.READY
+                        || cur.replicas().get(target.nodeId()) != ReplicaState.REBUILDING) {
+                    throw new IllegalStateException("the volume changed meanwhile");
+                }
+                return cur.withReplica(target.nodeId(), ReplicaState.IN_SYNC);
+            }).isPresent());
+            if (!joined) {
+                throw new IOException("the volume is gone");
+            }
+            double seconds = Math.max(0.001, (System.nanoTime() - startNs) / 1e9);
+            record(Event.info(Controller.SOURCE, label + " volume rebuild completed on node " + target.nodeId()
+                    + ", ret:0: " + done + " of " + mine.length + " chunks differed, " + human(total) + " sent in "
+                    + String.format("%.1f", seconds) + " s (" + String.format("%.1f", total / seconds / 1e6) + " MB/s)"));
+            log.info("{}: rebuild on {} done, {} bytes sent", label, target.nodeId(), total);
+        } catch (IOException | RuntimeException e) {
+            volume.removeCatchUp(target.nodeId());
+            String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            log.warn("{}: rebuild on {} failed: {}", label, target.nodeId(), why);
+            try {
+                cluster.updateVolume(volume.name(), cur -> cur.replicas().get(target.nodeId()) == ReplicaState.REBUILDING
+                        && cur.epoch() == volume.epoch() ? cur.withReplica(target.nodeId(), ReplicaState.STALE) : cur);
+            } catch (ClusterException | IllegalStateException ex) {
+                log.warn("{}: cannot mark the copy on {} stale again: {}", label, target.nodeId(), ex.getMessage());
+            }
+            if (!cancelled.get()) {
+                record(Event.warn(Controller.SOURCE, label + " rebuild on node " + target.nodeId() + " failed: " + why
+                        + "; it will be retried"));
+            }
+        } finally {
+            sentBytes.accept(sent);
+            unpublish();
+            onEnd.run();
+        }
+    }
+
+    private long[] targetChecksums(long chunk) throws IOException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+            try {
+                return replication.checksums(target.address(), volume.uuid(), chunk).get();
+            } catch (ExecutionException e) {
+                // The target node creates its copy when it sees the rebuild: give it a moment.
+                if (e.getCause() instanceof ReplicaRefusedException r && r.reason() == ReplicaRefusedException.Reason.UNKNOWN_VOLUME
+                        && System.nanoTime() < deadline && !cancelled.get()) {
+                    sleep(200);
+                    continue;
+                }
+                throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted", e);
+            }
+        }
+    }
+
+    /** Copies one run with the range locked, so no client change to it can interleave. */
+    private long copyRun(long offset, long length) throws IOException {
+        try (RangeLocks.Held held = volume.lockRange(offset, length)) {
+            ByteBuffer data = ByteBuffer.allocate((int) length);
+            volume.local().read(data, offset);
+            data.flip();
+            if (isZero(data.array())) {
+                await(replication.writeZeroes(target.address(), volume.uuid(), volume.epoch(), offset, length, true, false));
+                return 56;
+            }
+            ReplicationClient.CompressedWrite w = replication.writeCompressed(target.address(), volume.uuid(),
+                    volume.epoch(), offset, data);
+            await(w.future());
+            return 56L + w.wireBytes();
+        }
+    }
+
+    private static boolean isZero(byte[] b) {
+        return Arrays.mismatch(b, new byte[b.length]) < 0;
+    }
+
+    private void throttle(long sent, long startNs) {
+        if (bytesPerSecond <= 0) {
+            return;
+        }
+        long dueNs = (long) (sent * 1e9 / bytesPerSecond);
+        long aheadMs = (dueNs - (System.nanoTime() - startNs)) / 1_000_000;
+        if (aheadMs > 0) {
+            sleep(aheadMs);
+        }
+    }
+
+    private static void await(java.util.concurrent.CompletableFuture<Void> f) throws IOException {
+        try {
+            f.get();
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+    }
+
+    private void publish(RebuildProgress p) {
+        String path = cluster.paths().rebuild(volume.name());
+        byte[] data = Json.write(p);
+        try {
+            try {
+                cluster.curator().setData().forPath(path, data);
+            } catch (org.apache.zookeeper.KeeperException.NoNodeException e) {
+                cluster.curator().create().creatingParentsIfNeeded().withMode(org.apache.zookeeper.CreateMode.EPHEMERAL)
+                        .forPath(path, data);
+            }
+        } catch (Exception e) {
+            log.debug("cannot publish rebuild progress: {}", e.getMessage());
+        }
+    }
+
+    private void unpublish() {
+        try {
+            cluster.curator().delete().forPath(cluster.paths().rebuild(volume.name()));
+        } catch (Exception e) {
+            log.debug("cannot remove rebuild progress: {}", e.getMessage());
+        }
+    }
+
+    private void record(Event e) {
+        try {
+            cluster.record(e);
+        } catch (ClusterException ex) {
+            log.warn("event not recorded ({}): {}", ex.getMessage(), e.message());
+        }
+    }
+
+    private static String human(long bytes) {
+        return bytes < (1 << 20) ? bytes / 1024 + " KiB" : String.format("%.1f MiB", bytes / 1048576.0);
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
