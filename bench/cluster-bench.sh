@@ -1,0 +1,567 @@
+#!/usr/bin/env bash
+# cluster-bench.sh: a 1-copy, a 2-copy and a 3-copy volume of a 3-node local hablock cluster,
+# side by side in one run, with fio's nbd engine and the same jobs as nbd-bench.sh.
+# Run with --help for what it does; see bench/README.md for how to read the output.
+set -euo pipefail
+
+here="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+jar="$repo/cli/target/hablock.jar"
+cmdline="$(printf '%q ' "$0" "$@")"; cmdline="${cmdline% }"
+
+# Where the cluster lives: kept apart from the default local cluster (127.0.0.11.., ZooKeeper
+# 2181) and from the acceptance tests, so that this bench can run next to them.
+ip_base=127.0.2.10 zk_port=2290
+zk="127.0.0.1:$zk_port"
+copies_list=(1 2 3)
+
+usage() {
+  cat <<EOF
+Usage: bench/cluster-bench.sh [options]
+
+Benchmarks replication: starts a 3-node local hablock cluster (hablock cluster up) with its
+data directories on a fresh tmpfs, creates volumes c1 (1 copy), c2 (2 copies) and c3
+(3 copies) of the working-set size, fills them through NBD, then drives each through its
+owner with fio's nbd engine, the same jobs as nbd-bench.sh, in alternating order
+(round 1: c1 c2 c3, round 2: c3 c2 c1, ...). The tables show medians over the rounds,
+the ratios 2-copy/1-copy and 3-copy/1-copy, and the 4 KiB QD1 write latency that
+replication adds.
+
+Rows: sequential write 1 MiB QD8, sequential read 1 MiB QD8, random read 4 KiB QD1,
+random write 4 KiB QD1, random read 4 KiB QD32, random write 4 KiB QD32.
+Every row runs --warmup seconds on each volume first, unrecorded.
+
+Options:
+  --size SIZE       working set and size of each volume, binary units: 256M, 1G
+                    (default 1G; a multiple of 1M). The tmpfs holds 6 copies of this
+                    (1 + 2 + 3), so the machine needs about 6x SIZE of free RAM.
+  --runtime SEC     seconds per fio job, time_based (default 10)
+  --warmup SEC      before measuring, run every selected row for SEC seconds on each
+                    volume, unrecorded (default 3; 0: none)
+  --rounds N        rounds; each round runs every row on the three volumes, the order
+                    alternating between rounds (default 2)
+  --cpus on|off     on: the whole cluster (ZooKeeper and the 3 nodes) on CPU 1, fio on
+                    CPU 0, with taskset (default when nproc >= 2); off: no pinning
+  --rows LIST       only these rows, comma-separated names or 1-based numbers
+                    (names: seq-write seq-read rand-read-qd1 rand-write-qd1
+                    rand-read-qd32 rand-write-qd32; default: all)
+  --no-perf         do not count the nodes' CPU, context switches and syscalls per request
+                    with 'perf stat' (used by default when perf works here)
+  --keep            leave the cluster running and the tmpfs mounted after the run, for
+                    inspection (the script prints how to stop it)
+  -h, --help        this help
+
+The cluster: nodes v1..v3 on $ip_base+1.. (NBD port 10809, metrics port 10812),
+ZooKeeper on $zk, started with 'hablock cluster up --nodes 3 --ip-base $ip_base
+--zk-port $zk_port --dir TMPFS/cluster' and stopped with 'hablock cluster down' (also on
+failure and Ctrl-C). The ports must be free.
+
+Needs: root (to mount a tmpfs; falls back to /dev/shm otherwise), fio with the nbd engine,
+java 17, jq, taskset, curl (for the nodes' metrics; optional), perf (optional), and the
+built jar cli/target/hablock.jar (run './hablock --help' once to build it).
+Raw fio JSON, node logs, metrics and the tables go to bench/results/<timestamp>-cluster/.
+A default run takes about 10 minutes.
+EOF
+}
+
+die() { echo "cluster-bench: $*" >&2; exit 1; }
+note() { echo "cluster-bench: $*" >&2; }
+
+# ---------------------------------------------------------------- options
+size_arg=1G runtime=10 warmup=3 rounds=2 cpus="" rows_arg="" keep=0 perf_opt=auto
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --size) size_arg="${2:?--size needs a value}"; shift 2 ;;
+    --size=*) size_arg="${1#*=}"; shift ;;
+    --warmup) warmup="${2:?--warmup needs a value}"; shift 2 ;;
+    --warmup=*) warmup="${1#*=}"; shift ;;
+    --runtime) runtime="${2:?--runtime needs a value}"; shift 2 ;;
+    --runtime=*) runtime="${1#*=}"; shift ;;
+    --rounds) rounds="${2:?--rounds needs a value}"; shift 2 ;;
+    --rounds=*) rounds="${1#*=}"; shift ;;
+    --cpus) cpus="${2:?--cpus needs on or off}"; shift 2 ;;
+    --cpus=*) cpus="${1#*=}"; shift ;;
+    --rows) rows_arg="${2:?--rows needs a list}"; shift 2 ;;
+    --rows=*) rows_arg="${1#*=}"; shift ;;
+    --no-perf) perf_opt=off; shift ;;
+    --keep) keep=1; shift ;;
+    *) echo "cluster-bench: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+to_bytes() { # 1G -> bytes (binary units); empty output when malformed
+  local v="$1" n u
+  [[ "$v" =~ ^([0-9]+)([KkMmGgTt]?)(i?[Bb])?$ ]] || return 0
+  n="${BASH_REMATCH[1]}"; u="${BASH_REMATCH[2]^^}"
+  case "$u" in
+    "") echo "$n" ;; K) echo $((n << 10)) ;; M) echo $((n << 20)) ;;
+    G) echo $((n << 30)) ;; T) echo $((n << 40)) ;;
+  esac
+}
+size_bytes="$(to_bytes "$size_arg")"
+[ -n "$size_bytes" ] || die "--size '$size_arg' is not a size like 512M or 1G"
+if [ $((size_bytes % (1 << 20))) -ne 0 ] || [ "$size_bytes" -le 0 ]; then die "--size must be a positive multiple of 1M"; fi
+size_mib=$((size_bytes >> 20))
+[[ "$runtime" =~ ^[1-9][0-9]*$ ]] || die "--runtime must be a positive number of seconds"
+[[ "$warmup" =~ ^[0-9]+$ ]] || die "--warmup must be a number of seconds (0 for none)"
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive integer"
+ncpu="$(nproc)"
+if [ -z "$cpus" ]; then
+  if [ "$ncpu" -ge 2 ]; then cpus=on; else cpus=off; fi
+fi
+case "$cpus" in
+  on) [ "$ncpu" -ge 2 ] || die "--cpus on needs at least 2 CPUs (nproc is $ncpu)" ;;
+  off) ;;
+  *) die "--cpus must be 'on' or 'off'" ;;
+esac
+
+# name | fio rw | bs | iodepth | unit
+all_rows=(
+  "seq-write|write|1m|8|MB/s"
+  "seq-read|read|1m|8|MB/s"
+  "rand-read-qd1|randread|4k|1|IOPS"
+  "rand-write-qd1|randwrite|4k|1|IOPS"
+  "rand-read-qd32|randread|4k|32|IOPS"
+  "rand-write-qd32|randwrite|4k|32|IOPS"
+)
+rows=()
+if [ -z "$rows_arg" ]; then
+  rows=("${all_rows[@]}")
+else
+  IFS=, read -r -a wanted <<<"$rows_arg"
+  for w in "${wanted[@]}"; do
+    found=""
+    for i in "${!all_rows[@]}"; do
+      if [ "$w" = "$((i + 1))" ] || [ "$w" = "${all_rows[$i]%%|*}" ]; then found="${all_rows[$i]}"; fi
+    done
+    [ -n "$found" ] || die "--rows: unknown row '$w' (see --help)"
+    rows+=("$found")
+  done
+fi
+
+# ---------------------------------------------------------------- prerequisites
+missing=()
+command -v fio >/dev/null || missing+=("fio (apt-get install fio)")
+command -v java >/dev/null || missing+=("java 17 (apt-get install openjdk-17-jdk-headless)")
+command -v jq >/dev/null || missing+=("jq (apt-get install jq)")
+if [ "$cpus" = on ]; then command -v taskset >/dev/null || missing+=("taskset (apt-get install util-linux)"); fi
+if [ ${#missing[@]} -gt 0 ]; then
+  printf 'cluster-bench: missing: %s\n' "${missing[@]}" >&2
+  exit 1
+fi
+fio --enghelp=nbd >/dev/null 2>&1 || die "this fio has no nbd engine (Debian's fio has it: apt-get install fio)"
+[ -f "$jar" ] || die "hablock is not built ($jar is missing): run './hablock --help' once, which builds it"
+if [ -n "$(find "$repo" \( -name .git -o -name target -o -name bench \) -prune -o \
+    \( -name '*.java' -o -name pom.xml -o -path '*/src/main/resources/*' \) -type f -newer "$jar" -print -quit)" ]; then
+  note "warning: $jar is older than the sources; run './hablock --help' to rebuild it"
+fi
+use_curl=0
+if command -v curl >/dev/null; then use_curl=1; else note "curl is missing: no server-side latencies from the nodes' metrics (apt-get install curl)"; fi
+use_perf=0
+if [ "$perf_opt" = auto ] && command -v perf >/dev/null &&
+    perf stat -x, -e task-clock,context-switches,raw_syscalls:sys_enter -o /dev/null -- true >/dev/null 2>&1; then
+  use_perf=1
+fi
+if [ "$cpus" = on ]; then
+  pin_cluster=(taskset -c 1) pin_client=(taskset -c 0)
+else
+  pin_cluster=() pin_client=()
+fi
+hablock() { java -jar "$jar" "$@"; } # the CLI; the launcher ./hablock might rebuild the jar mid-run
+
+# ---------------------------------------------------------------- work space, cleanup
+stamp="$(date +%Y%m%d-%H%M%S)"
+out="$repo/bench/results/$stamp-cluster"
+mkdir -p "$out"
+tmp="$(mktemp -d /tmp/cluster-bench.XXXXXX)"
+mnt="$tmp/mnt"
+mounted=0 shm_dir="" cdir="" cluster_started=0 child_pid="" child_finish=0 perf_pid=""
+
+# Long-running children run in the background and are waited for: a trapped signal (Ctrl-C)
+# interrupts "wait" at once, whereas a foreground fio or java that catches SIGINT itself and
+# exits normally would make bash ignore the Ctrl-C and carry on with the next run.
+run_child() { # [--finish] command...: runs it, returns its exit status
+  child_finish=0
+  if [ "$1" = --finish ]; then child_finish=1; shift; fi # on a signal, let it finish (do not kill it)
+  "$@" &
+  child_pid=$!
+  local rc=0
+  wait "$child_pid" || rc=$?
+  child_pid=""
+  return "$rc"
+}
+
+collect_logs() { # copy the cluster's logs and event log into the results (before the tmpfs goes)
+  local f
+  [ -n "$cdir" ] || return 0
+  for f in "$cdir"/*.log "$cdir/cluster.json"; do
+    if [ -f "$f" ]; then cp "$f" "$out/" 2>/dev/null || true; fi
+  done
+  if [ "$cluster_started" = 1 ]; then
+    timeout 20 java -jar "$jar" events --zk "$zk" >"$out/events.txt" 2>&1 || true
+  fi
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT
+  trap '' INT TERM # finish cleaning up even when signalled again
+  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true; fi
+  if [ -n "$child_pid" ]; then
+    # cluster up is let finish, so that cluster.json lists every process it started
+    [ "$child_finish" = 1 ] || kill -TERM "$child_pid" 2>/dev/null || true
+    wait "$child_pid" 2>/dev/null || true
+  fi
+  collect_logs
+  if [ "$keep" = 1 ] && [ "$cluster_started" = 1 ]; then
+    note "kept the cluster running: ZooKeeper $zk, nodes on ${ip_base%.*}.$((${ip_base##*.} + 1))-$((${ip_base##*.} + 3)), data and logs in $cdir"
+    note "stop it with: java -jar $jar cluster down --dir $cdir$([ "$mounted" = 1 ] && echo " && umount $mnt")$([ -n "$shm_dir" ] && echo " && rm -rf $shm_dir") && rm -rf $tmp"
+  else
+    if [ -n "$cdir" ] && [ -f "$cdir/cluster.json" ]; then
+      java -jar "$jar" cluster down --dir "$cdir" >"$out/cluster-down.log" 2>&1 ||
+        { note "cluster down failed (see $out/cluster-down.log)"; cat "$out/cluster-down.log" >&2; }
+    fi
+    if [ "$mounted" = 1 ]; then umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true; fi
+    [ -z "$shm_dir" ] || rm -rf "$shm_dir"
+    rm -rf "$tmp"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+port_free() { # addr port: nothing listens there (ss when present: no probe connection)
+  if command -v ss >/dev/null; then
+    [ -z "$(ss -Hltn "src $1:$2" 2>/dev/null)" ] && [ -z "$(ss -Hltn "src 0.0.0.0:$2" 2>/dev/null)" ]
+  else
+    if (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; then return 1; fi
+  fi
+}
+port_free 127.0.0.1 "$zk_port" || die "port $zk_port (ZooKeeper) is in use: another cluster-bench running? (see 'ss -ltnp')"
+for k in 1 2 3; do
+  ip="${ip_base%.*}.$((${ip_base##*.} + k))"
+  port_free "$ip" 10809 || die "$ip:10809 is in use: another cluster-bench running? (see 'ss -ltnp')"
+done
+
+# The cluster's data directories on one fresh tmpfs: no disk in the figures.
+need=$((6 * size_bytes + (512 << 20)))
+avail_mem=$(($(awk '/^MemAvailable/ {print $2}' /proc/meminfo) * 1024))
+[ "$avail_mem" -ge $((need + (1 << 30))) ] ||
+  die "--size $size_arg needs about $(((need >> 20) + 1024)) MiB of free RAM (6 copies on tmpfs + the JVMs); $((avail_mem >> 20)) MiB available"
+mkdir -p "$mnt"
+if mount -t tmpfs -o "size=$need" cluster-bench "$mnt" 2>"$tmp/mount.err"; then
+  mounted=1
+  data_root="$mnt"
+elif [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
+  note "warning: cannot mount a tmpfs ($(head -c 200 "$tmp/mount.err")); using /dev/shm instead"
+  shm_dir="$(mktemp -d /dev/shm/cluster-bench.XXXXXX)"
+  data_root="$shm_dir"
+else
+  die "cannot mount a tmpfs (run as root): $(cat "$tmp/mount.err")"
+fi
+avail=$(($(stat -f -c '%a * %S' "$data_root")))
+fs_type="$(stat -f -c %T "$data_root")"
+[ "$avail" -ge $((6 * size_bytes + (64 << 20))) ] || die "the tmpfs has $((avail >> 20)) MiB free; --size $size_arg needs $((6 * size_mib + 64)) MiB"
+cdir="$data_root/cluster"
+
+# ---------------------------------------------------------------- machine, start
+kernel="$(uname -r)"
+cpu_model="$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)"
+mem_total="$(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo 2>/dev/null || true)"
+java_version="$(java -version 2>&1 | head -1)"
+fio_version="$(fio --version)"
+git_rev="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+[ -z "$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null)" ] || git_rev="$git_rev (with local changes)"
+n_runs=$((${#rows[@]} * 3 * rounds))
+est=$((n_runs * (runtime + 1) + 3 * (size_mib / 100 + 3) + 3 * ${#rows[@]} * (warmup + 1) + 40))
+
+{
+  echo "command: $cmdline"
+  echo "machine: nproc=$ncpu, kernel $kernel, ${cpu_model:-unknown cpu}, ${mem_total:-? GiB}"
+  echo "software: $java_version; $fio_version; hablock $git_rev"
+  echo "setup: 3-node local cluster (hablock cluster up: ZooKeeper $zk, nodes v1-v3 on ${ip_base%.*}.$((${ip_base##*.} + 1))-$((${ip_base##*.} + 3)), default node JVM options), volumes c1/c2/c3 with 1/2/3 copies, data dirs on $fs_type ($cdir)"
+  echo "runs: size=$size_arg per volume (working set = volume size), runtime=${runtime}s per job, warm-up=${warmup}s per row and volume, rounds=$rounds, pinning=$cpus$([ "$cpus" = on ] && echo ' (ZooKeeper and all nodes: CPU 1, fio: CPU 0)')"
+  echo "per-request counters: $([ "$use_perf" = 1 ] && echo "perf stat (task-clock, context-switches, raw_syscalls:sys_enter) on the 3 node processes together" || echo "/proc only (perf not used)")"
+  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+} >"$out/meta.txt"
+cat "$out/meta.txt"
+note "$n_runs measured runs, about $((est / 60)) min $((est % 60)) s; results in $out"
+
+note "starting the cluster"
+cluster_started=1 # from here on, cleanup stops whatever cluster.json lists
+# taskset on 'cluster up' pins the processes it starts too: CPU affinity is inherited.
+if ! run_child --finish "${pin_cluster[@]}" java -jar "$jar" cluster up --nodes 3 --ip-base "$ip_base" --zk-port "$zk_port" --dir "$cdir" \
+    >"$out/cluster-up.log" 2>&1; then
+  cat "$out/cluster-up.log" >&2
+  die "hablock cluster up failed (logs: $out)"
+fi
+pid_of() { jq -r --arg n "$1" '.processes[] | select(.name == $n) | .pid' "$cdir/cluster.json"; }
+zk_pid="$(pid_of zookeeper)"
+node_names=(v1 v2 v3)
+declare -A node_pid node_ip node_port
+hablock node ls --zk "$zk" --json >"$out/nodes.json" 2>"$tmp/nodes.err" || { cat "$tmp/nodes.err" >&2; die "hablock node ls failed"; }
+for v in "${node_names[@]}"; do
+  node_pid[$v]="$(pid_of "$v")"
+  [[ "${node_pid[$v]}" =~ ^[0-9]+$ ]] || die "no pid for node $v in $cdir/cluster.json"
+  node_ip[$v]="$(jq -r --arg n "$v" '.[] | select(.name == $n) | .ip' "$out/nodes.json")"
+  node_port[$v]="$(jq -r --arg n "$v" '.[] | select(.name == $n) | .nbdPort' "$out/nodes.json")"
+  [ -n "${node_ip[$v]}" ] || die "node $v is not in 'hablock node ls' (see $out/nodes.json)"
+done
+all_pids=("$zk_pid" "${node_pid[@]}")
+node_pid_list="$(IFS=,; echo "${node_pid[*]}")"
+
+declare -A owner uri owner_pid
+for c in "${copies_list[@]}"; do
+  vol="c$c"
+  run_child hablock volume create "$vol" --size "${size_mib}M" --copies "$c" --zk "$zk" --json >"$out/volume-$vol.json" 2>"$tmp/create.err" ||
+    { cat "$tmp/create.err" >&2; die "hablock volume create $vol --copies $c failed"; }
+  owner[$c]="$(jq -r .owner "$out/volume-$vol.json")"
+  [ -n "${node_ip[${owner[$c]}]:-}" ] || die "volume $vol: owner '${owner[$c]}' is not one of the nodes"
+  uri[$c]="nbd://${node_ip[${owner[$c]}]}:${node_port[${owner[$c]}]}/$vol"
+  owner_pid[$c]="${node_pid[${owner[$c]}]}"
+  note "volume $vol: $c cop$([ "$c" = 1 ] && echo y || echo ies) on $(jq -r '.copyNodes | keys | join(",")' "$out/volume-$vol.json"), owner ${owner[$c]}, ${uri[$c]}"
+done
+{
+  echo "volumes:"
+  for c in "${copies_list[@]}"; do
+    echo "  c$c: $c cop$([ "$c" = 1 ] && echo y || echo ies) on $(jq -r '.copyNodes | keys | join(",")' "$out/volume-c$c.json"), owner ${owner[$c]} (${uri[$c]})"
+  done
+} | tee -a "$out/meta.txt"
+
+# ---------------------------------------------------------------- fio
+proc_ticks() { # CPU ticks (user + system, all threads) of a process; 0 when gone
+  { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null || true; } | awk '{ t = $12 + $13 } END { print t + 0 }'
+}
+ticks_of() { # CPU ticks of several processes
+  local p s=0
+  for p in "$@"; do s=$((s + $(proc_ticks "$p"))); done
+  echo "$s"
+}
+sys_ticks() { # busy and total ticks of all CPUs
+  awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8; print busy, busy + $5 + $6 + $9 }' /proc/stat
+}
+nodes_alive() { # dies with a clear message when a cluster process is gone
+  local v
+  for v in "${node_names[@]}"; do
+    kill -0 "${node_pid[$v]}" 2>/dev/null ||
+      { tail -5 "$cdir/$v.log" >&2; die "node $v (pid ${node_pid[$v]}) exited during the run; log: $out/$v.log"; }
+  done
+  kill -0 "$zk_pid" 2>/dev/null || die "ZooKeeper (pid $zk_pid) exited during the run; log: $out/zookeeper.log"
+}
+metrics() { # copies: owner's write latency and replication latency sums: "wsum wcount rsum rcount"
+  local c="$1"
+  if [ "$use_curl" = 0 ]; then echo "0 0 0 0"; return; fi
+  { curl -s -m 3 "http://${node_ip[${owner[$c]}]}:10812/metrics" 2>/dev/null || true; } |
+    awk -v v="volume=\"c$c\"" '
+      index($0, v) == 0 { next }
+      /^hablock_volume_latency_seconds_sum\{/ && /op="write"/ { ws += $NF }
+      /^hablock_volume_latency_seconds_count\{/ && /op="write"/ { wc += $NF }
+      /^hablock_replication_latency_seconds_sum\{/ { rs += $NF }
+      /^hablock_replication_latency_seconds_count\{/ { rc += $NF }
+      END { printf "%.9f %d %.9f %d\n", ws, wc, rs, rc }'
+}
+check_health() { # warn when a copy fell out of sync: later figures would measure fewer copies
+  local when="$1" bad
+  if ! hablock volume ls --zk "$zk" --json >"$tmp/vols.json" 2>"$tmp/vols.err"; then
+    note "warning: hablock volume ls failed ($when): $(head -c 200 "$tmp/vols.err")"; return
+  fi
+  bad="$(jq -r '.[] | select(.health != "healthy") | "\(.name) \(.health) \(.copyNodes | tostring)"' "$tmp/vols.json")"
+  if [ -n "$bad" ]; then
+    note "WARNING ($when): not every copy is in sync, so these figures measure fewer copies: $bad"
+    echo "$when: $bad" >>"$out/health-warnings.txt"
+  fi
+}
+
+run_fio() { # tag uri rw bs qd [extra fio args...]; writes $out/<tag>.json
+  local tag="$1" u="$2" rw="$3" bs="$4" qd="$5"
+  shift 5
+  sync
+  if ! run_child "${pin_client[@]}" fio --name="$tag" --ioengine=nbd --uri="$u" --rw="$rw" --bs="$bs" \
+      --iodepth="$qd" --numjobs=1 --size="$size_bytes" --output-format=json "$@" \
+      >"$out/$tag.out" 2>"$out/$tag.err"; then
+    nodes_alive
+    cat "$out/$tag.err" >&2
+    die "fio failed: $tag (output: $out/$tag.out)"
+  fi
+  # fio's nbd engine prints "fio: connected to NBD server" before the JSON
+  sed -n '/^{/,$p' "$out/$tag.out" >"$out/$tag.json"
+  jq -e '.jobs[0].error == 0' "$out/$tag.json" >/dev/null ||
+    die "fio reported an error for $tag (see $out/$tag.out)"
+  rm -f "$out/$tag.out"
+  [ -s "$out/$tag.err" ] || rm -f "$out/$tag.err"
+}
+
+note "filling the volumes through NBD (sequential 1 MiB writes)"
+for c in "${copies_list[@]}"; do
+  run_fio "prep-fill-c$c" "${uri[$c]}" write 1m 8
+  note "  c$c: $(jq -r '.jobs[0].write.bw_bytes / 1e6 | floor' "$out/prep-fill-c$c.json") MB/s"
+done
+check_health "after the fill"
+if [ "$warmup" -gt 0 ]; then
+  note "warming up: every row for $warmup s on each volume, not counted"
+  for c in "${copies_list[@]}"; do
+    for row in "${rows[@]}"; do
+      IFS='|' read -r name rw bs qd unit <<<"$row"
+      run_fio "prep-warmup-$name-c$c" "${uri[$c]}" "$rw" "$bs" "$qd" --time_based --runtime="$warmup"
+    done
+  done
+fi
+
+# results: one line per run:
+#  1 row  2 copies  3 round  4 value  5 p50us  6 p99us  7 nodes-CPU-us/IO  8 ctxsw/IO  9 foreign-CPU-%
+#  10 syscalls/IO  11 owner-CPU-us/IO  12 other-nodes-CPU-us/IO  13 nodes-CPU-% (of one CPU)
+#  14 owner's mean write latency us  15 owner's mean replication round trip us
+results="$out/runs.tsv"
+: >"$results"
+n=0
+for ((r = 1; r <= rounds; r++)); do
+  if ((r % 2)); then order=(1 2 3); else order=(3 2 1); fi
+  for row in "${rows[@]}"; do
+    IFS='|' read -r name rw bs qd unit <<<"$row"
+    dir='read'; if [[ "$rw" == *write* ]]; then dir='write'; fi
+    for c in "${order[@]}"; do
+      n=$((n + 1))
+      tag="r$r-$name-c$c"
+      opid="${owner_pid[$c]}"
+      read -r busy0 total0 < <(sys_ticks)
+      ours0="$(ticks_of "${all_pids[@]}")" nodes0="$(ticks_of "${node_pid[@]}")" own0="$(proc_ticks "$opid")"
+      read -r ws0 wc0 rs0 rc0 < <(metrics "$c")
+      t0="$(date +%s%N)"
+      perf_pid=""
+      if [ "$use_perf" = 1 ]; then
+        # all threads of the 3 nodes, including threads created during the run
+        perf stat -x, -e task-clock,context-switches,raw_syscalls:sys_enter -p "$node_pid_list" -o "$out/$tag.perf" &
+        perf_pid=$!
+        sleep 0.2
+      fi
+      run_fio "$tag" "${uri[$c]}" "$rw" "$bs" "$qd" --time_based --runtime="$runtime"
+      if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true; perf_pid=""; fi
+      t1="$(date +%s%N)"
+      nodes1="$(ticks_of "${node_pid[@]}")" own1="$(proc_ticks "$opid")" ours1="$(ticks_of "${all_pids[@]}")"
+      read -r busy1 total1 < <(sys_ticks)
+      read -r ws1 wc1 rs1 rc1 < <(metrics "$c")
+      nodes_alive
+      read -r value p50 p99 ios fio_ticks < <(jq -r --arg d "$dir" --arg u "$unit" '.jobs[0] as $j | $j[$d] as $x |
+          [ (if $u == "MB/s" then $x.bw_bytes / 1e6 else $x.iops end),
+            (($x.clat_ns.percentile["50.000000"] // 0) / 1000),
+            (($x.clat_ns.percentile["99.000000"] // 0) / 1000),
+            $x.total_ios,
+            (($j.usr_cpu + $j.sys_cpu) / 100 * $j.job_runtime / 10) ] | @tsv' "$out/$tag.json")
+      # perf stat -x, lines: value,unit,event,... (task-clock in msec); "-" when not measured
+      read -r p_ms p_cs p_sc < <(awk -F, '$3 == "task-clock" { t = $1 } $3 == "context-switches" { c = $1 }
+          $3 == "raw_syscalls:sys_enter" { s = $1 }
+          END { print (t == "" ? "-" : t), (c == "" ? "-" : c), (s == "" ? "-" : s) }' "$out/$tag.perf" 2>/dev/null || echo "- - -")
+      read -r cpu_io ctx_io sys_io foreign own_io others_io util wlat rlat < <(awk \
+          -v nt=$((nodes1 - nodes0)) -v ot=$((own1 - own0)) -v ios="$ios" -v wall_ns=$((t1 - t0)) \
+          -v busy=$((busy1 - busy0)) -v total=$((total1 - total0)) -v ours=$((ours1 - ours0)) -v fio="$fio_ticks" \
+          -v pms="$p_ms" -v pcs="$p_cs" -v psc="$p_sc" \
+          -v ws="$(awk -v a="$ws0" -v b="$ws1" 'BEGIN { print b - a }')" -v wc=$((wc1 - wc0)) \
+          -v rs="$(awk -v a="$rs0" -v b="$rs1" 'BEGIN { print b - a }')" -v rc=$((rc1 - rc0)) 'BEGIN {
+            f = 0; c = 0; x = "-"; y = "-"; o = 0; e = 0; u = 0; wl = "-"; rl = "-"
+            if (total > 0) f = (busy - ours - fio) / total * 100
+            if (f < 0) f = 0
+            if (ios > 0) {
+              c = nt * 10000 / ios; o = ot * 10000 / ios; e = (nt - ot) * 10000 / ios   # /proc: 10 ms ticks
+              if (pms ~ /^[0-9.]+$/) c = pms * 1000 / ios                             # perf stat: all threads
+              if (pcs ~ /^[0-9]+$/) x = sprintf("%.2f", pcs / ios)
+              if (psc ~ /^[0-9]+$/) y = sprintf("%.1f", psc / ios)
+            }
+            if (wall_ns > 0) u = (pms ~ /^[0-9.]+$/ ? pms * 1e6 : nt * 1e7) / wall_ns * 100
+            if (wc > 0) wl = sprintf("%.1f", ws / wc * 1e6)
+            if (rc > 0) rl = sprintf("%.1f", rs / rc * 1e6)
+            printf "%.1f %s %s %.1f %.1f %.1f %.0f %s %s\n", c, x, y, f, o, e, u, wl, rl }')
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "$r" "$value" "$p50" "$p99" \
+        "$cpu_io" "$ctx_io" "$foreign" "$sys_io" "$own_io" "$others_io" "$util" "$wlat" "$rlat" >>"$results"
+      printf 'cluster-bench: [%2d/%d] round %d  %-15s c%s %10.0f %-5s (nodes: %s CPU-us per request, %s%% of a CPU; others used %s%% CPU)\n' \
+        "$n" "$n_runs" "$r" "$name" "$c" "$value" "$unit" "$cpu_io" "$util" "$foreign" >&2
+    done
+  done
+  check_health "after round $r"
+done
+
+# ---------------------------------------------------------------- peak RSS
+declare -A hwm
+for v in "${node_names[@]}"; do
+  hwm[$v]="$(awk '/^VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/${node_pid[$v]}/status" 2>/dev/null || echo '?')"
+done
+zk_hwm="$(awk '/^VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$zk_pid/status" 2>/dev/null || echo '?')"
+
+# ---------------------------------------------------------------- tables
+median() { grep -E '^[0-9.]+$' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+col() { # row copies field (see runs.tsv above); empty when not measured
+  awk -F'\t' -v r="$1" -v c="$2" -v f="$3" '$1 == r && $2 == c { print $f }' "$results" | median
+}
+fmt() { # printf format, value; "-" when empty
+  # shellcheck disable=SC2059 # the format is always a literal of this script
+  if [ -n "$2" ]; then printf "$1" "$2"; else echo -; fi
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else print "-" }'; }
+has_row() { local x; for x in "${rows[@]}"; do [ "${x%%|*}" = "$1" ] && return 0; done; return 1; }
+{
+  echo
+  echo "throughput: medians of $rounds round(s); MB/s = 10^6 bytes/s; each volume through its owner"
+  printf '%-16s %5s %10s %10s %10s %7s %7s\n' row unit 1-copy 2-copy 3-copy 2c/1c 3c/1c
+  for row in "${rows[@]}"; do
+    IFS='|' read -r name rw bs qd unit <<<"$row"
+    v1="$(col "$name" 1 4)" v2="$(col "$name" 2 4)" v3="$(col "$name" 3 4)"
+    printf '%-16s %5s %10s %10s %10s %7s %7s\n' "$name" "$unit" "$(fmt %.0f "$v1")" "$(fmt %.0f "$v2")" "$(fmt %.0f "$v3")" \
+      "$(ratio "$v2" "$v1")" "$(ratio "$v3" "$v1")"
+  done
+  echo
+  if has_row rand-write-qd1; then
+    echo "4 KiB QD1 random write latency (fio completion latency, medians of the rounds' percentiles, us)"
+    echo "  server write = the owner's mean write time, replication = its mean round trip to a copy (from its metrics)"
+    printf '%-8s %8s %8s %12s %12s %14s %13s\n' copies p50 p99 "added p50" "added p99" "server write" "replication"
+    l50="$(col rand-write-qd1 1 5)" l99="$(col rand-write-qd1 1 6)"
+    for c in "${copies_list[@]}"; do
+      p50="$(col rand-write-qd1 "$c" 5)" p99="$(col rand-write-qd1 "$c" 6)"
+      if [ "$c" = 1 ]; then a50=- a99=-; else
+        a50="$(awk -v a="$p50" -v b="$l50" 'BEGIN { printf "%+.0f", a - b }')"
+        a99="$(awk -v a="$p99" -v b="$l99" 'BEGIN { printf "%+.0f", a - b }')"
+      fi
+      printf '%-8s %8s %8s %12s %12s %14s %13s\n' "$c-copy" "$(fmt %.0f "$p50")" "$(fmt %.0f "$p99")" "$a50" "$a99" \
+        "$(fmt %.0f "$(col rand-write-qd1 "$c" 14)")" "$(fmt %.0f "$(col rand-write-qd1 "$c" 15)")"
+    done
+  else
+    echo "4 KiB QD1 write latency: row rand-write-qd1 not selected"
+  fi
+  echo
+  echo "cluster cost per request (medians; $([ "$use_perf" = 1 ] && echo "perf stat on the 3 node processes, all threads" || echo "/proc, 10 ms ticks"));"
+  echo "  owner/others = CPU us per request on the owner and on the other nodes (/proc ticks); busy = nodes' CPU in % of one CPU"
+  printf '%-16s %20s %26s %17s %17s\n' "" "CPU us (1c/2c/3c)" "3c owner/others CPU us" "ctxsw (1c/2c/3c)" "busy % (1c/2c/3c)"
+  for row in "${rows[@]}"; do
+    IFS='|' read -r name rw bs qd unit <<<"$row"
+    printf '%-16s %20s %26s %17s %17s\n' "$name" \
+      "$(fmt %.0f "$(col "$name" 1 7)")/$(fmt %.0f "$(col "$name" 2 7)")/$(fmt %.0f "$(col "$name" 3 7)")" \
+      "$(fmt %.0f "$(col "$name" 3 11)") / $(fmt %.0f "$(col "$name" 3 12)")" \
+      "$(fmt %.1f "$(col "$name" 1 8)")/$(fmt %.1f "$(col "$name" 2 8)")/$(fmt %.1f "$(col "$name" 3 8)")" \
+      "$(fmt %.0f "$(col "$name" 1 13)")/$(fmt %.0f "$(col "$name" 2 13)")/$(fmt %.0f "$(col "$name" 3 13)")"
+  done
+  echo
+  if has_row seq-write; then
+    sw1="$(col seq-write 1 4)" sw3="$(col seq-write 3 4)"
+    sr="$(ratio "$sw3" "$sw1")"
+    echo "target: 3-copy seq-write >= 0.6 x 1-copy: $(fmt %.0f "$sw3") / $(fmt %.0f "$sw1") MB/s = ${sr}x: $(awk -v x="$sr" 'BEGIN { if (x == "-") print "not measured"; else if (x >= 0.6) print "MET"; else print "NOT MET" }')"
+  else
+    echo "target: 3-copy seq-write >= 0.6 x 1-copy: not measured (row seq-write not selected)"
+  fi
+  if [ -s "$out/health-warnings.txt" ]; then
+    echo "WARNING: copies fell out of sync during the run (the figures after that measure fewer copies):"
+    sed 's/^/  /' "$out/health-warnings.txt"
+  else
+    echo "copies in sync: every volume healthy after the fill and after every round"
+  fi
+  foreign_med="$(cut -f9 "$results" | median)" foreign_max="$(cut -f9 "$results" | sort -g | tail -1)"
+  echo "CPU used by other processes during the runs: median ${foreign_med}%, max ${foreign_max}% of all CPUs$(awk -v m="$foreign_max" 'BEGIN { if (m > 5) print "  <-- the machine was not idle: figures are unreliable" }')"
+  echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "peak RSS: v1 ${hwm[v1]} MiB, v2 ${hwm[v2]} MiB, v3 ${hwm[v3]} MiB, ZooKeeper $zk_hwm MiB"
+  echo
+  echo "all runs (row, copies, round, MB/s or IOPS, p50 us, p99 us; per request: nodes' CPU us, ctxsw, syscalls; nodes' busy %; others' CPU %):"
+  sort -k1,1 -k2,2n -k3,3n "$results" |
+    awk -F'\t' '{ printf "  %-16s c%s r%-2s %10.0f %9.1f %9.1f %8.1f %6s %6s %4.0f%% %5.1f%%\n", $1, $2, $3, $4, $5, $6, $7, $8, $10, $13, $9 }'
+  echo
+  echo "raw fio JSON, perf output, node logs and events: $out"
+} | tee "$out/table.txt"
+cat "$out/meta.txt" "$out/table.txt" >"$out/summary.txt" && rm -f "$out/table.txt"
