@@ -122,6 +122,74 @@ public final class ClusterAdmin {
         }
     }
 
+    /** A node by name or id. */
+    public Member node(String nameOrId) throws ClusterException {
+        Map<String, Member> members = cluster.members();
+        Member byId = members.get(nameOrId);
+        if (byId != null) {
+            return byId;
+        }
+        List<Member> byName = members.values().stream().filter(m -> m.name().equals(nameOrId)).toList();
+        if (byName.size() == 1) {
+            return byName.get(0);
+        }
+        throw new ClusterException(byName.isEmpty() ? "no node named '" + nameOrId + "'"
+                : "several nodes are named '" + nameOrId + "': use the node id");
+    }
+
+    /** Sets a node's status (cordon, uncordon, drain), checking the transition. */
+    public Member setNodeStatus(String nameOrId, NodeStatus status) throws ClusterException {
+        for (int attempt = 0; attempt < 20; attempt++) {
+            Member m = node(nameOrId);
+            var current = cluster.member(m.id()).orElseThrow(() -> new ClusterException("node " + nameOrId + " vanished"));
+            if (current.value().status() == status) {
+                return current.value();
+            }
+            if (current.value().status() == NodeStatus.MAINTENANCE && status == NodeStatus.NORMAL) {
+                throw new ClusterException("node " + m.name() + " is unreachable (maintenance); it becomes normal when it returns");
+            }
+            Member next;
+            try {
+                next = current.value().withStatus(status);
+            } catch (IllegalStateException e) {
+                throw new ClusterException(e.getMessage(), e);
+            }
+            if (cluster.casMember(current, next)) {
+                cluster.record(io.hablock.cluster.model.Event.info(Controller.SOURCE, "node " + m.name() + " (" + m.id()
+                        + ") is now " + status.label() + " (operator)"));
+                return next;
+            }
+        }
+        throw new ClusterException("cannot update node " + nameOrId + ": too many concurrent changes");
+    }
+
+    /**
+     * Asks for {@code volume} to be owned by {@code node}; when the node holds no copy, one is
+     * built there first (locality rebuild). Refused while a client is connected.
+     */
+    public VolumeRecord requestMove(String volume, String nameOrId) throws ClusterException {
+        Member target = node(nameOrId);
+        VolumeRecord r = cluster.volume(volume).orElseThrow(() -> new ClusterException("no volume named '" + volume + "'"))
+                .value();
+        if (r.state() != VolumeState.READY) {
+            throw new ClusterException("volume '" + volume + "' is " + r.health() + ", not ready to move");
+        }
+        if (target.id().equals(r.owner())) {
+            throw new ClusterException("volume '" + volume + "' is already owned by node " + target.name());
+        }
+        if (!cluster.liveNodes().containsKey(target.id()) || target.status() != NodeStatus.NORMAL) {
+            throw new ClusterException("node " + target.name() + " is " + target.status().label()
+                    + (cluster.liveNodes().containsKey(target.id()) ? "" : " and not live") + ": it cannot take the volume");
+        }
+        List<String> clients = cluster.clientsOf(volume);
+        if (!clients.isEmpty()) {
+            throw new ClusterException("volume '" + volume + "' has " + clients.size() + " connected client(s) ("
+                    + String.join(", ", clients) + "): disconnect them before moving it");
+        }
+        return cluster.updateVolume(volume, cur -> cur.withDesiredOwner(target.id()))
+                .orElseThrow(() -> new ClusterException("volume '" + volume + "' vanished")).value();
+    }
+
     /** The size, as the CLI accepts it ({@code 10G}), or a one-line error. */
     public static long parseSize(String size) throws ClusterException {
         try {

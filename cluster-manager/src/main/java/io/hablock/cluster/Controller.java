@@ -148,7 +148,8 @@ public final class Controller implements AutoCloseable {
             Member m = e.getValue();
             boolean alive = live.containsKey(m.id());
             NodeStatus next = m.status();
-            if (!alive && (m.status() == NodeStatus.NORMAL || m.status() == NodeStatus.CORDONED)) {
+            if (!alive && (m.status() == NodeStatus.NORMAL || m.status() == NodeStatus.CORDONED
+                    || m.status() == NodeStatus.DRAINING)) {
                 next = NodeStatus.MAINTENANCE;
             } else if (alive && m.status() == NodeStatus.MAINTENANCE) {
                 next = NodeStatus.NORMAL;
@@ -268,19 +269,40 @@ public final class Controller implements AutoCloseable {
                 || r.replicas().containsValue(ReplicaState.CREATING)) {
             return;
         }
-        int inSync = r.inSync().size();
-        if (inSync < r.copies()) {
-            String target = r.replicas().entrySet().stream()
+        // Copies on draining nodes are on their way out: they do not count toward the copy count.
+        List<String> usable = r.inSync().stream().filter(n -> !isDraining(members.get(n))).toList();
+        String wanted = r.desiredOwner();
+        if (wanted != null && !live.containsKey(wanted)) {
+            cluster.updateVolume(r.name(), cur -> wanted.equals(cur.desiredOwner()) ? cur.withDesiredOwner(null) : cur);
+            record(Event.warn(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") move to node " + nameOf(wanted, members)
+                    + " abandoned: the node is not live"));
+            return;
+        }
+        if (wanted != null && r.replicas().get(wanted) == ReplicaState.IN_SYNC && !wanted.equals(r.owner())) {
+            // Never pull a volume from under a connected client: wait until it leaves.
+            if (cluster.clientsOf(r.name()).isEmpty()) {
+                transferOwnership(r, wanted, members, live, true);
+            }
+            return;
+        }
+        if (wanted == null && isDraining(members.get(r.owner())) && usable.size() >= r.copies()) {
+            // The owner is draining: hand the volume to another in-sync copy first.
+            transferOwnership(r, usable.get(0), members, live, false);
+            return;
+        }
+        boolean needsLocalCopy = wanted != null && !r.replicas().containsKey(wanted);
+        if (usable.size() < r.copies() || needsLocalCopy) {
+            String target = needsLocalCopy ? wanted : r.replicas().entrySet().stream()
                     .filter(e -> e.getValue() == ReplicaState.STALE && live.containsKey(e.getKey())
                             && takesCopies(members.get(e.getKey())))
                     .map(Map.Entry::getKey).findFirst().orElse(null);
-            boolean fresh = target == null;
-            if (fresh) {
+            boolean fresh = target == null || !r.replicas().containsKey(target);
+            if (target == null) {
                 target = newCopyNode(r, live, members, volumes);
             }
             if (target == null) {
-                if (unplaceable.add(r.name() + "@" + inSync)) {
-                    record(Event.warn(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") has " + inSync + " of "
+                if (unplaceable.add(r.name() + "@" + usable.size())) {
+                    record(Event.warn(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") has " + usable.size() + " of "
                             + r.copies() + " copies and no node with room for another"));
                 }
                 return;
@@ -294,24 +316,55 @@ public final class Controller implements AutoCloseable {
             });
             if (done.isPresent() && done.get().value().replicas().get(t) == ReplicaState.REBUILDING) {
                 record(Event.info(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") rebuilding on node " + t
-                        + (fresh ? "" : " (resync of its stale copy)")));
+                        + (needsLocalCopy ? " (locality rebuild)" : fresh ? "" : " (resync of its stale copy)")));
             }
             return;
         }
-        // Enough in-sync copies: stale ones are no longer needed.
-        List<String> extra = r.replicas().entrySet().stream()
-                .filter(e -> e.getValue() == ReplicaState.STALE).map(Map.Entry::getKey).toList();
+        // Enough in-sync copies: stale ones, then in-sync ones beyond the count (a locality rebuild,
+        // a drain), are no longer needed. The owner's copy always stays.
+        List<String> extra = new ArrayList<>(r.replicas().entrySet().stream()
+                .filter(e -> e.getValue() == ReplicaState.STALE).map(Map.Entry::getKey).toList());
+        List<String> surplus = r.inSync().stream().filter(n -> !n.equals(r.owner()))
+                .sorted(Comparator.comparing((String n) -> !isDraining(members.get(n)))).toList();
+        for (int i = 0; i < r.inSync().size() - r.copies() && i < surplus.size(); i++) {
+            extra.add(surplus.get(i));
+        }
         if (!extra.isEmpty()) {
+            List<String> removed = new ArrayList<>();
             cluster.updateVolume(r.name(), cur -> {
+                removed.clear();
                 VolumeRecord next = cur;
                 for (String n : extra) {
-                    if (next.replicas().get(n) == ReplicaState.STALE && next.inSync().size() >= next.copies()) {
+                    ReplicaState st = next.replicas().get(n);
+                    boolean spare = st == ReplicaState.STALE || (st == ReplicaState.IN_SYNC && next.inSync().size() > next.copies());
+                    if (st != null && !n.equals(next.owner()) && spare) {
                         next = next.withoutReplica(n);
+                        removed.add(n);
                     }
                 }
                 return next;
             });
+            for (String n : removed) {
+                log.info("volume {}: copy on {} removed (not needed)", r.name(), n);
+            }
         }
+    }
+
+    /** Hands the volume to another node holding an in-sync copy, at the next epoch. */
+    private void transferOwnership(VolumeRecord r, String next, Map<String, Member> members, Map<String, NodeInfo> live,
+            boolean requested) throws ClusterException {
+        var done = cluster.updateVolume(r.name(), cur -> cur.epoch() == r.epoch() && cur.replicas().get(next) == ReplicaState.IN_SYNC
+                ? cur.withOwner(next, false) : cur);
+        if (done.isPresent() && next.equals(done.get().value().owner())) {
+            NodeInfo n = live.get(next);
+            record(Event.info(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") moved from node " + nameOf(r.owner(), members)
+                    + " to node " + (n == null ? next : n.name() + " (" + next + ")") + ", epoch " + (r.epoch() + 1)
+                    + (requested ? "; locality rebuild completed, ret:0" : " (drain)")));
+        }
+    }
+
+    private static boolean isDraining(Member m) {
+        return m != null && m.status() == NodeStatus.DRAINING;
     }
 
     private static boolean takesCopies(Member m) {

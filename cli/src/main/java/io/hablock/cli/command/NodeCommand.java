@@ -4,8 +4,9 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** {@code hablock node ...}: the cluster's nodes. */
-@Command(name = "node", mixinStandardHelpOptions = true, description = "Show the nodes of the cluster.",
-        subcommands = {NodeLsCommand.class, CommandLine.HelpCommand.class})
+@Command(name = "node", mixinStandardHelpOptions = true, description = "Show and manage the nodes of the cluster.",
+        subcommands = {NodeLsCommand.class, NodeStatusCommands.Cordon.class, NodeStatusCommands.Uncordon.class,
+                NodeStatusCommands.Drain.class, CommandLine.HelpCommand.class})
 public final class NodeCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

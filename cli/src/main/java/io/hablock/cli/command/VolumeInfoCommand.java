@@ -27,7 +27,7 @@ public final class VolumeInfoCommand implements Callable<Integer> {
         try (ClusterClient cluster = options.connect()) {
             VolumeRecord r = cluster.volume(name).orElseThrow(() -> new ClusterException("no volume named '" + name + "'"))
                     .value();
-            v = VolumeView.of(r, cluster.members(), cluster.clientsOf(name));
+            v = VolumeView.of(r, cluster.members(), cluster.clientsOf(name), cluster.rebuild(name).orElse(null));
         }
         Output.print(v, json, () -> String.join("\n",
                 "name:     " + v.name() + " (" + v.vdisk() + ")",

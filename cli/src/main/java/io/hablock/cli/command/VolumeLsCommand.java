@@ -30,7 +30,8 @@ public final class VolumeLsCommand implements Callable<Integer> {
         try (ClusterClient cluster = options.connect()) {
             Map<String, Member> members = cluster.members();
             for (Versioned<VolumeRecord> v : cluster.volumes()) {
-                views.add(VolumeView.of(v.value(), members, cluster.clientsOf(v.value().name())));
+                views.add(VolumeView.of(v.value(), members, cluster.clientsOf(v.value().name()),
+                        cluster.rebuild(v.value().name()).orElse(null)));
             }
         }
         Output.print(views, json, () -> {

@@ -2,6 +2,8 @@ package io.hablock.cli.command;
 
 import io.hablock.blockstore.Sizes;
 import io.hablock.cluster.model.Member;
+import io.hablock.cluster.model.RebuildProgress;
+import io.hablock.cluster.model.ReplicaState;
 import io.hablock.cluster.model.VolumeRecord;
 import java.time.Instant;
 import java.util.LinkedHashMap;
@@ -15,14 +17,20 @@ import java.util.Map;
  */
 record VolumeView(String name, String vdisk, String uuid, String type, long sizeBytes, String size, String state,
         String health, String owner, String ownerId, long epoch, Map<String, String> copyNodes, List<String> clients,
-        String created) {
+        String created, Integer rebuildPercent) {
 
     static VolumeView of(VolumeRecord r, Map<String, Member> members, List<String> clients) {
+        return of(r, members, clients, null);
+    }
+
+    static VolumeView of(VolumeRecord r, Map<String, Member> members, List<String> clients, RebuildProgress rebuild) {
         Map<String, String> copies = new LinkedHashMap<>();
-        r.replicas().forEach((id, s) -> copies.put(nameOf(id, members), s.label()));
+        r.replicas().forEach((id, s) -> copies.put(nameOf(id, members),
+                s == ReplicaState.REBUILDING && rebuild != null && rebuild.target().equals(id)
+                        ? s.label() + ":" + rebuild.percent() + "%" : s.label()));
         return new VolumeView(r.name(), r.vdisk(), r.uuid().toString(), r.type(), r.sizeBytes(), Sizes.format(r.sizeBytes()),
                 r.state().label(), r.health(), r.owner() == null ? "-" : nameOf(r.owner(), members), r.owner(), r.epoch(),
-                copies, clients, Instant.ofEpochMilli(r.created()).toString());
+                copies, clients, Instant.ofEpochMilli(r.created()).toString(), rebuild == null ? null : rebuild.percent());
     }
 
     private static String nameOf(String id, Map<String, Member> members) {

@@ -12,13 +12,16 @@ public enum NodeStatus {
     MAINTENANCE,
     /** Alive, but takes no new copies (an operator's choice). */
     CORDONED,
+    /** Cordoned, and its copies are being moved to other nodes ({@code node drain}). */
+    DRAINING,
     /** Taken out of the cluster for good. */
     REMOVED;
 
     private static final Map<NodeStatus, Set<NodeStatus>> NEXT = Map.of(
-            NORMAL, EnumSet.of(MAINTENANCE, CORDONED, REMOVED),
-            MAINTENANCE, EnumSet.of(NORMAL, CORDONED, REMOVED),
-            CORDONED, EnumSet.of(NORMAL, MAINTENANCE, REMOVED),
+            NORMAL, EnumSet.of(MAINTENANCE, CORDONED, DRAINING, REMOVED),
+            MAINTENANCE, EnumSet.of(NORMAL, CORDONED, DRAINING, REMOVED),
+            CORDONED, EnumSet.of(NORMAL, MAINTENANCE, DRAINING, REMOVED),
+            DRAINING, EnumSet.of(NORMAL, MAINTENANCE, CORDONED, REMOVED),
             REMOVED, EnumSet.of(NORMAL));
 
     public boolean canBecome(NodeStatus next) {

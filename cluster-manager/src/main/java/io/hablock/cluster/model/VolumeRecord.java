@@ -25,9 +25,11 @@ import java.util.UUID;
  * @param error why placement failed (state FAILED), else null
  * @param servedEpoch the epoch at which the owner serves the volume over NBD (it fenced the copies
  *     first); below {@code epoch} while a new owner is taking over
+ * @param desiredOwner the node an operator asked to own it ({@code volume move}), until it does; else null
  */
 public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes, int copies, VolumeState state,
-        String owner, long epoch, Map<String, ReplicaState> replicas, long created, String error, long servedEpoch) {
+        String owner, long epoch, Map<String, ReplicaState> replicas, long created, String error, long servedEpoch,
+        String desiredOwner) {
 
     public VolumeRecord {
         Objects.requireNonNull(name, "name");
@@ -39,7 +41,7 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
     /** A new request, before placement. */
     public static VolumeRecord pending(String name, String vdisk, long sizeBytes, int copies) {
         return new VolumeRecord(name, UUID.randomUUID(), vdisk, sizeBytes, copies, VolumeState.PENDING, null, 0,
-                Map.of(), System.currentTimeMillis(), null, 0);
+                Map.of(), System.currentTimeMillis(), null, 0, null);
     }
 
     /** Placement: the first node is the owner; every copy starts as CREATING at epoch 1. */
@@ -47,17 +49,17 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
         Map<String, ReplicaState> r = new LinkedHashMap<>();
         nodes.forEach(n -> r.put(n, ReplicaState.CREATING));
         return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state.checkTransition(VolumeState.CREATING),
-                nodes.get(0), 1, r, created, null, 0);
+                nodes.get(0), 1, r, created, null, 0, desiredOwner);
     }
 
     public VolumeRecord failed(String why) {
         return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state.checkTransition(VolumeState.FAILED),
-                owner, epoch, replicas, created, why, servedEpoch);
+                owner, epoch, replicas, created, why, servedEpoch, desiredOwner);
     }
 
     public VolumeRecord withState(VolumeState next) {
         return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state.checkTransition(next), owner, epoch,
-                replicas, created, error, servedEpoch);
+                replicas, created, error, servedEpoch, desiredOwner);
     }
 
     public VolumeRecord withReplica(String node, ReplicaState next) {
@@ -67,13 +69,15 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
         }
         Map<String, ReplicaState> r = new LinkedHashMap<>(replicas);
         r.put(node, current.checkTransition(next));
-        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state, owner, epoch, r, created, error, servedEpoch);
+        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state, owner, epoch, r, created, error,
+                servedEpoch, desiredOwner);
     }
 
     public VolumeRecord withoutReplica(String node) {
         Map<String, ReplicaState> r = new LinkedHashMap<>(replicas);
         r.remove(node);
-        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state, owner, epoch, r, created, error, servedEpoch);
+        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state, owner, epoch, r, created, error,
+                servedEpoch, desiredOwner);
     }
 
     /**
@@ -94,7 +98,7 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
             }
         });
         return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state, next, epoch + 1, r, created, error,
-                servedEpoch);
+                servedEpoch, next.equals(desiredOwner) ? null : desiredOwner);
     }
 
     /** A new copy on {@code node}, starting in {@code state}. */
@@ -105,12 +109,19 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
         Map<String, ReplicaState> r = new LinkedHashMap<>(replicas);
         r.put(node, state);
         return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state(), owner, epoch, r, created, error,
-                servedEpoch);
+                servedEpoch, desiredOwner);
+    }
+
+    /** An operator asks for {@code node} to own the volume (null: no request). */
+    public VolumeRecord withDesiredOwner(String node) {
+        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state, owner, epoch, replicas, created, error,
+                servedEpoch, node);
     }
 
     /** The owner serves the volume at {@code e}. */
     public VolumeRecord withServed(long e) {
-        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state, owner, epoch, replicas, created, error, e);
+        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state, owner, epoch, replicas, created, error,
+                e, desiredOwner);
     }
 
     /** True when the owner serves the volume at the current epoch: clients can connect. */
