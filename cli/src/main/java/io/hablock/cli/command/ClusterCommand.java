@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** {@code hablock cluster up|down}: a local cluster on this machine, for demos and tests. */
 @Command(name = "cluster", mixinStandardHelpOptions = true,
         description = "Start or stop a local cluster on this machine (loopback addresses, one process per node).",
-        subcommands = {ClusterUpCommand.class, ClusterDownCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {ClusterUpCommand.class, ClusterDownCommand.class, ClusterStartCommand.class,
+                CommandLine.HelpCommand.class})
 public final class ClusterCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -9,7 +9,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -105,11 +104,7 @@ public final class ClusterUpCommand implements Callable<Integer> {
         cmd.addAll(jvmOptions);
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.hablock.cli.Main"));
         cmd.addAll(args);
-        Path log = dir.resolve(name + ".log");
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile())
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
-        long startMillis = p.info().startInstant().map(Instant::toEpochMilli).orElse(System.currentTimeMillis());
-        return new LocalCluster.Proc(name, p.pid(), startMillis, log.toString());
+        return LocalCluster.launch(name, cmd, dir.resolve(name + ".log"));
     }
 
     private void awaitNodes(String zk, List<LocalCluster.Proc> procs) throws Exception {

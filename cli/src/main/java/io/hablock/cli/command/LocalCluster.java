@@ -21,8 +21,8 @@ record LocalCluster(String zk, List<Proc> processes) {
     static final String DEFAULT_DIR = "/tmp/hablock-cluster";
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
-    /** One started process: name ({@code zookeeper}, {@code v1}), pid, its log file. */
-    record Proc(String name, long pid, long startMillis, String log) {
+    /** One started process: name ({@code zookeeper}, {@code v1}), pid, its log file, its command line. */
+    record Proc(String name, long pid, long startMillis, String log, List<String> command) {
         /** The live process, if it is still the one we started (pid reuse is checked by start time). */
         Optional<ProcessHandle> handle() {
             return ProcessHandle.of(pid).filter(ProcessHandle::isAlive)
@@ -42,6 +42,22 @@ record LocalCluster(String zk, List<Proc> processes) {
         Path tmp = dir.resolve(FILE + ".tmp");
         JSON.writeValue(tmp.toFile(), this);
         Files.move(tmp, dir.resolve(FILE), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    /** Starts {@code command} detached, its output appended to {@code log}. */
+    static Proc launch(String name, List<String> command, Path log) throws IOException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+        long startMillis = p.info().startInstant().map(java.time.Instant::toEpochMilli).orElse(System.currentTimeMillis());
+        return new Proc(name, p.pid(), startMillis, log.toString(), command);
+    }
+
+    /** This cluster with {@code proc} in place of the process of the same name. */
+    LocalCluster with(Proc proc) {
+        List<Proc> next = new java.util.ArrayList<>(processes);
+        next.replaceAll(p -> p.name().equals(proc.name()) ? proc : p);
+        return new LocalCluster(zk, next);
     }
 
     static void delete(Path dir) throws IOException {

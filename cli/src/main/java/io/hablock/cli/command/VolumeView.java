@@ -17,7 +17,7 @@ import java.util.Map;
  */
 record VolumeView(String name, String vdisk, String uuid, String type, long sizeBytes, String size, String state,
         String health, String owner, String ownerId, long epoch, Map<String, String> copyNodes, List<String> clients,
-        String created, Integer rebuildPercent) {
+        String created, Integer rebuildPercent, boolean served) {
 
     static VolumeView of(VolumeRecord r, Map<String, Member> members, List<String> clients) {
         return of(r, members, clients, null);
@@ -30,7 +30,8 @@ record VolumeView(String name, String vdisk, String uuid, String type, long size
                         ? s.label() + ":" + rebuild.percent() + "%" : s.label()));
         return new VolumeView(r.name(), r.vdisk(), r.uuid().toString(), r.type(), r.sizeBytes(), Sizes.format(r.sizeBytes()),
                 r.state().label(), r.health(), r.owner() == null ? "-" : nameOf(r.owner(), members), r.owner(), r.epoch(),
-                copies, clients, Instant.ofEpochMilli(r.created()).toString(), rebuild == null ? null : rebuild.percent());
+                copies, clients, Instant.ofEpochMilli(r.created()).toString(), rebuild == null ? null : rebuild.percent(),
+                r.isServed());
     }
 
     private static String nameOf(String id, Map<String, Member> members) {

@@ -19,18 +19,37 @@ public final class LocalClusterProcesses implements AutoCloseable {
 
     private final Path dir;
     private final String zk;
+    private final String ipPrefix;
 
-    private LocalClusterProcesses(Path dir, String zk) {
+    private LocalClusterProcesses(Path dir, String zk, String ipPrefix) {
         this.dir = dir;
         this.zk = zk;
+        this.ipPrefix = ipPrefix;
     }
 
+    /** Nodes on 127.0.0.11, 127.0.0.12, ... */
     public static LocalClusterProcesses up(Path dir, int nodes) {
+        return up(dir, nodes, "127.0.0");
+    }
+
+    /** Nodes on PREFIX.11, PREFIX.12, ... ({@code prefix} like {@code 127.0.6}). */
+    public static LocalClusterProcesses up(Path dir, int nodes, String prefix) {
         int zkPort = FreePorts.next();
         CommandResult r = HablockCli.run("cluster", "up", "--nodes", String.valueOf(nodes), "--dir", dir.toString(),
-                "--zk-port", String.valueOf(zkPort));
+                "--zk-port", String.valueOf(zkPort), "--ip-base", prefix + ".10");
         assertThat(r.exitCode()).as("cluster up%s", r.describe()).isZero();
-        return new LocalClusterProcesses(dir, "127.0.0.1:" + zkPort);
+        return new LocalClusterProcesses(dir, "127.0.0.1:" + zkPort, prefix);
+    }
+
+    /** {@code hablock cluster start NODE}: the node rejoins with its data directory. */
+    public void start(String node) {
+        CommandResult r = HablockCli.run("cluster", "start", node, "--dir", dir.toString());
+        assertThat(r.exitCode()).as("cluster start%s", r.describe()).isZero();
+    }
+
+    /** The node's NBD address: v1 is PREFIX.11, v2 PREFIX.12, ... */
+    public String uri(String node, String volume) {
+        return "nbd://" + ipPrefix + "." + (10 + Integer.parseInt(node.substring(1))) + ":10809/" + volume;
     }
 
     /** {@code --zk} for the CLI. */
