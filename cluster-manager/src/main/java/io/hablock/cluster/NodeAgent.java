@@ -350,6 +350,38 @@ final class NodeAgent implements AutoCloseable {
         }
     }
 
+    /**
+     * After a takeover, the other in-sync copies are made identical to this one, one after the
+     * other, in the background: the previous owner may have died with writes sent to some copies
+     * and not others (never acknowledged, but they must not make the copies differ).
+     */
+    private void reconcileAfterTakeover(VolumeRecord v, ReplicatedVolume rv) {
+        List<ReplicatedVolume.Peer> peers = rv.peers();
+        if (peers.isEmpty()) {
+            return;
+        }
+        java.util.function.Function<ReplicatedVolume.Peer, Rebuild> check = p -> Rebuild.reconcile(rv, v.vdisk(), p,
+                replication, cluster, nodeId, bytes -> metrics.rebuildBytes(v.name()).inc(bytes), () -> {
+                }, this::copyFailed);
+        Rebuild first = check.apply(peers.get(0));
+        rebuilds.put(v.name(), first);
+        rebuildPool.execute(() -> {
+            try {
+                Rebuild current = first;
+                for (int i = 0; i < peers.size() && !rv.isFenced() && !closed; i++) {
+                    if (i > 0) {
+                        current = check.apply(peers.get(i));
+                        rebuilds.put(v.name(), current);
+                    }
+                    current.run();
+                }
+            } finally {
+                rebuilds.remove(v.name());
+                requestPass();
+            }
+        });
+    }
+
     /** A copy being rebuilt here: the existing (stale) one, or a new empty one. */
     private void prepareRebuildTarget(VolumeRecord v) throws IOException {
         Optional<VolumeMetadata> existing = store.find(v.name());
@@ -442,6 +474,9 @@ final class NodeAgent implements AutoCloseable {
         served.put(v.name(), rv);
         log.info("serving volume {} ({}) at epoch {} with {} other in-sync cop{}", v.name(), v.vdisk(), v.epoch(),
                 rv.peers().size(), rv.peers().size() == 1 ? "y" : "ies");
+        if (v.epoch() > 1) {
+            reconcileAfterTakeover(v, rv);
+        }
     }
 
     private void stopServing(String name, String why) {

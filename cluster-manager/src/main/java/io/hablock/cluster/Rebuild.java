@@ -40,9 +40,31 @@ final class Rebuild implements Runnable {
     private final Consumer<Long> sentBytes;
     private final Runnable onEnd;
     private final AtomicBoolean cancelled = new AtomicBoolean();
+    /** An in-sync copy checked after a failover (it gets every change already), not a rebuild. */
+    private final boolean reconcileOnly;
+    private final ReplicatedVolume.CopyFailureHandler onCopyFailure;
 
     Rebuild(ReplicatedVolume volume, String vdisk, ReplicatedVolume.Peer target, ReplicationClient replication,
             ClusterClient cluster, String ownerId, long bytesPerSecond, Consumer<Long> sentBytes, Runnable onEnd) {
+        this(volume, vdisk, target, replication, cluster, ownerId, bytesPerSecond, sentBytes, onEnd, false, null);
+    }
+
+    /**
+     * After a failover, makes an in-sync copy identical to the new owner's: writes the old owner
+     * had sent but not acknowledged when it died may have reached some copies and not others.
+     * Differences are pushed like a rebuild; a copy that fails is taken out of sync.
+     */
+    static Rebuild reconcile(ReplicatedVolume volume, String vdisk, ReplicatedVolume.Peer target,
+            ReplicationClient replication, ClusterClient cluster, String ownerId, Consumer<Long> sentBytes, Runnable onEnd,
+            ReplicatedVolume.CopyFailureHandler onCopyFailure) {
+        return new Rebuild(volume, vdisk, target, replication, cluster, ownerId, 0, sentBytes, onEnd, true, onCopyFailure);
+    }
+
+    private Rebuild(ReplicatedVolume volume, String vdisk, ReplicatedVolume.Peer target, ReplicationClient replication,
+            ClusterClient cluster, String ownerId, long bytesPerSecond, Consumer<Long> sentBytes, Runnable onEnd,
+            boolean reconcileOnly, ReplicatedVolume.CopyFailureHandler onCopyFailure) {
+        this.reconcileOnly = reconcileOnly;
+        this.onCopyFailure = onCopyFailure;
         this.volume = volume;
         this.vdisk = vdisk;
         this.target = target;
@@ -74,7 +96,9 @@ final class Rebuild implements Runnable {
         long startNs = System.nanoTime();
         long sent = 0;
         try {
-            volume.addCatchUp(target);
+            if (!reconcileOnly) {
+                volume.addCatchUp(target);
+            }
             long chunk = chunkSize(volume.size());
             long[] mine = volume.local().checksums(chunk);
             long[] theirs = targetChecksums(chunk);
@@ -114,6 +138,14 @@ final class Rebuild implements Runnable {
             }
             await(replication.flush(target.address(), volume.uuid(), volume.epoch()));
             long total = sent;
+            if (reconcileOnly) {
+                if (done > 0) {
+                    record(Event.info(Controller.SOURCE, label + " copy on node " + target.nodeId() + " reconciled after "
+                            + "failover: " + done + " chunk(s) differed (writes in flight when the old owner died)"));
+                }
+                log.info("{}: copy on {} checked after failover, {} chunk(s) differed", label, target.nodeId(), done);
+                return;
+            }
             boolean joined = volume.promote(target.nodeId(), () -> cluster.updateVolume(volume.name(), cur -> {
                 if (cur.epoch() != volume.epoch() || !ownerId.equals(cur.owner()) || cur.state() != VolumeState.READY
                         || cur.replicas().get(target.nodeId()) != ReplicaState.REBUILDING) {
@@ -130,8 +162,18 @@ final class Rebuild implements Runnable {
                     + String.format("%.1f", seconds) + " s (" + String.format("%.1f", total / seconds / 1e6) + " MB/s)"));
             log.info("{}: rebuild on {} done, {} bytes sent", label, target.nodeId(), total);
         } catch (IOException | RuntimeException e) {
-            volume.removeCatchUp(target.nodeId());
             String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            if (reconcileOnly) {
+                if (!cancelled.get() && !volume.isFenced()) {
+                    try {
+                        onCopyFailure.copyFailed(volume, target, e);
+                    } catch (IOException ex) {
+                        log.warn("{}: cannot take the copy on {} out of sync: {}", label, target.nodeId(), ex.getMessage());
+                    }
+                }
+                return;
+            }
+            volume.removeCatchUp(target.nodeId());
             log.warn("{}: rebuild on {} failed: {}", label, target.nodeId(), why);
             try {
                 cluster.updateVolume(volume.name(), cur -> cur.replicas().get(target.nodeId()) == ReplicaState.REBUILDING

@@ -130,6 +130,33 @@ class FailoverTest {
     }
 
     @Test
+    void afterAFailoverTheCopiesAreMadeIdenticalToTheNewOwner() throws Exception {
+        VolumeRecord v = new ClusterAdmin(client()).createVolume("torn", 64 * MIB, 3, Duration.ofSeconds(30));
+        ClusterNode owner = node(v.owner());
+        // As if the owner died with a write sent to one copy and not the other: the copies differ.
+        ClusterNode torn = nodes.stream().filter(n -> n != owner).findFirst().orElseThrow();
+        try (LocalVolume copy = torn.store().open("torn")) {
+            copy.write(ByteBuffer.wrap(new byte[65536]).put(0, (byte) 1).put(65535, (byte) 2), 5 * MIB);
+        }
+        nodes.remove(owner);
+        owner.close();
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> {
+            VolumeRecord r = record("torn");
+            if (!r.isServed() || r.owner().equals(v.owner())) {
+                return false;
+            }
+            List<long[]> sums = new ArrayList<>();
+            for (String id : r.inSync()) {
+                try (LocalVolume copy = node(id).store().open("torn")) {
+                    sums.add(copy.checksums(MIB));
+                }
+            }
+            return sums.size() == 2 && java.util.Arrays.equals(sums.get(0), sums.get(1));
+        });
+    }
+
+    @Test
     void aNodeThatComesBackIsResyncedWithOnlyTheChangedRegions() throws Exception {
         long size = 1024 * MIB;
         VolumeRecord v = new ClusterAdmin(client()).createVolume("big", size, 3, Duration.ofSeconds(30));
