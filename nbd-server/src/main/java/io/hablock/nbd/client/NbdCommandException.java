@@ -1,0 +1,33 @@
+package io.hablock.nbd.client;
+
+import io.hablock.nbd.protocol.NbdError;
+import java.io.IOException;
+import java.util.Arrays;
+
+/**
+ * The server answered a request with an error. The connection stays usable: the reply was read
+ * in full.
+ */
+public final class NbdCommandException extends IOException {
+    private final int error;
+
+    NbdCommandException(String request, int error) {
+        super(request + " failed: " + errorName(error) + " (" + error + ")");
+        this.error = error;
+    }
+
+    /** The error value of the reply (errno numbering, e.g. 22). */
+    public int error() {
+        return error;
+    }
+
+    /** The spec's name of the error, e.g. {@code EINVAL}, or {@code error N} for one it does not define. */
+    public String errorName() {
+        return errorName(error);
+    }
+
+    static String errorName(int error) {
+        return Arrays.stream(NbdError.values()).filter(e -> e.code() == error).map(Enum::name).findFirst()
+                .orElse("error " + error);
+    }
+}
