@@ -1,6 +1,7 @@
 package io.hablock.cli;
 
 import io.hablock.cli.command.ClusterCommand;
+import io.hablock.cli.command.DemoCommand;
 import io.hablock.cli.command.EventsCommand;
 import io.hablock.cli.command.NodeCommand;
 import io.hablock.cli.command.ServerCommand;
@@ -13,7 +14,7 @@ import picocli.CommandLine.Command;
 @Command(name = "hablock", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Highly available block volumes served over NBD.",
         subcommands = {ServerCommand.class, NodeCommand.class, VolumeCommand.class, EventsCommand.class,
-                ClusterCommand.class, ZooKeeperCommand.class, CommandLine.HelpCommand.class})
+                ClusterCommand.class, ZooKeeperCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     /** Exit status for an error the user can fix (bad input, node unreachable, ...). */
