@@ -186,10 +186,7 @@ public final class DemoCommand implements Callable<Integer> {
             LocalCluster.Proc p = proc(name);
             ProcessHandle h = p.handle().orElseThrow(() -> new IOException("node " + name + " is not running"));
             // Its command line, for the restart: exactly what `cluster up` ran.
-            List<String> cmd = new ArrayList<>();
-            cmd.add(h.info().command().orElseThrow(() -> new IOException("cannot read the command line of " + name)));
-            cmd.addAll(List.of(h.info().arguments().orElseThrow(() -> new IOException("cannot read the command line of " + name))));
-            commandLines.put(name, cmd);
+            commandLines.put(name, commandLine(h, name));
             h.destroyForcibly(); // SIGKILL
             try {
                 h.onExit().get(10, TimeUnit.SECONDS);
@@ -228,6 +225,25 @@ public final class DemoCommand implements Callable<Integer> {
                 new LocalCluster(cluster.zk(), procs).write(dir);
                 return p.pid();
             }
+        }
+
+        /**
+         * From /proc: {@code ProcessHandle.Info.arguments()} is empty for long command lines
+         * (a test's class path).
+         */
+        private static List<String> commandLine(ProcessHandle h, String name) throws IOException {
+            Path proc = Path.of("/proc", String.valueOf(h.pid()), "cmdline");
+            if (Files.isReadable(proc)) {
+                String all = new String(Files.readAllBytes(proc), StandardCharsets.UTF_8);
+                List<String> args = List.of(all.split("\0"));
+                if (!args.isEmpty() && !args.get(0).isEmpty()) {
+                    return args;
+                }
+            }
+            List<String> cmd = new ArrayList<>();
+            cmd.add(h.info().command().orElseThrow(() -> new IOException("cannot read the command line of " + name)));
+            cmd.addAll(List.of(h.info().arguments().orElseThrow(() -> new IOException("cannot read the command line of " + name))));
+            return cmd;
         }
 
         private LocalCluster.Proc proc(String name) throws IOException {
@@ -280,7 +296,7 @@ public final class DemoCommand implements Callable<Integer> {
 
     private void showLogWarnings(Narrator say) {
         try (Stream<Path> logs = Files.list(dir)) {
-            for (Path log : logs.filter(p -> p.toString().endsWith(".log")).sorted().toList()) {
+            for (Path log : logs.filter(p -> p.getFileName().toString().matches("v\\d+\\.log")).sorted().toList()) {
                 List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8).stream()
                         .filter(l -> l.contains(" WARN ") || l.contains(" ERROR ") || l.contains("Exception")).toList();
                 if (!lines.isEmpty()) {
