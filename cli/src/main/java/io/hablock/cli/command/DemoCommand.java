@@ -7,9 +7,7 @@ import io.hablock.cli.demo.FailoverStory;
 import io.hablock.cli.demo.LocalNodes;
 import io.hablock.cli.demo.Narrator;
 import io.hablock.cluster.ClusterClient;
-import io.hablock.cluster.ClusterException;
 import io.hablock.cluster.ZkPaths;
-import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -17,14 +15,10 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -177,16 +171,11 @@ public final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    /** The node processes, through {@code DIR/cluster.json}, which {@code cluster down} reads. */
+    /** The node processes, through {@code DIR/cluster.json}, which {@code cluster start|down} read. */
     private final class Processes implements LocalNodes {
-        private final Map<String, List<String>> commandLines = new HashMap<>();
-
         @Override
         public long kill(String name) throws IOException {
-            LocalCluster.Proc p = proc(name);
-            ProcessHandle h = p.handle().orElseThrow(() -> new IOException("node " + name + " is not running"));
-            // Its command line, for the restart: exactly what `cluster up` ran.
-            commandLines.put(name, commandLine(h, name));
+            ProcessHandle h = proc(name).handle().orElseThrow(() -> new IOException("node " + name + " is not running"));
             h.destroyForcibly(); // SIGKILL
             try {
                 h.onExit().get(10, TimeUnit.SECONDS);
@@ -196,54 +185,24 @@ public final class DemoCommand implements Callable<Integer> {
             return h.pid();
         }
 
+        /** {@code hablock cluster start NODE}: the command line {@code cluster up} recorded, same data directory. */
         @Override
         public long restart(String name) throws IOException {
-            List<String> saved = commandLines.get(name);
-            if (saved == null) {
-                throw new IllegalStateException("node " + name + " was not killed by the demo");
-            }
-            LocalCluster.Proc old = proc(name);
-            List<String> cmd = new ArrayList<>();
-            if (new File("/usr/bin/setsid").canExecute()) {
-                cmd.add("/usr/bin/setsid"); // as `cluster up`: a Ctrl-C in the terminal does not reach it
-            }
-            cmd.addAll(saved);
-            Path log = Path.of(old.log());
-            synchronized (lock) {
+            synchronized (lock) { // not while the cleanup reads cluster.json
                 if (cleanedUp) {
                     throw new IOException("the demo is being stopped");
                 }
-                Files.writeString(log, "---- restarted by hablock demo at " + Instant.now() + " ----\n",
-                        StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-                Process p = new ProcessBuilder(cmd).redirectErrorStream(true)
-                        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-                        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
-                long start = p.info().startInstant().map(Instant::toEpochMilli).orElse(System.currentTimeMillis());
-                LocalCluster cluster = LocalCluster.read(dir).orElseThrow(() -> new IOException("cluster.json is gone"));
-                List<LocalCluster.Proc> procs = new ArrayList<>(cluster.processes());
-                procs.replaceAll(q -> q.name().equals(name) ? new LocalCluster.Proc(name, p.pid(), start, old.log()) : q);
-                new LocalCluster(cluster.zk(), procs).write(dir);
-                return p.pid();
-            }
-        }
-
-        /**
-         * From /proc: {@code ProcessHandle.Info.arguments()} is empty for long command lines
-         * (a test's class path).
-         */
-        private static List<String> commandLine(ProcessHandle h, String name) throws IOException {
-            Path proc = Path.of("/proc", String.valueOf(h.pid()), "cmdline");
-            if (Files.isReadable(proc)) {
-                String all = new String(Files.readAllBytes(proc), StandardCharsets.UTF_8);
-                List<String> args = List.of(all.split("\0"));
-                if (!args.isEmpty() && !args.get(0).isEmpty()) {
-                    return args;
+                CommandLine start = new CommandLine(new ClusterStartCommand());
+                StringBuilder error = new StringBuilder();
+                start.setExecutionExceptionHandler((e, cmd, parsed) -> {
+                    error.append(e.getMessage());
+                    return 1;
+                });
+                if (start.execute(name, "--dir", dir.toString()) != 0) {
+                    throw new IOException("cluster start " + name + " failed: " + error);
                 }
+                return proc(name).pid();
             }
-            List<String> cmd = new ArrayList<>();
-            cmd.add(h.info().command().orElseThrow(() -> new IOException("cannot read the command line of " + name)));
-            cmd.addAll(List.of(h.info().arguments().orElseThrow(() -> new IOException("cannot read the command line of " + name))));
-            return cmd;
         }
 
         private LocalCluster.Proc proc(String name) throws IOException {

@@ -8,9 +8,9 @@ public interface LocalNodes {
     long kill(String name) throws IOException;
 
     /**
-     * Starts node {@code name} again exactly as {@code cluster up} did (same command line, same
-     * data directory, output appended to its log) and records it so that {@code cluster down}
-     * stops it; returns the new pid.
+     * Starts node {@code name} again exactly as {@code cluster up} did ({@code cluster start}: same
+     * command line, same data directory, output appended to its log), recorded so that
+     * {@code cluster down} stops it; returns the new pid.
      */
     long restart(String name) throws IOException;
 }
