@@ -110,8 +110,11 @@ public final class DemoCommand implements Callable<Integer> {
                 failure = checks.failures().size() + " check(s) failed: "
                         + String.join(", ", checks.failures().stream().map(Checks.Check::what).toList());
             }
-        } catch (DemoFailure | IOException e) {
-            failure = e.getMessage();
+        } catch (Exception e) { // whatever went wrong, the cluster is stopped and the reason is one line
+            failure = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage().lines().findFirst().orElse("");
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
             say.say("FAILED: " + failure);
         } finally {
             if (keep) {

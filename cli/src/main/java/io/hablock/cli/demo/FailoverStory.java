@@ -12,7 +12,6 @@ import io.hablock.cluster.model.RebuildProgress;
 import io.hablock.cluster.model.ReplicaState;
 import io.hablock.cluster.model.Versioned;
 import io.hablock.cluster.model.VolumeRecord;
-import io.hablock.cluster.model.VolumeState;
 import io.hablock.nbd.client.NbdClient;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -41,6 +40,7 @@ public final class FailoverStory {
             "volume (\\S+) \\((vd\\d+)\\) volume rebuild completed on node (\\S+), .*?([0-9.]+ [KM]iB) sent in ([0-9.]+) s \\(([0-9.]+) MB/s\\)");
 
     private final ClusterClient cluster;
+    private final ClusterView view;
     private final LocalNodes nodes;
     private final Narrator say;
     private final Tables tables;
@@ -56,6 +56,7 @@ public final class FailoverStory {
     public FailoverStory(ClusterClient cluster, String zk, LocalNodes nodes, Narrator narrator, Checks checks,
             Duration sessionTimeout, long bytesPerVolume, long seed) {
         this.cluster = cluster;
+        this.view = new ClusterView(cluster);
         this.nodes = nodes;
         this.say = narrator;
         this.tables = new Tables(zk, narrator);
@@ -70,8 +71,8 @@ public final class FailoverStory {
         ClusterAdmin admin = new ClusterAdmin(cluster);
         for (String[] v : new String[][] {{PORTAINER, "20G", "2"}, {DATABASE, "10G", "3"}}) {
             VolumeRecord r = admin.createVolume(v[0], Sizes.parse(v[1]), Integer.parseInt(v[2]), Duration.ofSeconds(60));
-            say.say(r.name() + " (" + r.vdisk() + "): " + r.type() + " " + v[1] + ", owner " + name(r.owner())
-                    + ", copies on " + names(r.replicas().keySet()));
+            say.say(r.name() + " (" + r.vdisk() + "): " + r.type() + " " + v[1] + ", owner " + view.name(r.owner())
+                    + ", copies on " + view.names(r.replicas().keySet()));
         }
 
         say.step("Write through NBD: " + Sizes.format(data.get(DATABASE).bytes())
@@ -83,24 +84,24 @@ public final class FailoverStory {
         tables.nodes();
         tables.volumes();
 
-        VolumeRecord before = record(DATABASE);
-        String victim = name(before.owner());
+        VolumeRecord before = view.record(DATABASE);
+        String victim = view.name(before.owner());
         say.step("Kill the owner of " + DATABASE + ", node " + victim + ", with SIGKILL (no goodbye to anyone)");
-        Map<String, VolumeRecord> beforeAll = records();
+        Map<String, VolumeRecord> beforeAll = view.records();
         long pid = nodes.kill(victim);
         long killedAt = System.nanoTime();
         say.say("killed " + victim + " (pid " + pid + "); its ZooKeeper session expires after " + seconds(sessionTimeout));
         Duration failover = awaitFailover(before, killedAt);
-        VolumeRecord moved = record(DATABASE);
+        VolumeRecord moved = view.record(DATABASE);
         say.print("");
         tables.nodes();
         tables.volumes();
 
         say.step("Keep writing: " + Sizes.format(data.get(DATABASE).bytes() / 4) + " more to " + DATABASE
-                + " through its new owner " + name(moved.owner()) + " (generation 2)");
+                + " through its new owner " + view.name(moved.owner()) + " (generation 2)");
         CheckedBlocks db = data.get(DATABASE);
         boolean rebuildingBefore = cluster.rebuild(DATABASE).isPresent();
-        try (NbdClient client = connectToOwner(DATABASE)) {
+        try (NbdClient client = view.connectToOwner(DATABASE)) {
             for (int b = 0; b < db.blocks(); b += 64) {
                 db.write(client, b, 16, 2); // every 4th MiB
             }
@@ -135,13 +136,13 @@ public final class FailoverStory {
         long verified = 0;
         int bad = 0;
         for (CheckedBlocks blocks : data.values()) {
-            try (NbdClient client = connectToOwner(blocks.volume())) {
+            try (NbdClient client = view.connectToOwner(blocks.volume())) {
                 long start = System.nanoTime();
                 CheckedBlocks.Verification v = blocks.verifyAll(client);
                 verified += v.bytes();
                 bad += v.bad();
                 say.say(blocks.volume() + ": " + v.blocks() + " blocks (" + Sizes.format(v.bytes()) + ") read through "
-                        + name(record(blocks.volume()).owner()) + " in " + seconds(System.nanoTime() - start) + ": "
+                        + view.name(view.record(blocks.volume()).owner()) + " in " + seconds(System.nanoTime() - start) + ": "
                         + (v.ok() ? "all as acknowledged" : v.bad() + " WRONG"));
                 v.problems().forEach(p -> say.say("  " + p));
                 if (v.ok()) {
@@ -158,11 +159,11 @@ public final class FailoverStory {
                 checks.fail("volume verify " + volume, "the copies differ or could not be compared");
             }
         }
-        return new Outcome(failover, victim, name(moved.owner()), rebuildRates(), verified, bad);
+        return new Outcome(failover, victim, view.name(moved.owner()), rebuildRates(), verified, bad);
     }
 
     private void writeAtOwner(CheckedBlocks blocks, int first, int count, int generation) throws IOException, ClusterException, DemoFailure {
-        InetSocketAddress owner = ownerAddress(blocks.volume());
+        InetSocketAddress owner = view.ownerAddress(blocks.volume());
         try (NbdClient client = NbdClient.connect(owner, blocks.volume(), Duration.ofSeconds(10))) {
             long start = System.nanoTime();
             blocks.write(client, first, count, generation);
@@ -177,7 +178,7 @@ public final class FailoverStory {
 
     /** Any other node refuses the export and names the owner: how a client finds its volume. */
     private void showRefusal(String volume) throws ClusterException {
-        VolumeRecord r = record(volume);
+        VolumeRecord r = view.record(volume);
         Optional<NodeInfo> other = cluster.liveNodes().values().stream().filter(n -> !n.id().equals(r.owner())).findFirst();
         if (other.isEmpty()) {
             return;
@@ -205,27 +206,27 @@ public final class FailoverStory {
         while (System.nanoTime() < deadline) {
             if (!maintenance && cluster.member(before.owner()).map(m -> m.value().status() == NodeStatus.MAINTENANCE).orElse(false)) {
                 maintenance = true;
-                say.say(name(before.owner()) + " is in maintenance (its session expired) " + since(killedAt) + " after the kill");
+                say.say(view.name(before.owner()) + " is in maintenance (its session expired) " + since(killedAt) + " after the kill");
             }
-            VolumeRecord r = record(DATABASE);
+            VolumeRecord r = view.record(DATABASE);
             if (r.epoch() > announcedEpoch && !before.owner().equals(r.owner())) {
                 announcedEpoch = r.epoch();
-                say.say("the controller gave " + DATABASE + " to " + name(r.owner()) + " at epoch " + r.epoch()
-                        + " (" + since(killedAt) + "); copies " + copies(r));
+                say.say("the controller gave " + DATABASE + " to " + view.name(r.owner()) + " at epoch " + r.epoch()
+                        + " (" + since(killedAt) + "); copies " + view.copies(r));
             }
             if (r.isServed() && !before.owner().equals(r.owner())) {
-                try (NbdClient client = connectToOwner(DATABASE)) {
+                try (NbdClient client = view.connectToOwner(DATABASE)) {
                     CheckedBlocks.Verification v = db.verify(client, 0, 16);
                     Duration took = Duration.ofNanos(System.nanoTime() - killedAt);
                     if (!v.ok()) {
-                        throw new DemoFailure("the first read through the new owner " + name(r.owner()) + " returned wrong data: "
+                        throw new DemoFailure("the first read through the new owner " + view.name(r.owner()) + " returned wrong data: "
                                 + v.problems().get(0));
                     }
-                    say.say(name(r.owner()) + " serves " + DATABASE + ": the first 1 MiB read through it matches ("
+                    say.say(view.name(r.owner()) + " serves " + DATABASE + ": the first 1 MiB read through it matches ("
                             + seconds(took) + " after the kill = the failover time)");
-                    checks.pass("failover", DATABASE + " served by " + name(r.owner()) + " after " + seconds(took));
+                    checks.pass("failover", DATABASE + " served by " + view.name(r.owner()) + " after " + seconds(took));
                     if (!maintenance) {
-                        checks.fail("maintenance", name(before.owner()) + " was not shown in maintenance by the time " + DATABASE + " moved");
+                        checks.fail("maintenance", view.name(before.owner()) + " was not shown in maintenance by the time " + DATABASE + " moved");
                     }
                     return took;
                 } catch (IOException e) {
@@ -237,10 +238,10 @@ public final class FailoverStory {
             }
             Thread.sleep(POLL.toMillis());
         }
-        VolumeRecord r = record(DATABASE);
+        VolumeRecord r = view.record(DATABASE);
         throw new DemoFailure(DATABASE + " was not served by another node within " + since(killedAt) + " of the kill: owner "
-                + name(r.owner()) + ", epoch " + r.epoch() + ", served epoch " + r.servedEpoch() + ", state " + r.state().name().toLowerCase(Locale.ROOT)
-                + ", copies " + copies(r) + (lastRefusal == null ? "" : "; last NBD attempt: " + lastRefusal));
+                + view.name(r.owner()) + ", epoch " + r.epoch() + ", served epoch " + r.servedEpoch() + ", state " + r.state().name().toLowerCase(Locale.ROOT)
+                + ", copies " + view.copies(r) + (lastRefusal == null ? "" : "; last NBD attempt: " + lastRefusal));
     }
 
     /**
@@ -253,15 +254,15 @@ public final class FailoverStory {
         Map<String, String> lastProgress = new LinkedHashMap<>();
         while (true) {
             List<String> notYet = new ArrayList<>();
-            for (VolumeRecord r : records().values()) {
+            for (VolumeRecord r : view.records().values()) {
                 boolean settled = r.isServed() && r.inSync().size() >= r.copies()
                         && r.replicas().values().stream().allMatch(s -> s == ReplicaState.IN_SYNC);
                 if (!settled) {
-                    notYet.add(r.name() + " (" + r.health() + ", copies " + copies(r) + ")");
+                    notYet.add(r.name() + " (" + r.health() + ", copies " + view.copies(r) + ")");
                 }
                 Optional<RebuildProgress> p = cluster.rebuild(r.name());
                 if (p.isPresent()) {
-                    String line = r.name() + " rebuilding on " + name(p.get().target()) + ": " + p.get().percent() + "% of "
+                    String line = r.name() + " rebuilding on " + view.name(p.get().target()) + ": " + p.get().percent() + "% of "
                             + p.get().chunks() + " differing chunks, " + Sizes.format(p.get().bytesSent()) + " sent";
                     if (!line.equals(lastProgress.put(r.name(), line))) {
                         say.say(line);
@@ -269,8 +270,8 @@ public final class FailoverStory {
                 }
             }
             if (notYet.isEmpty()) {
-                say.say("every copy in sync again " + since(killedAt) + " after the kill: " + records().values().stream()
-                        .map(r -> r.name() + " " + r.health() + " on " + names(r.replicas().keySet())).collect(Collectors.joining(", ")));
+                say.say("every copy in sync again " + since(killedAt) + " after the kill: " + view.records().values().stream()
+                        .map(r -> r.name() + " " + r.health() + " on " + view.names(r.replicas().keySet())).collect(Collectors.joining(", ")));
                 checks.pass(what, expectation);
                 return;
             }
@@ -315,18 +316,18 @@ public final class FailoverStory {
                 if (outcome.containsKey(volume)) {
                     continue;
                 }
-                VolumeRecord r = record(volume);
+                VolumeRecord r = view.record(volume);
                 if (r.replicas().get(nodeId) == ReplicaState.IN_SYNC) {
                     outcome.put(volume, "resynced, in sync again");
                 } else if (!r.replicas().containsKey(nodeId) && cluster.events(200).stream().anyMatch(e -> e.time() >= sinceMillis
                         && e.message().startsWith("volume " + volume + " (") && e.message().contains(" removed on node " + nodeId))) {
-                    outcome.put(volume, "removed (" + r.inSync().size() + " in-sync copies elsewhere: " + names(r.inSync()) + ")");
+                    outcome.put(volume, "removed (" + r.inSync().size() + " in-sync copies elsewhere: " + view.names(r.inSync()) + ")");
                 }
                 if (outcome.containsKey(volume)) {
-                    say.say(volume + ": the copy on " + name(nodeId) + " was " + outcome.get(volume));
+                    say.say(volume + ": the copy on " + view.name(nodeId) + " was " + outcome.get(volume));
                 }
             }
-            boolean healthy = records().values().stream().allMatch(r -> r.isServed() && r.health().equals("healthy")
+            boolean healthy = view.records().values().stream().allMatch(r -> r.isServed() && r.health().equals("healthy")
                     && r.replicas().values().stream().allMatch(st -> st == ReplicaState.IN_SYNC));
             if (outcome.size() == volumes.size() && healthy) {
                 checks.pass("copies on the returning node", String.join("; ", outcome.values()));
@@ -336,12 +337,12 @@ public final class FailoverStory {
                 List<String> open = new ArrayList<>();
                 for (String volume : volumes) {
                     if (!outcome.containsKey(volume)) {
-                        open.add(volume + " (copies " + copies(record(volume)) + ")");
+                        open.add(volume + " (copies " + view.copies(view.record(volume)) + ")");
                     }
                 }
                 String seen = "after " + seconds(limit) + ": " + (open.isEmpty() ? "" : "neither resynced nor removed: "
                         + String.join(", ", open) + "; ") + (healthy ? "all volumes healthy" : "not all volumes healthy");
-                say.say("NOT DONE: the copies on " + name(nodeId) + " were not settled " + seen);
+                say.say("NOT DONE: the copies on " + view.name(nodeId) + " were not settled " + seen);
                 checks.fail("copies on the returning node", seen);
                 return;
             }
@@ -355,56 +356,11 @@ public final class FailoverStory {
         for (Event e : cluster.events(ClusterClient.EVENT_HISTORY)) {
             Matcher m = REBUILT.matcher(e.message());
             if (m.find()) {
-                out.add(m.group(1) + " on " + name(m.group(3)) + ": " + m.group(4) + " in " + m.group(5) + " s ("
+                out.add(m.group(1) + " on " + view.name(m.group(3)) + ": " + m.group(4) + " in " + m.group(5) + " s ("
                         + m.group(6) + " MB/s)");
             }
         }
         return out;
-    }
-
-    private NbdClient connectToOwner(String volume) throws IOException, ClusterException {
-        return NbdClient.connect(ownerAddress(volume), volume, Duration.ofSeconds(10));
-    }
-
-    private InetSocketAddress ownerAddress(String volume) throws IOException, ClusterException {
-        VolumeRecord r = record(volume);
-        NodeInfo owner = cluster.liveNodes().get(r.owner());
-        if (owner == null) {
-            throw new IOException("the owner " + name(r.owner()) + " of " + volume + " is not live");
-        }
-        return new InetSocketAddress(owner.host(), owner.nbdPort());
-    }
-
-    private VolumeRecord record(String volume) throws ClusterException {
-        return cluster.volume(volume).map(Versioned::value)
-                .orElseThrow(() -> new ClusterException("volume " + volume + " disappeared"));
-    }
-
-    private Map<String, VolumeRecord> records() throws ClusterException {
-        Map<String, VolumeRecord> out = new LinkedHashMap<>();
-        for (Versioned<VolumeRecord> v : cluster.volumes()) {
-            if (v.value().state() != VolumeState.DELETING) {
-                out.put(v.value().name(), v.value());
-            }
-        }
-        return out;
-    }
-
-    private String copies(VolumeRecord r) throws ClusterException {
-        return r.replicas().entrySet().stream().map(e -> name(e.getKey()) + " " + e.getValue().label())
-                .collect(Collectors.joining(", "));
-    }
-
-    private String names(java.util.Collection<String> ids) {
-        return ids.stream().map(this::name).collect(Collectors.joining(","));
-    }
-
-    private String name(String id) {
-        try {
-            return cluster.member(id).map(m -> m.value().name()).orElse(id);
-        } catch (ClusterException e) {
-            return id;
-        }
     }
 
     private static String since(long startNanos) {
