@@ -27,6 +27,7 @@ final class Cycle {
     private long corrupt;
     private long doubleOwners;
     private boolean verified = true;
+    private boolean lateSuccessCounted;
 
     Cycle(FaultCheck run, int number, Fault fault) {
         this.run = run;
@@ -135,13 +136,19 @@ final class Cycle {
         List<String> refused = new ArrayList<>();
         if (standby != null) {
             String what = tryWrite(standby, probeAt, probe);
+            if (standby.lateReplies().containsValue(0) && !lateSuccessCounted) {
+                lateSuccessCounted = true;
+                doubleOwners++;
+                problems.add("the old owner " + old.name() + " acknowledged, late, a write it had been sent after the failover");
+            }
             if (what == null) {
                 doubleOwners++;
                 problems.add("the old owner " + old.name() + " acknowledged a write on a connection opened before the fault, "
                         + when + " (the volume is owned by " + run.view().served().map(ClusterView.Owner::name).orElse("?")
                         + ")");
             } else {
-                refused.add("old connection: " + what);
+                refused.add("old connection: " + what + (standby.lateReplies().isEmpty() ? ""
+                        : ", late replies (handle=NBD error) " + standby.lateReplies()));
             }
         }
         if (run.hosts().alive(k) && !run.hosts().isCut(k)) {

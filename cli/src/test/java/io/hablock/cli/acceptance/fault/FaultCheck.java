@@ -97,6 +97,23 @@ public final class FaultCheck {
         }
     }
 
+    /** The last line of the output starts with it, followed by the summary as JSON. */
+    public static final String SUMMARY_PREFIX = Report.SUMMARY_PREFIX;
+
+    /** The command line that runs the checker on DIR with {@code args}, in a JVM of its own. */
+    public static List<String> command(Path dir, List<String> args) {
+        List<String> argv = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx256m", "-cp", System.getProperty("java.class.path"), FaultCheck.class.getName(),
+                "--dir", dir.toString()));
+        argv.addAll(args);
+        return argv;
+    }
+
+    /** Removes whatever a run on DIR left behind: its processes and namespaces. */
+    public static void cleanup(Path dir) {
+        Testbed.teardown(dir.toAbsolutePath());
+    }
+
     public static void main(String[] args) throws Exception {
         Options o;
         try {

@@ -58,6 +58,10 @@ final class NbdConnection implements AutoCloseable {
     private final String address;
     private final long size;
     private long nextHandle = 1;
+    /** Requests whose caller gave up: their replies may still come, and must not be mistaken. */
+    private final java.util.Set<Long> abandoned = new java.util.HashSet<>();
+    /** Replies that came late for abandoned requests: handle to NBD error (0: success). */
+    private final java.util.Map<Long, Integer> lateReplies = new java.util.LinkedHashMap<>();
 
     private NbdConnection(Socket socket, String address, long size) throws IOException {
         this.socket = socket;
@@ -148,14 +152,33 @@ final class NbdConnection implements AutoCloseable {
         return handle;
     }
 
+    /** Late replies to abandoned writes, handle to NBD error: a 0 there is an acknowledged write. */
+    java.util.Map<Long, Integer> lateReplies() {
+        return java.util.Map.copyOf(lateReplies);
+    }
+
     private ByteBuffer awaitReply(long handle, int dataLength, BooleanSupplier giveUp) throws IOException {
-        ByteBuffer h = readExactly(in, 16, giveUp);
-        if (h.getInt() != SIMPLE_REPLY_MAGIC) {
-            throw new IOException("bad reply magic from " + address);
-        }
-        int error = h.getInt();
-        if (h.getLong() != handle) {
-            throw new IOException("reply for another handle from " + address);
+        int error;
+        while (true) {
+            ByteBuffer h;
+            try {
+                h = readExactly(in, 16, giveUp);
+            } catch (Abandoned e) {
+                abandoned.add(handle);
+                throw e;
+            }
+            if (h.getInt() != SIMPLE_REPLY_MAGIC) {
+                throw new IOException("bad reply magic from " + address);
+            }
+            error = h.getInt();
+            long got = h.getLong();
+            if (got == handle) {
+                break;
+            }
+            if (!abandoned.remove(got)) {
+                throw new IOException("reply for an unknown handle from " + address);
+            }
+            lateReplies.put(got, error); // only writes are ever abandoned here: no payload follows
         }
         if (error != 0) {
             throw new RequestFailed("NBD error " + error + " from " + address);

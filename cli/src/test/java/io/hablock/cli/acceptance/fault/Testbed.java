@@ -154,6 +154,15 @@ final class Testbed {
         }
     }
 
+    /** The whole command line (ProcessHandle.Info cuts long ones, such as a test class path). */
+    private static String commandLine(long pid) {
+        try {
+            return new String(Files.readAllBytes(Path.of("/proc", String.valueOf(pid), "cmdline")), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
     /**
      * Removes what a run recorded in {@code DIR/testbed.state}: SIGKILL to each process it
      * started (only if that pid still runs a command naming DIR, so a reused pid is spared),
@@ -174,8 +183,8 @@ final class Testbed {
         List<ProcessHandle> killed = new ArrayList<>();
         for (String line : lines) {
             if (line.startsWith("pid ")) {
-                ProcessHandle.of(Long.parseLong(line.substring(4))).filter(h -> h.info().commandLine()
-                        .map(c -> c.contains(mark)).orElse(false)).ifPresent(h -> {
+                long pid = Long.parseLong(line.substring(4));
+                ProcessHandle.of(pid).filter(h -> commandLine(pid).contains(mark)).ifPresent(h -> {
                             h.destroyForcibly();
                             killed.add(h);
                         });
