@@ -29,7 +29,7 @@ class FaultInjectionTest {
         Path run = dir.resolve("faultcheck");
         CommandResult r;
         try {
-            r = Command.of(FaultCheck.command(run, List.of("--cycles", "3", "--order", "sequence",
+            r = Command.of(FaultCheck.command(run, List.of("--cycles", "3", "--order", "sequence", "--light",
                     "--faults", "kill-owner,cut-owner,cut-copy")))
                     .timeout(Duration.ofSeconds(170)).run();
         } finally {

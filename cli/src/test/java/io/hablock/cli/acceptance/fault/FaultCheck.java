@@ -44,7 +44,7 @@ public final class FaultCheck {
     private final Report report = new Report();
     private final Random random;
     private ClusterView view;
-    private Writer writer;
+    private Writers writer;
     private Ledger ledger;
 
     private FaultCheck(Options o) {
@@ -54,6 +54,10 @@ public final class FaultCheck {
         this.random = new Random(o.seed);
     }
 
+    private static final String USAGE = "usage: FaultCheck --dir DIR [--cycles N] [--faults "
+            + "kill-owner,kill-copy,kill-controller,cut-owner,cut-copy] [--order random|sequence] [--seed S] "
+            + "[--session-timeout-ms MS] [--subnet A.B.C] [--writers N (default 4)] [--light]\n       FaultCheck --cleanup DIR\n(as root; see bench/README.md)";
+
     /** Command-line options. */
     static final class Options {
         Path dir;
@@ -62,6 +66,9 @@ public final class FaultCheck {
         boolean sequence;
         long seed = System.nanoTime();
         long sessionTimeoutMs = 5000;
+        int writers = 4;
+        /** Verify only once the node is back (not also right after the fault): a shorter run. */
+        boolean light;
         String prefix;
         String subnet = "10.99.0";
         boolean inside;
@@ -81,9 +88,12 @@ public final class FaultCheck {
                     case "--seed" -> o.seed = Long.parseLong(args[++i]);
                     case "--session-timeout-ms" -> o.sessionTimeoutMs = Long.parseLong(args[++i]);
                     case "--prefix" -> o.prefix = args[++i];
+                    case "--writers" -> o.writers = Integer.parseInt(args[++i]);
+                    case "--light" -> o.light = true;
                     case "--subnet" -> o.subnet = args[++i];
                     case "--inside" -> o.inside = true;
                     case "--cleanup" -> o.cleanup = Path.of(args[++i]).toAbsolutePath();
+                    case "-h", "--help" -> throw new IllegalArgumentException(USAGE);
                     default -> throw new IllegalArgumentException("unknown option " + a);
                 }
             }
@@ -169,7 +179,7 @@ public final class FaultCheck {
             cli("volume", "create", VOLUME, "--size", "64M", "--copies", "3");
             await("the volume served with 3 copies in sync", Duration.ofSeconds(60), () -> view.healthy(NODES));
             ledger = new Ledger(BLOCKS);
-            writer = new Writer(view, ledger, VOLUME);
+            writer = new Writers(view, ledger, VOLUME, o.writers);
             writer.start();
             await("first writes", Duration.ofSeconds(30), () -> writer.acks() > 100);
             for (int cycle = 1; cycle <= o.cycles; cycle++) {
@@ -197,7 +207,7 @@ public final class FaultCheck {
     }
 
     private void finalChecks() {
-        Writer.ReadBack rb = new Writer(view, ledger, VOLUME).readBack();
+        Writer.ReadBack rb = new Writer(view, ledger, VOLUME, 0, 1).readBack();
         say("final read-back through " + rb.owner() + ": " + rb.blocks() + " blocks, lost " + rb.count(Ledger.Verdict.LOST)
                 + ", stale " + rb.count(Ledger.Verdict.STALE) + ", corrupt " + rb.count(Ledger.Verdict.CORRUPT));
         rb.findings().stream().limit(20).forEach(f -> say("  " + f));
@@ -234,11 +244,15 @@ public final class FaultCheck {
 
     // ---- helpers used by Cycle ----
 
+    boolean light() {
+        return o.light;
+    }
+
     ClusterView view() {
         return view;
     }
 
-    Writer writer() {
+    Writers writer() {
         return writer;
     }
 
@@ -285,12 +299,16 @@ public final class FaultCheck {
 
     /** Polls {@code condition} every 50 ms; false after {@code limit}. */
     static boolean poll(Duration limit, BooleanSupplier condition) {
+        return poll(limit, condition, 50);
+    }
+
+    static boolean poll(Duration limit, BooleanSupplier condition, long everyMs) {
         long end = System.nanoTime() + limit.toNanos();
         while (System.nanoTime() < end) {
             if (condition.getAsBoolean()) {
                 return true;
             }
-            sleep(50);
+            sleep(everyMs);
         }
         return condition.getAsBoolean();
     }

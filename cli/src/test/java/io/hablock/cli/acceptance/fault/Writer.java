@@ -41,11 +41,17 @@ final class Writer implements Runnable, AutoCloseable {
     private volatile long errors;
     private volatile String lastError = "";
 
-    Writer(ClusterView view, Ledger ledger, String volume) {
+    private final int lane;
+    private final int lanes;
+
+    /** A writer of the blocks {@code b} with {@code b % lanes == lane}. */
+    Writer(ClusterView view, Ledger ledger, String volume, int lane, int lanes) {
+        this.lane = lane;
+        this.lanes = lanes;
         this.view = view;
         this.ledger = ledger;
         this.volume = volume;
-        this.thread = new Thread(this, "writer");
+        this.thread = new Thread(this, "writer-" + lane);
         thread.setDaemon(true);
     }
 
@@ -98,7 +104,7 @@ final class Writer implements Runnable, AutoCloseable {
         if (c == null) {
             return;
         }
-        int block = ThreadLocalRandom.current().nextInt(ledger.blocks());
+        int block = lane + lanes * ThreadLocalRandom.current().nextInt(ledger.blocks() / lanes);
         long version = ledger.nextVersion();
         ledger.sending(block, version);
         try {
@@ -187,14 +193,13 @@ final class Writer implements Runnable, AutoCloseable {
         }
     }
 
-    /** Runs {@code action} while no write is in flight. */
-    void whilePaused(Runnable action) {
+    /** Holds this writer's writes (call {@link #resumeWrites} from the same thread). */
+    void pauseWrites() {
         turn.lock();
-        try {
-            action.run();
-        } finally {
-            turn.unlock();
-        }
+    }
+
+    void resumeWrites() {
+        turn.unlock();
     }
 
     private static void pause(long ms) {
