@@ -34,6 +34,7 @@ Options:
   --session-timeout-ms MS  the nodes' ZooKeeper session timeout (default 5000)
   --subnet A.B.C        the namespaces' /24 (default 10.99.0)
   --writers N           client connections writing at once, each its own blocks (default 4)
+  --light               verify only once the node is back, not also right after the fault
   --dir DIR             data directories and logs (default: a new directory under
                         bench/results/faultcheck-<timestamp>); kept after the run
   -h, --help            this help
@@ -53,6 +54,7 @@ while [ $# -gt 0 ]; do
     -h|--help) usage; exit 0 ;;
     --dir) dir="$2"; shift 2 ;;
     --cycles|--faults|--order|--seed|--session-timeout-ms|--subnet|--writers) args+=("$1" "$2"); shift 2 ;;
+    --light) args+=("$1"); shift ;;
     *) echo "faultcheck.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -36,6 +36,7 @@ final class Writer implements Runnable, AutoCloseable {
     private NbdConnection conn;
     private ClusterView.Owner connOwner;
     private volatile long lastAckNanos;
+    private volatile long lastAckSentNanos;
     private volatile String lastAckOwnerId;
     private volatile long acks;
     private volatile long errors;
@@ -76,6 +77,11 @@ final class Writer implements Runnable, AutoCloseable {
         return lastAckNanos;
     }
 
+    /** When the last acknowledged write was sent. */
+    long lastAckSentNanos() {
+        return lastAckSentNanos;
+    }
+
     String lastAckOwnerId() {
         return lastAckOwnerId;
     }
@@ -107,10 +113,12 @@ final class Writer implements Runnable, AutoCloseable {
         int block = lane + lanes * ThreadLocalRandom.current().nextInt(ledger.blocks() / lanes);
         long version = ledger.nextVersion();
         ledger.sending(block, version);
+        long sent = System.nanoTime();
         try {
             c.write((long) block * Ledger.BLOCK, Ledger.encode(block, version), giveUp(c));
             ledger.acknowledged(block, version);
             lastAckOwnerId = connOwner.id();
+            lastAckSentNanos = sent;
             lastAckNanos = System.nanoTime();
             acks++;
         } catch (IOException e) {

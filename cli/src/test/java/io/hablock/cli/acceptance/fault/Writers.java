@@ -34,15 +34,16 @@ final class Writers implements AutoCloseable {
     }
 
     /**
-     * The earliest last acknowledgement after {@code since} by an owner other than
-     * {@code notBy} (null: any owner), or -1 when no writer has one yet.
+     * The earliest last acknowledgement of a write sent after {@code since}, by an owner other
+     * than {@code notBy} (null: any owner), or -1 when no writer has one yet. Writes sent
+     * before the fault do not count: they may have reached every copy before it struck.
      */
     long ackedAfter(long since, String notBy) {
         long best = -1;
         for (Writer w : all) {
             long t = w.lastAckNanos();
             String by = w.lastAckOwnerId();
-            if (t > since && by != null && (notBy == null || !by.equals(notBy)) && (best < 0 || t < best)) {
+            if (w.lastAckSentNanos() > since && t > since && by != null && (notBy == null || !by.equals(notBy)) && (best < 0 || t < best)) {
                 best = t;
             }
         }
