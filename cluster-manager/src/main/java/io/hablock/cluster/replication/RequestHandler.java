@@ -39,6 +39,19 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
             ctx.writeAndFlush(ReplicationReply.ok(r));
             return;
         }
+        if (appliesInline(r)) {
+            // A plain change goes to the page cache in microseconds: applied here, it saves two
+            // thread hand-offs. Order is safe: the owner never has overlapping changes in flight,
+            // and FLUSH covers only changes replied to before it was sent.
+            ReplicationReply reply;
+            try {
+                reply = applier.apply(r);
+            } finally {
+                r.payload().release();
+            }
+            ctx.writeAndFlush(reply, ctx.voidPromise());
+            return;
+        }
         int bytes = r.payload().readableBytes();
         admit(ctx, bytes);
         try {
@@ -59,6 +72,12 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
             done(ctx, bytes);
             ctx.writeAndFlush(ReplicationReply.refused(r, ReplyStatus.SHUTTING_DOWN, "server is stopping"));
         }
+    }
+
+    /** Changes that need no fdatasync; FLUSH, FUA, FENCE and CHECKSUMS go to the volume's lane. */
+    private static boolean appliesInline(ReplicationRequest r) {
+        return !r.fua() && (r.type() == MessageType.WRITE || r.type() == MessageType.WRITE_LZ4
+                || r.type() == MessageType.TRIM || r.type() == MessageType.WRITE_ZEROES);
     }
 
     private void admit(ChannelHandlerContext ctx, int bytes) {
