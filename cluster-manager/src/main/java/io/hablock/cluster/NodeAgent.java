@@ -210,9 +210,10 @@ final class NodeAgent implements AutoCloseable {
         }
         try {
             reconcile();
-        } catch (ClusterException e) {
+        } catch (IOException e) {
+            // ZooKeeper or a peer unreachable: one line, the next pass tries again.
             log.warn("node pass failed: {}", e.getMessage());
-        } catch (IOException | RuntimeException e) {
+        } catch (RuntimeException e) {
             log.error("node pass failed", e);
         }
     }
@@ -304,7 +305,11 @@ final class NodeAgent implements AutoCloseable {
             }
         }
         zkSuspended = false;
-        log.info("ZooKeeper is back: ownership of {} served volume(s) confirmed", served.size());
+        if (!served.isEmpty()) {
+            log.info("ZooKeeper is back: ownership of {} served volume(s) confirmed", served.size());
+        } else {
+            log.info("ZooKeeper is back");
+        }
     }
 
     /**

@@ -28,6 +28,7 @@ import org.slf4j.LoggerFactory;
 final class Rebuild implements Runnable {
     private static final Logger log = LoggerFactory.getLogger(Rebuild.class);
     private static final long RUN_BYTES = 1 << 20;
+    private static final int RUNS_IN_FLIGHT = 8;
     private static final long PROGRESS_EVERY_NS = TimeUnit.SECONDS.toNanos(1);
 
     private final ReplicatedVolume volume;
@@ -113,6 +114,9 @@ final class Rebuild implements Runnable {
             publish(new RebuildProgress(target.nodeId(), differing, 0, sent, started, chunk));
             long done = 0;
             long lastPublish = System.nanoTime();
+            // A few runs in flight: the range lock is held while a run is read and handed to the
+            // connection, which keeps it in order with later changes of that range.
+            java.util.ArrayDeque<java.util.concurrent.CompletableFuture<Void>> inFlight = new java.util.ArrayDeque<>();
             int i = 0;
             while (i < mine.length) {
                 if (cancelled.get()) {
@@ -128,13 +132,21 @@ final class Rebuild implements Runnable {
                 }
                 long offset = first * chunk;
                 long length = Math.min(volume.size(), i * chunk) - offset;
-                sent += copyRun(offset, length);
+                Sent s = sendRun(offset, length);
+                inFlight.add(s.future());
+                sent += s.bytes();
                 done += i - first;
+                while (inFlight.size() >= RUNS_IN_FLIGHT) {
+                    await(inFlight.poll());
+                }
                 throttle(sent, startNs);
                 if (System.nanoTime() - lastPublish > PROGRESS_EVERY_NS) {
                     publish(new RebuildProgress(target.nodeId(), differing, done, sent, started, chunk));
                     lastPublish = System.nanoTime();
                 }
+            }
+            while (!inFlight.isEmpty()) {
+                await(inFlight.poll());
             }
             await(replication.flush(target.address(), volume.uuid(), volume.epoch()));
             long total = sent;
@@ -212,20 +224,22 @@ final class Rebuild implements Runnable {
         }
     }
 
-    /** Copies one run with the range locked, so no client change to it can interleave. */
-    private long copyRun(long offset, long length) throws IOException {
+    private record Sent(java.util.concurrent.CompletableFuture<Void> future, long bytes) {
+    }
+
+    /** Reads one run and hands it to the connection, with the range locked meanwhile. */
+    private Sent sendRun(long offset, long length) throws IOException {
         try (RangeLocks.Held held = volume.lockRange(offset, length)) {
             ByteBuffer data = ByteBuffer.allocate((int) length);
             volume.local().read(data, offset);
             data.flip();
             if (isZero(data.array())) {
-                await(replication.writeZeroes(target.address(), volume.uuid(), volume.epoch(), offset, length, true, false));
-                return 56;
+                return new Sent(replication.writeZeroes(target.address(), volume.uuid(), volume.epoch(), offset, length,
+                        true, false), 56);
             }
             ReplicationClient.CompressedWrite w = replication.writeCompressed(target.address(), volume.uuid(),
                     volume.epoch(), offset, data);
-            await(w.future());
-            return 56L + w.wireBytes();
+            return new Sent(w.future(), 56L + w.wireBytes());
         }
     }
 
