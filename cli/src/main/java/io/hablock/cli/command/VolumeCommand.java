@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** {@code hablock volume ...}: manage volumes. */
 @Command(name = "volume", mixinStandardHelpOptions = true, description = "Create, list, inspect and remove volumes.",
         subcommands = {VolumeCreateCommand.class, VolumeLsCommand.class, VolumeInfoCommand.class,
-                VolumeRmCommand.class, VolumeVerifyCommand.class, VolumeMoveCommand.class, CommandLine.HelpCommand.class})
+                VolumeRmCommand.class, VolumeVerifyCommand.class, VolumeMoveCommand.class,
+                VolumeAttachCommand.class, VolumeDetachCommand.class, CommandLine.HelpCommand.class})
 public final class VolumeCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
