@@ -32,6 +32,10 @@ public enum Errno {
     ELOOP(40, "Too many levels of symbolic links"),
     /** Also ENOTSUP: on Linux both names share the number 95. */
     EOPNOTSUPP(95, "Operation not supported"),
+    EAFNOSUPPORT(97, "Address family not supported by protocol"),
+    ENOBUFS(105, "No buffer space available"),
+    ETIMEDOUT(110, "Connection timed out"),
+    ECONNREFUSED(111, "Connection refused"),
     EDQUOT(122, "Disk quota exceeded"),
     /** Any errno not listed above; {@link NativeIOException#errnoCode()} keeps the raw number. */
     UNKNOWN(-1, "Unknown error");
