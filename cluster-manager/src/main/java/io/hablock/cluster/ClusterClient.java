@@ -371,6 +371,7 @@ public final class ClusterClient implements AutoCloseable {
         }
         String why = e instanceof KeeperException.ConnectionLossException || e instanceof KeeperException.SessionExpiredException
                 ? "ZooKeeper at " + connectString + " is unreachable"
+                : e instanceof InterruptedException ? "interrupted (stopping)"
                 : e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
         return new ClusterException(what + ": " + why, e);
     }

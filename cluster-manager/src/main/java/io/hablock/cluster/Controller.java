@@ -109,7 +109,11 @@ public final class Controller implements AutoCloseable {
                         reconcile();
                     }
                 } catch (ClusterException e) {
-                    log.warn("controller pass failed: {}", e.getMessage());
+                    if (leading) {
+                        log.warn("controller pass failed: {}", e.getMessage());
+                    } else {
+                        log.debug("controller pass ended by a step-down: {}", e.getMessage());
+                    }
                 } catch (RuntimeException e) {
                     log.error("controller pass failed", e);
                 }

@@ -212,7 +212,9 @@ final class NodeAgent implements AutoCloseable {
             reconcile();
         } catch (IOException e) {
             // ZooKeeper or a peer unreachable: one line, the next pass tries again.
-            log.warn("node pass failed: {}", e.getMessage());
+            if (!closed) {
+                log.warn("node pass failed: {}", e.getMessage());
+            }
         } catch (RuntimeException e) {
             log.error("node pass failed", e);
         }

@@ -143,6 +143,14 @@ final class PeerConnection {
             p.failed(unreachable(why, cause));
         }
         if (channel != null) {
+            // Reset, not a graceful close: the kernel drops what it still had queued for the copy.
+            // A FIN would deliver those abandoned changes once a cut link heals, possibly after a
+            // resync had already brought the copy up to date, and overwrite newer data there.
+            try {
+                channel.config().setOption(io.netty.channel.ChannelOption.SO_LINGER, 0);
+            } catch (RuntimeException e) {
+                // already closed
+            }
             // Fails the write promises of unsent bytes: the futures above complete then.
             channel.close();
         }
