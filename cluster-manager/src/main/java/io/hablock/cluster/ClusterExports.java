@@ -32,7 +32,10 @@ final class ClusterExports implements ExportProvider {
     private final NodeMetrics metrics;
     private final AtomicLong sessions = new AtomicLong();
 
-    ClusterExports(NodeAgent agent, boolean readOnly, NodeMetrics metrics) {
+    private final boolean forward;
+
+    ClusterExports(NodeAgent agent, boolean readOnly, NodeMetrics metrics, boolean forward) {
+        this.forward = forward;
         this.agent = agent;
         this.readOnly = readOnly;
         this.metrics = metrics;
@@ -40,6 +43,9 @@ final class ClusterExports implements ExportProvider {
 
     @Override
     public List<ExportInfo> list() {
+        if (forward) {
+            return agent.cachedVolumeNames().stream().sorted().map(n -> new ExportInfo(n, describe(n))).toList();
+        }
         return agent.servedVolumes().stream()
                 .sorted(Comparator.comparing(ReplicatedVolume::name))
                 .map(v -> new ExportInfo(v.name(), describe(v.name())))
@@ -55,6 +61,13 @@ final class ClusterExports implements ExportProvider {
     public BlockDevice open(String name, SocketAddress client) throws ExportUnavailableException {
         Optional<ReplicatedVolume> served = agent.served(name);
         if (served.isEmpty() || served.get().isFenced()) {
+            Optional<VolumeRecord> record = agent.cachedVolume(name);
+            if (forward && record.isPresent() && record.get().state() == io.hablock.cluster.model.VolumeState.READY) {
+                Runnable closeSession = client == null ? () -> {
+                } : publishSession(name, client);
+                return new MeteredBlockDevice(new ForwardingBlockDevice(name, record.get().sizeBytes(), readOnly,
+                        () -> ownerAddress(name), closeSession), metrics, name);
+            }
             throw new ExportUnavailableException(whereIs(name));
         }
         Runnable onClose = () -> {
@@ -63,6 +76,16 @@ final class ClusterExports implements ExportProvider {
             onClose = publishSession(name, client);
         }
         return new MeteredBlockDevice(new ReplicatedBlockDevice(served.get(), readOnly, onClose), metrics, name);
+    }
+
+    /** Where the volume is served now, when its owner has fenced the copies and serves it. */
+    private Optional<java.net.InetSocketAddress> ownerAddress(String name) {
+        Optional<VolumeRecord> r = agent.cachedVolume(name);
+        if (r.isEmpty() || !r.get().isServed()) {
+            return Optional.empty();
+        }
+        NodeInfo n = agent.cachedNodes().get(r.get().owner());
+        return n == null ? Optional.empty() : Optional.of(new java.net.InetSocketAddress(n.host(), n.nbdPort()));
     }
 
     private String whereIs(String name) {

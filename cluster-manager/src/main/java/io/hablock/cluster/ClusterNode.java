@@ -50,11 +50,22 @@ public final class ClusterNode implements AutoCloseable {
      * @param replicationTimeout how long the owner waits for a copy before taking it out of sync
      * @param readOnly serve every volume read-only
      * @param rebuildBytesPerSecond rebuild rate limit (bytes on the wire per second), 0 for none
+     * @param forward serve volumes owned elsewhere too, forwarding to the owner (a host endpoint);
+     *     otherwise a client asking for one is told where it is
      */
     public record Config(Path dataDir, String name, String advertiseHost, NbdServerConfig nbd,
             InetSocketAddress replicationListen, InetSocketAddress metricsListen, String zkConnect, InetSocketAddress embeddedZkListen, String cluster,
             Duration sessionTimeout, long capacityBytes, Duration replicationTimeout, boolean readOnly,
-            long rebuildBytesPerSecond) {
+            long rebuildBytesPerSecond, boolean forward) {
+
+        /** Without forwarding. */
+        public Config(Path dataDir, String name, String advertiseHost, NbdServerConfig nbd,
+                InetSocketAddress replicationListen, InetSocketAddress metricsListen, String zkConnect,
+                InetSocketAddress embeddedZkListen, String cluster, Duration sessionTimeout, long capacityBytes,
+                Duration replicationTimeout, boolean readOnly, long rebuildBytesPerSecond) {
+            this(dataDir, name, advertiseHost, nbd, replicationListen, metricsListen, zkConnect, embeddedZkListen, cluster,
+                    sessionTimeout, capacityBytes, replicationTimeout, readOnly, rebuildBytesPerSecond, false);
+        }
     }
 
     private final Config config;
@@ -103,7 +114,7 @@ public final class ClusterNode implements AutoCloseable {
         agent = new NodeAgent(cluster, store, nodeId, replicationClient, metrics, config.rebuildBytesPerSecond());
         cluster.curator().getConnectionStateListenable().addListener((client, state) -> agent.connectionChanged(state));
         replicationServer = new ReplicationServer(config.replicationListen(), agent::copy).start();
-        nbd = new NbdServer(config.nbd(), new ClusterExports(agent, config.readOnly(), metrics)).start();
+        nbd = new NbdServer(config.nbd(), new ClusterExports(agent, config.readOnly(), metrics, config.forward())).start();
         if (config.metricsListen() != null) {
             metrics.registerJvmGauges();
             metrics.gauge(MetricName.of("hablock_node_capacity_bytes"), "Space this node offers for copies", this::capacity);

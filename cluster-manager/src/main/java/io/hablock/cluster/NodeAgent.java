@@ -143,6 +143,11 @@ final class NodeAgent implements AutoCloseable {
         }
     }
 
+    /** Names of the ready volumes of the catalogue, as last seen. */
+    List<String> cachedVolumeNames() {
+        return cachedVolumes().stream().filter(v -> v.state() == VolumeState.READY).map(VolumeRecord::name).toList();
+    }
+
     Map<String, NodeInfo> cachedNodes() {
         Map<String, NodeInfo> out = new HashMap<>();
         nodesCache.stream().filter(d -> d.getData() != null && !d.getPath().equals(cluster.paths().nodes()))

@@ -47,6 +47,9 @@ public final class ClusterUpCommand implements Callable<Integer> {
     @Option(names = "--capacity", paramLabel = "SIZE", description = "Space each node offers (default: its file system's size).")
     String capacity;
 
+    @Option(names = "--forward", description = "Start the nodes with --forward: each serves every volume (a host endpoint).")
+    boolean forward;
+
     @Option(names = "--node-heap", paramLabel = "SIZE", defaultValue = "256m", description = "Java heap per node (default ${DEFAULT-VALUE}).")
     String nodeHeap;
 
@@ -79,6 +82,9 @@ public final class ClusterUpCommand implements Callable<Integer> {
                         "--name", "v" + i, "--listen", ip + ":10809", "--zk", zk, "--session-timeout", sessionTimeout));
                 if (capacity != null) {
                     args.addAll(List.of("--capacity", capacity));
+                }
+                if (forward) {
+                    args.add("--forward");
                 }
                 started.add(launch("v" + i, List.of("-Xmx" + nodeHeap, "-XX:MaxDirectMemorySize=512m"), args));
                 new LocalCluster(zk, started).write(dir);

@@ -106,6 +106,12 @@ public final class ServerCommand implements Callable<Integer> {
                     + "(default ${DEFAULT-VALUE})."})
     String inlineIoMax;
 
+    @Option(names = "--forward",
+            description = {"Host endpoint: also serve the volumes other nodes own, forwarding each request to the "
+                    + "owner, and follow the owner through a failover (the client sees a pause, not an error). "
+                    + "Without it, a client asking for such a volume is told which node serves it."})
+    boolean forward;
+
     @Option(names = "--read-only", description = "Serve every volume read-only.")
     boolean readOnly;
 
@@ -134,7 +140,7 @@ public final class ServerCommand implements Callable<Integer> {
         ClusterNode.Config config = new ClusterNode.Config(dataDir.toAbsolutePath(), name == null ? hostName() : name,
                 advertise == null ? advertisedHost(nbd) : advertise, nbdConfig, replication, metrics, zk, embeddedZk, cluster,
                 session, capacity == null ? 0 : Sizes.parse(capacity), Durations.parse(replicationTimeout, "--replication-timeout"),
-                readOnly, rebuildRate.strip().equals("0") ? 0 : Sizes.parse(rebuildRate));
+                readOnly, rebuildRate.strip().equals("0") ? 0 : Sizes.parse(rebuildRate), forward);
         CountDownLatch stop = new CountDownLatch(1);
         Signal.handle(new Signal("TERM"), s -> stop.countDown());
         Signal.handle(new Signal("INT"), s -> stop.countDown());

@@ -115,7 +115,7 @@ public final class NbdClient implements Closeable {
         int done = 0;
         do { // a zero-length request is still sent: the server checks it like any other
             int n = Math.min(length - done, info.maxPayload());
-            request(Nbd.CMD_READ, offset + done, n, null, dst, from + done);
+            request(Nbd.CMD_READ, 0, offset + done, n, null, dst, from + done);
             done += n;
         } while (done < length);
     }
@@ -150,7 +150,7 @@ public final class NbdClient implements Closeable {
         int done = 0;
         do { // a zero-length request is still sent: the server checks it like any other
             int n = Math.min(length - done, info.maxPayload());
-            request(Nbd.CMD_WRITE, offset + done, n, src, null, from + done);
+            request(Nbd.CMD_WRITE, 0, offset + done, n, src, null, from + done);
             done += n;
         } while (done < length);
     }
@@ -172,21 +172,54 @@ public final class NbdClient implements Closeable {
         }
     }
 
+    /** Makes a write durable before it is acknowledged ({@code NBD_CMD_FLAG_FUA}) when {@code fua}. */
+    public void write(long offset, byte[] src, int from, int length, boolean fua) throws IOException {
+        if (!fua) {
+            write(offset, src, from, length);
+            return;
+        }
+        int done = 0;
+        do {
+            int n = Math.min(length - done, info.maxPayload());
+            request(Nbd.CMD_WRITE, Nbd.CMD_FLAG_FUA, offset + done, n, src, null, from + done);
+            done += n;
+        } while (done < length);
+    }
+
+    /** {@code NBD_CMD_TRIM} of {@code [offset, offset + length)}. */
+    public void trim(long offset, long length, boolean fua) throws IOException {
+        ranged(Nbd.CMD_TRIM, fua ? Nbd.CMD_FLAG_FUA : 0, offset, length);
+    }
+
+    /** {@code NBD_CMD_WRITE_ZEROES}; {@code noHole} asks the server not to deallocate. */
+    public void writeZeroes(long offset, long length, boolean noHole, boolean fua) throws IOException {
+        ranged(Nbd.CMD_WRITE_ZEROES, (fua ? Nbd.CMD_FLAG_FUA : 0) | (noHole ? Nbd.CMD_FLAG_NO_HOLE : 0), offset, length);
+    }
+
+    private void ranged(int type, int flags, long offset, long length) throws IOException {
+        long done = 0;
+        do { // ranges are 32-bit on the wire
+            int n = (int) Math.min(length - done, 1L << 30);
+            request(type, flags, offset + done, n, null, null, 0);
+            done += n;
+        } while (done < length);
+    }
+
     /** Returns when every write acknowledged so far is durable ({@code NBD_CMD_FLUSH}). */
     public void flush() throws IOException {
         if ((info.flags() & Nbd.TFLAG_SEND_FLUSH) == 0) {
             throw new IOException("the server of export '" + export + "' does not support NBD_CMD_FLUSH");
         }
-        request(Nbd.CMD_FLUSH, 0, 0, null, null, 0);
+        request(Nbd.CMD_FLUSH, 0, 0, 0, null, null, 0);
     }
 
     /** One request and its simple reply; {@code src} is the WRITE payload, {@code dst} receives READ data. */
-    private void request(int type, long offset, int length, byte[] src, byte[] dst, int from) throws IOException {
+    private void request(int type, int flags, long offset, int length, byte[] src, byte[] dst, int from) throws IOException {
         checkOpen();
         long cookie = nextCookie++;
         int error;
         try {
-            writeHeader(type, cookie, offset, length);
+            writeHeader(type, flags, cookie, offset, length);
             if (src != null) {
                 out.write(src, from, length);
             }
@@ -211,9 +244,9 @@ public final class NbdClient implements Closeable {
         }
     }
 
-    private void writeHeader(int type, long cookie, long offset, int length) throws IOException {
+    private void writeHeader(int type, int flags, long cookie, long offset, int length) throws IOException {
         out.writeInt(Nbd.REQUEST_MAGIC);
-        out.writeShort(0); // command flags
+        out.writeShort(flags);
         out.writeShort(type);
         out.writeLong(cookie);
         out.writeLong(offset);
@@ -264,7 +297,7 @@ public final class NbdClient implements Closeable {
     public void close() {
         if (state == State.OPEN) {
             try {
-                writeHeader(Nbd.CMD_DISC, nextCookie++, 0, 0);
+                writeHeader(Nbd.CMD_DISC, 0, nextCookie++, 0, 0);
                 out.flush();
                 socket.shutdownOutput();
             } catch (IOException e) {

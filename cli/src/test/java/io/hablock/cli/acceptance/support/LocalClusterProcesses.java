@@ -33,10 +33,12 @@ public final class LocalClusterProcesses implements AutoCloseable {
     }
 
     /** Nodes on PREFIX.11, PREFIX.12, ... ({@code prefix} like {@code 127.0.6}). */
-    public static LocalClusterProcesses up(Path dir, int nodes, String prefix) {
+    public static LocalClusterProcesses up(Path dir, int nodes, String prefix, String... extra) {
         int zkPort = FreePorts.next();
-        CommandResult r = HablockCli.run("cluster", "up", "--nodes", String.valueOf(nodes), "--dir", dir.toString(),
-                "--zk-port", String.valueOf(zkPort), "--ip-base", prefix + ".10");
+        List<String> argv = new ArrayList<>(List.of("cluster", "up", "--nodes", String.valueOf(nodes), "--dir",
+                dir.toString(), "--zk-port", String.valueOf(zkPort), "--ip-base", prefix + ".10"));
+        argv.addAll(List.of(extra));
+        CommandResult r = HablockCli.run(argv);
         assertThat(r.exitCode()).as("cluster up%s", r.describe()).isZero();
         return new LocalClusterProcesses(dir, "127.0.0.1:" + zkPort, prefix);
     }

@@ -1,0 +1,57 @@
+package io.hablock.cli.acceptance;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.hablock.cli.acceptance.support.BackgroundProcess;
+import io.hablock.cli.acceptance.support.Command;
+import io.hablock.cli.acceptance.support.LocalClusterProcesses;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Nodes started with {@code --forward} serve every volume: a client of a node that does not own
+ * the volume keeps working while the owner is killed (a pause, not an error), and fio's
+ * checksums all match afterwards.
+ */
+class ForwardingTest {
+    @TempDir
+    static Path dir;
+    static LocalClusterProcesses cluster;
+
+    @BeforeAll
+    static void up() {
+        cluster = LocalClusterProcesses.up(dir.resolve("cluster"), 3, "127.0.7", "--forward");
+    }
+
+    @AfterAll
+    static void down() {
+        if (cluster != null) {
+            cluster.close();
+        }
+    }
+
+    @Test
+    void fioThroughANonOwnerVerifiesAcrossAFailoverOfTheOwner() throws Exception {
+        cluster.cliOk("volume", "create", "fw", "--size", "256M", "--copies", "3");
+        String owner = cluster.json("volume", "info", "fw", "--json").get("owner").asText();
+        String endpoint = List.of("v1", "v2", "v3").stream().filter(n -> !n.equals(owner)).findFirst().orElseThrow();
+
+        try (BackgroundProcess fio = Command.of("fio", "--name=follow", "--ioengine=nbd",
+                "--uri=" + cluster.uri(endpoint, "fw"), "--rw=randwrite", "--bs=4k", "--iodepth=8", "--size=24M",
+                "--rate_iops=400", "--verify=crc32c", "--do_verify=1", "--verify_fatal=1").start()) {
+            Thread.sleep(5000); // writes in full swing through the endpoint
+            cluster.kill(owner);
+
+            assertThat(fio.exitCode(Duration.ofMinutes(2))).as("fio%s", fio.describe()).isZero();
+            assertThat(fio.stdout()).contains("err= 0").doesNotContain("verify: bad");
+        }
+        String now = cluster.json("volume", "info", "fw", "--json").get("owner").asText();
+        assertThat(now).isNotEqualTo(owner);
+        assertThat(cluster.cliOk("volume", "verify", "fw").stdout()).contains("ok: all compared copies are identical");
+    }
+}

@@ -1,0 +1,170 @@
+package io.hablock.cluster;
+
+import io.hablock.blockstore.Extent;
+import io.hablock.nbd.BlockDevice;
+import io.hablock.nbd.client.NbdClient;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A volume owned by another node, served here by forwarding every request to the current
+ * owner over NBD. When the owner goes away (killed, cut off, moved), a request waits for the
+ * cluster to name a new owner that serves the volume, reconnects there and is sent again: the
+ * client on this host sees a pause, not an error. Requests are idempotent (a write of the same
+ * bytes at the same place), so sending one twice is harmless.
+ */
+final class ForwardingBlockDevice implements BlockDevice {
+    private static final Logger log = LoggerFactory.getLogger(ForwardingBlockDevice.class);
+    private static final int CONNECTIONS = 8;
+    private static final Duration GIVE_UP = Duration.ofSeconds(60);
+    private static final long RETRY_MS = 200;
+
+    private final String volume;
+    private final long size;
+    private final boolean readOnly;
+    /** The address of the node serving the volume now, if any. */
+    private final Supplier<Optional<InetSocketAddress>> owner;
+    private final Runnable onClose;
+    private final BlockingQueue<NbdClient> idle = new ArrayBlockingQueue<>(CONNECTIONS);
+    private volatile boolean closed;
+
+    ForwardingBlockDevice(String volume, long size, boolean readOnly, Supplier<Optional<InetSocketAddress>> owner,
+            Runnable onClose) {
+        this.volume = volume;
+        this.size = size;
+        this.readOnly = readOnly;
+        this.owner = owner;
+        this.onClose = onClose;
+    }
+
+    private interface Call {
+        void run(NbdClient client) throws IOException;
+    }
+
+    /** Runs {@code call} on a connection to the current owner, reconnecting and retrying until it succeeds. */
+    private void forward(Call call) throws IOException {
+        long deadline = System.nanoTime() + GIVE_UP.toNanos();
+        IOException last = null;
+        while (!closed) {
+            NbdClient client = idle.poll();
+            try {
+                if (client == null) {
+                    client = connect();
+                }
+                call.run(client);
+                if (!idle.offer(client)) {
+                    client.close();
+                }
+                return;
+            } catch (IOException e) {
+                // The owner died, was cut off, or no longer serves the volume: find the next one.
+                last = e;
+                if (client != null) {
+                    client.close();
+                }
+                drainIdle();
+                if (System.nanoTime() > deadline) {
+                    break;
+                }
+                log.debug("volume {}: request to the owner failed ({}); retrying", volume, e.getMessage());
+                sleep();
+            }
+        }
+        throw new IOException("volume " + volume + ": no owner answered within " + GIVE_UP.toSeconds() + " s"
+                + (last == null ? "" : ": " + last.getMessage()), last);
+    }
+
+    private NbdClient connect() throws IOException {
+        InetSocketAddress address = owner.get()
+                .orElseThrow(() -> new IOException("volume " + volume + " has no serving owner right now"));
+        return NbdClient.connect(address, volume, Duration.ofSeconds(10));
+    }
+
+    private void drainIdle() {
+        for (NbdClient c; (c = idle.poll()) != null; ) {
+            c.close();
+        }
+    }
+
+    private static void sleep() throws IOException {
+        try {
+            Thread.sleep(RETRY_MS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public boolean isReadOnly() {
+        return readOnly;
+    }
+
+    @Override
+    public boolean canMultiConn() {
+        return true; // every request ends at the owner, whose flush covers all its connections
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        int position = dst.position();
+        forward(c -> {
+            ByteBuffer view = dst.duplicate();
+            view.position(position);
+            c.read(offset, view);
+        });
+        dst.position(dst.limit());
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+        byte[] data = new byte[src.remaining()];
+        src.duplicate().get(data);
+        forward(c -> c.write(offset, data, 0, data.length, fua));
+    }
+
+    @Override
+    public void flush() throws IOException {
+        forward(NbdClient::flush);
+    }
+
+    @Override
+    public void trim(long offset, long length, boolean fua) throws IOException {
+        forward(c -> c.trim(offset, length, fua));
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, boolean mayTrim, boolean fastOnly, boolean fua) throws IOException {
+        forward(c -> c.writeZeroes(offset, length, !mayTrim, fua));
+    }
+
+    @Override
+    public List<Extent> extents(long offset, long length) {
+        return List.of(new Extent(offset, length, false)); // allocation is the owner's business: all data
+    }
+
+    @Override
+    public void cache(long offset, long length) {
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        drainIdle();
+        onClose.run();
+    }
+}
