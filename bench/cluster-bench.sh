@@ -5,8 +5,9 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
-repo="$(cd "$here/.." && pwd)"
-jar="$repo/cli/target/hablock.jar"
+prog=cluster-bench
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
 cmdline="$(printf '%q ' "$0" "$@")"; cmdline="${cmdline% }"
 
 # Where the cluster lives: kept apart from the default local cluster (127.0.0.11.., ZooKeeper
@@ -64,105 +65,27 @@ A default run takes about 10 minutes.
 EOF
 }
 
-die() { echo "cluster-bench: $*" >&2; exit 1; }
-note() { echo "cluster-bench: $*" >&2; }
-
 # ---------------------------------------------------------------- options
-size_arg=1G runtime=10 warmup=3 rounds=2 cpus="" rows_arg="" keep=0 perf_opt=auto
+# all options but --help are common to both benches: common_option in lib.sh
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
-    --size) size_arg="${2:?--size needs a value}"; shift 2 ;;
-    --size=*) size_arg="${1#*=}"; shift ;;
-    --warmup) warmup="${2:?--warmup needs a value}"; shift 2 ;;
-    --warmup=*) warmup="${1#*=}"; shift ;;
-    --runtime) runtime="${2:?--runtime needs a value}"; shift 2 ;;
-    --runtime=*) runtime="${1#*=}"; shift ;;
-    --rounds) rounds="${2:?--rounds needs a value}"; shift 2 ;;
-    --rounds=*) rounds="${1#*=}"; shift ;;
-    --cpus) cpus="${2:?--cpus needs on or off}"; shift 2 ;;
-    --cpus=*) cpus="${1#*=}"; shift ;;
-    --rows) rows_arg="${2:?--rows needs a list}"; shift 2 ;;
-    --rows=*) rows_arg="${1#*=}"; shift ;;
-    --no-perf) perf_opt=off; shift ;;
-    --keep) keep=1; shift ;;
-    *) echo "cluster-bench: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+    *)
+      common_option "$@" || { echo "cluster-bench: unknown option '$1'" >&2; usage >&2; exit 2; }
+      shift "$nshift" ;;
   esac
 done
 
-to_bytes() { # 1G -> bytes (binary units); empty output when malformed
-  local v="$1" n u
-  [[ "$v" =~ ^([0-9]+)([KkMmGgTt]?)(i?[Bb])?$ ]] || return 0
-  n="${BASH_REMATCH[1]}"; u="${BASH_REMATCH[2]^^}"
-  case "$u" in
-    "") echo "$n" ;; K) echo $((n << 10)) ;; M) echo $((n << 20)) ;;
-    G) echo $((n << 30)) ;; T) echo $((n << 40)) ;;
-  esac
-}
-size_bytes="$(to_bytes "$size_arg")"
-[ -n "$size_bytes" ] || die "--size '$size_arg' is not a size like 512M or 1G"
-if [ $((size_bytes % (1 << 20))) -ne 0 ] || [ "$size_bytes" -le 0 ]; then die "--size must be a positive multiple of 1M"; fi
-size_mib=$((size_bytes >> 20))
-[[ "$runtime" =~ ^[1-9][0-9]*$ ]] || die "--runtime must be a positive number of seconds"
-[[ "$warmup" =~ ^[0-9]+$ ]] || die "--warmup must be a number of seconds (0 for none)"
-[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive integer"
-ncpu="$(nproc)"
-if [ -z "$cpus" ]; then
-  if [ "$ncpu" -ge 2 ]; then cpus=on; else cpus=off; fi
-fi
-case "$cpus" in
-  on) [ "$ncpu" -ge 2 ] || die "--cpus on needs at least 2 CPUs (nproc is $ncpu)" ;;
-  off) ;;
-  *) die "--cpus must be 'on' or 'off'" ;;
-esac
-
-# name | fio rw | bs | iodepth | unit
-all_rows=(
-  "seq-write|write|1m|8|MB/s"
-  "seq-read|read|1m|8|MB/s"
-  "rand-read-qd1|randread|4k|1|IOPS"
-  "rand-write-qd1|randwrite|4k|1|IOPS"
-  "rand-read-qd32|randread|4k|32|IOPS"
-  "rand-write-qd32|randwrite|4k|32|IOPS"
-)
-rows=()
-if [ -z "$rows_arg" ]; then
-  rows=("${all_rows[@]}")
-else
-  IFS=, read -r -a wanted <<<"$rows_arg"
-  for w in "${wanted[@]}"; do
-    found=""
-    for i in "${!all_rows[@]}"; do
-      if [ "$w" = "$((i + 1))" ] || [ "$w" = "${all_rows[$i]%%|*}" ]; then found="${all_rows[$i]}"; fi
-    done
-    [ -n "$found" ] || die "--rows: unknown row '$w' (see --help)"
-    rows+=("$found")
-  done
-fi
+check_common_options
+check_cpus
+select_rows
 
 # ---------------------------------------------------------------- prerequisites
-missing=()
-command -v fio >/dev/null || missing+=("fio (apt-get install fio)")
-command -v java >/dev/null || missing+=("java 17 (apt-get install openjdk-17-jdk-headless)")
-command -v jq >/dev/null || missing+=("jq (apt-get install jq)")
-if [ "$cpus" = on ]; then command -v taskset >/dev/null || missing+=("taskset (apt-get install util-linux)"); fi
-if [ ${#missing[@]} -gt 0 ]; then
-  printf 'cluster-bench: missing: %s\n' "${missing[@]}" >&2
-  exit 1
-fi
-fio --enghelp=nbd >/dev/null 2>&1 || die "this fio has no nbd engine (Debian's fio has it: apt-get install fio)"
-[ -f "$jar" ] || die "hablock is not built ($jar is missing): run './hablock --help' once, which builds it"
-if [ -n "$(find "$repo" \( -name .git -o -name target -o -name bench \) -prune -o \
-    \( -name '*.java' -o -name pom.xml -o -path '*/src/main/resources/*' \) -type f -newer "$jar" -print -quit)" ]; then
-  note "warning: $jar is older than the sources; run './hablock --help' to rebuild it"
-fi
+check_prerequisites "fio|fio (apt-get install fio)" "java|java 17 (apt-get install openjdk-17-jdk-headless)" \
+  "jq|jq (apt-get install jq)"
 use_curl=0
 if command -v curl >/dev/null; then use_curl=1; else note "curl is missing: no server-side latencies from the nodes' metrics (apt-get install curl)"; fi
-use_perf=0
-if [ "$perf_opt" = auto ] && command -v perf >/dev/null &&
-    perf stat -x, -e task-clock,context-switches,raw_syscalls:sys_enter -o /dev/null -- true >/dev/null 2>&1; then
-  use_perf=1
-fi
+check_perf
 if [ "$cpus" = on ]; then
   pin_cluster=(taskset -c 1) pin_client=(taskset -c 0)
 else
@@ -171,12 +94,8 @@ fi
 hablock() { java -jar "$jar" "$@"; } # the CLI; the launcher ./hablock might rebuild the jar mid-run
 
 # ---------------------------------------------------------------- work space, cleanup
-stamp="$(date +%Y%m%d-%H%M%S)"
-out="$repo/bench/results/$stamp-cluster"
-mkdir -p "$out"
-tmp="$(mktemp -d /tmp/cluster-bench.XXXXXX)"
-mnt="$tmp/mnt"
-mounted=0 shm_dir="" cdir="" cluster_started=0 child_pid="" child_finish=0 perf_pid=""
+make_workspace -cluster
+cdir="" cluster_started=0 child_pid="" child_finish=0 perf_pid=""
 
 # Long-running children run in the background and are waited for: a trapped signal (Ctrl-C)
 # interrupts "wait" at once, whereas a foreground fio or java that catches SIGINT itself and
@@ -207,7 +126,7 @@ cleanup() {
   local rc=$?
   trap - EXIT
   trap '' INT TERM # finish cleaning up even when signalled again
-  if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true; fi
+  perf_stop
   if [ -n "$child_pid" ]; then
     # cluster up is let finish, so that cluster.json lists every process it started
     [ "$child_finish" = 1 ] || kill -TERM "$child_pid" 2>/dev/null || true
@@ -222,9 +141,7 @@ cleanup() {
       java -jar "$jar" cluster down --dir "$cdir" >"$out/cluster-down.log" 2>&1 ||
         { note "cluster down failed (see $out/cluster-down.log)"; cat "$out/cluster-down.log" >&2; }
     fi
-    if [ "$mounted" = 1 ]; then umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true; fi
-    [ -z "$shm_dir" ] || rm -rf "$shm_dir"
-    rm -rf "$tmp"
+    remove_workspace
   fi
   exit "$rc"
 }
@@ -250,30 +167,13 @@ need=$((6 * size_bytes + (512 << 20)))
 avail_mem=$(($(awk '/^MemAvailable/ {print $2}' /proc/meminfo) * 1024))
 [ "$avail_mem" -ge $((need + (1 << 30))) ] ||
   die "--size $size_arg needs about $(((need >> 20) + 1024)) MiB of free RAM (6 copies on tmpfs + the JVMs); $((avail_mem >> 20)) MiB available"
-mkdir -p "$mnt"
-if mount -t tmpfs -o "size=$need" cluster-bench "$mnt" 2>"$tmp/mount.err"; then
-  mounted=1
-  data_root="$mnt"
-elif [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
-  note "warning: cannot mount a tmpfs ($(head -c 200 "$tmp/mount.err")); using /dev/shm instead"
-  shm_dir="$(mktemp -d /dev/shm/cluster-bench.XXXXXX)"
-  data_root="$shm_dir"
-else
-  die "cannot mount a tmpfs (run as root): $(cat "$tmp/mount.err")"
-fi
-avail=$(($(stat -f -c '%a * %S' "$data_root")))
-fs_type="$(stat -f -c %T "$data_root")"
-[ "$avail" -ge $((6 * size_bytes + (64 << 20))) ] || die "the tmpfs has $((avail >> 20)) MiB free; --size $size_arg needs $((6 * size_mib + 64)) MiB"
+mount_tmpfs "$need"
+data_root="$fs_dir"
+check_space "$data_root" 6
 cdir="$data_root/cluster"
 
 # ---------------------------------------------------------------- machine, start
-kernel="$(uname -r)"
-cpu_model="$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)"
-mem_total="$(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo 2>/dev/null || true)"
-java_version="$(java -version 2>&1 | head -1)"
-fio_version="$(fio --version)"
-git_rev="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-[ -z "$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null)" ] || git_rev="$git_rev (with local changes)"
+machine_info
 n_runs=$((${#rows[@]} * 3 * rounds))
 est=$((n_runs * (runtime + 1) + 3 * (size_mib / 100 + 3) + 3 * ${#rows[@]} * (warmup + 1) + 40))
 
@@ -331,18 +231,12 @@ done
 } | tee -a "$out/meta.txt"
 
 # ---------------------------------------------------------------- fio
-proc_ticks() { # CPU ticks (user + system, all threads) of a process; 0 when gone
-  { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null || true; } | awk '{ t = $12 + $13 } END { print t + 0 }'
-}
 ticks_of() { # CPU ticks of several processes
   local p s=0
   for p in "$@"; do s=$((s + $(proc_ticks "$p"))); done
   echo "$s"
 }
-sys_ticks() { # busy and total ticks of all CPUs
-  awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8; print busy, busy + $5 + $6 + $9 }' /proc/stat
-}
-nodes_alive() { # dies with a clear message when a cluster process is gone
+check_servers() { # hook of run_fio in lib.sh: dies with a clear message when a cluster process is gone
   local v
   for v in "${node_names[@]}"; do
     kill -0 "${node_pid[$v]}" 2>/dev/null ||
@@ -374,24 +268,7 @@ check_health() { # warn when a copy fell out of sync: later figures would measur
   fi
 }
 
-run_fio() { # tag uri rw bs qd [extra fio args...]; writes $out/<tag>.json
-  local tag="$1" u="$2" rw="$3" bs="$4" qd="$5"
-  shift 5
-  sync
-  if ! run_child "${pin_client[@]}" fio --name="$tag" --ioengine=nbd --uri="$u" --rw="$rw" --bs="$bs" \
-      --iodepth="$qd" --numjobs=1 --size="$size_bytes" --output-format=json "$@" \
-      >"$out/$tag.out" 2>"$out/$tag.err"; then
-    nodes_alive
-    cat "$out/$tag.err" >&2
-    die "fio failed: $tag (output: $out/$tag.out)"
-  fi
-  # fio's nbd engine prints "fio: connected to NBD server" before the JSON
-  sed -n '/^{/,$p' "$out/$tag.out" >"$out/$tag.json"
-  jq -e '.jobs[0].error == 0' "$out/$tag.json" >/dev/null ||
-    die "fio reported an error for $tag (see $out/$tag.out)"
-  rm -f "$out/$tag.out"
-  [ -s "$out/$tag.err" ] || rm -f "$out/$tag.err"
-}
+fio_via=(run_child) # run_fio runs fio in the background and waits for it
 
 note "filling the volumes through NBD (sequential 1 MiB writes)"
 for c in "${copies_list[@]}"; do
@@ -399,15 +276,8 @@ for c in "${copies_list[@]}"; do
   note "  c$c: $(jq -r '.jobs[0].write.bw_bytes / 1e6 | floor' "$out/prep-fill-c$c.json") MB/s"
 done
 check_health "after the fill"
-if [ "$warmup" -gt 0 ]; then
-  note "warming up: every row for $warmup s on each volume, not counted"
-  for c in "${copies_list[@]}"; do
-    for row in "${rows[@]}"; do
-      IFS='|' read -r name rw bs qd unit <<<"$row"
-      run_fio "prep-warmup-$name-c$c" "${uri[$c]}" "$rw" "$bs" "$qd" --time_based --runtime="$warmup"
-    done
-  done
-fi
+uri_of() { echo "${uri[${1#c}]}"; } # hook of warm_up in lib.sh: c2 -> the URI of volume c2
+warm_up volume "${copies_list[@]/#/c}"
 
 # results: one line per run:
 #  1 row  2 copies  3 round  4 value  5 p50us  6 p99us  7 nodes-CPU-us/IO  8 ctxsw/IO  9 foreign-CPU-%
@@ -420,7 +290,6 @@ for ((r = 1; r <= rounds; r++)); do
   if ((r % 2)); then order=(1 2 3); else order=(3 2 1); fi
   for row in "${rows[@]}"; do
     IFS='|' read -r name rw bs qd unit <<<"$row"
-    dir='read'; if [[ "$rw" == *write* ]]; then dir='write'; fi
     for c in "${order[@]}"; do
       n=$((n + 1))
       tag="r$r-$name-c$c"
@@ -429,30 +298,16 @@ for ((r = 1; r <= rounds; r++)); do
       ours0="$(ticks_of "${all_pids[@]}")" nodes0="$(ticks_of "${node_pid[@]}")" own0="$(proc_ticks "$opid")"
       read -r ws0 wc0 rs0 rc0 < <(metrics "$c")
       t0="$(date +%s%N)"
-      perf_pid=""
-      if [ "$use_perf" = 1 ]; then
-        # all threads of the 3 nodes, including threads created during the run
-        perf stat -x, -e task-clock,context-switches,raw_syscalls:sys_enter -p "$node_pid_list" -o "$out/$tag.perf" &
-        perf_pid=$!
-        sleep 0.2
-      fi
+      perf_start "$node_pid_list" "$out/$tag.perf" # all threads of the 3 nodes, also threads created during the run
       run_fio "$tag" "${uri[$c]}" "$rw" "$bs" "$qd" --time_based --runtime="$runtime"
-      if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true; perf_pid=""; fi
+      perf_stop
       t1="$(date +%s%N)"
       nodes1="$(ticks_of "${node_pid[@]}")" own1="$(proc_ticks "$opid")" ours1="$(ticks_of "${all_pids[@]}")"
       read -r busy1 total1 < <(sys_ticks)
       read -r ws1 wc1 rs1 rc1 < <(metrics "$c")
-      nodes_alive
-      read -r value p50 p99 ios fio_ticks < <(jq -r --arg d "$dir" --arg u "$unit" '.jobs[0] as $j | $j[$d] as $x |
-          [ (if $u == "MB/s" then $x.bw_bytes / 1e6 else $x.iops end),
-            (($x.clat_ns.percentile["50.000000"] // 0) / 1000),
-            (($x.clat_ns.percentile["99.000000"] // 0) / 1000),
-            $x.total_ios,
-            (($j.usr_cpu + $j.sys_cpu) / 100 * $j.job_runtime / 10) ] | @tsv' "$out/$tag.json")
-      # perf stat -x, lines: value,unit,event,... (task-clock in msec); "-" when not measured
-      read -r p_ms p_cs p_sc < <(awk -F, '$3 == "task-clock" { t = $1 } $3 == "context-switches" { c = $1 }
-          $3 == "raw_syscalls:sys_enter" { s = $1 }
-          END { print (t == "" ? "-" : t), (c == "" ? "-" : c), (s == "" ? "-" : s) }' "$out/$tag.perf" 2>/dev/null || echo "- - -")
+      check_servers
+      read -r value p50 p99 ios fio_ticks < <(fio_result "$out/$tag.json" "$rw" "$unit")
+      read -r p_ms p_cs p_sc < <(perf_counts "$out/$tag.perf")
       read -r cpu_io ctx_io sys_io foreign own_io others_io util wlat rlat < <(awk \
           -v nt=$((nodes1 - nodes0)) -v ot=$((own1 - own0)) -v ios="$ios" -v wall_ns=$((t1 - t0)) \
           -v busy=$((busy1 - busy0)) -v total=$((total1 - total0)) -v ours=$((ours1 - ours0)) -v fio="$fio_ticks" \
@@ -484,12 +339,11 @@ done
 # ---------------------------------------------------------------- peak RSS
 declare -A hwm
 for v in "${node_names[@]}"; do
-  hwm[$v]="$(awk '/^VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/${node_pid[$v]}/status" 2>/dev/null || echo '?')"
+  hwm[$v]="$(peak_rss_mib "${node_pid[$v]}")"
 done
-zk_hwm="$(awk '/^VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$zk_pid/status" 2>/dev/null || echo '?')"
+zk_hwm="$(peak_rss_mib "$zk_pid")"
 
 # ---------------------------------------------------------------- tables
-median() { grep -E '^[0-9.]+$' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 col() { # row copies field (see runs.tsv above); empty when not measured
   awk -F'\t' -v r="$1" -v c="$2" -v f="$3" '$1 == r && $2 == c { print $f }' "$results" | median
 }
@@ -553,9 +407,7 @@ has_row() { local x; for x in "${rows[@]}"; do [ "${x%%|*}" = "$1" ] && return 0
   else
     echo "copies in sync: every volume healthy after the fill and after every round"
   fi
-  foreign_med="$(cut -f9 "$results" | median)" foreign_max="$(cut -f9 "$results" | sort -g | tail -1)"
-  echo "CPU used by other processes during the runs: median ${foreign_med}%, max ${foreign_max}% of all CPUs$(awk -v m="$foreign_max" 'BEGIN { if (m > 5) print "  <-- the machine was not idle: figures are unreliable" }')"
-  echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  print_load
   echo "peak RSS: v1 ${hwm[v1]} MiB, v2 ${hwm[v2]} MiB, v3 ${hwm[v3]} MiB, ZooKeeper $zk_hwm MiB"
   echo
   echo "all runs (row, copies, round, MB/s or IOPS, p50 us, p99 us; per request: nodes' CPU us, ctxsw, syscalls; nodes' busy %; others' CPU %):"
@@ -564,4 +416,4 @@ has_row() { local x; for x in "${rows[@]}"; do [ "${x%%|*}" = "$1" ] && return 0
   echo
   echo "raw fio JSON, perf output, node logs and events: $out"
 } | tee "$out/table.txt"
-cat "$out/meta.txt" "$out/table.txt" >"$out/summary.txt" && rm -f "$out/table.txt"
+finish_summary

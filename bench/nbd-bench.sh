@@ -4,8 +4,9 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
-repo="$(cd "$here/.." && pwd)"
-jar="$repo/cli/target/hablock.jar"
+prog=nbd-bench
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
 cmdline="$(printf '%q ' "$0" "$@")"; cmdline="${cmdline% }"
 
 usage() {
@@ -56,112 +57,34 @@ A default run takes about 5 minutes.
 EOF
 }
 
-die() { echo "nbd-bench: $*" >&2; exit 1; }
-note() { echo "nbd-bench: $*" >&2; }
-
 # ---------------------------------------------------------------- options
-size_arg=1G runtime=10 warmup=3 rounds=2 cpus="" rows_arg="" io_threads="" jfr=0 keep=0 image_dir="" perf_opt=auto
+# the options both benches have (--size --runtime --warmup --rounds --cpus --rows --no-perf
+# --keep): common_option in lib.sh
+io_threads="" jfr=0 image_dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
-    --size) size_arg="${2:?--size needs a value}"; shift 2 ;;
-    --size=*) size_arg="${1#*=}"; shift ;;
-    --warmup) warmup="${2:?--warmup needs a value}"; shift 2 ;;
-    --warmup=*) warmup="${1#*=}"; shift ;;
-    --runtime) runtime="${2:?--runtime needs a value}"; shift 2 ;;
-    --runtime=*) runtime="${1#*=}"; shift ;;
-    --rounds) rounds="${2:?--rounds needs a value}"; shift 2 ;;
-    --rounds=*) rounds="${1#*=}"; shift ;;
-    --cpus) cpus="${2:?--cpus needs on or off}"; shift 2 ;;
-    --cpus=*) cpus="${1#*=}"; shift ;;
-    --rows) rows_arg="${2:?--rows needs a list}"; shift 2 ;;
-    --rows=*) rows_arg="${1#*=}"; shift ;;
-    --io-threads) io_threads="${2:?--io-threads needs a value}"; shift 2 ;;
+    --io-threads) [ -n "${2:-}" ] || die "--io-threads needs a value"; io_threads="$2"; shift 2 ;;
     --io-threads=*) io_threads="${1#*=}"; shift ;;
-    --image-dir) image_dir="${2:?--image-dir needs a directory}"; shift 2 ;;
+    --image-dir) [ -n "${2:-}" ] || die "--image-dir needs a directory"; image_dir="$2"; shift 2 ;;
     --image-dir=*) image_dir="${1#*=}"; shift ;;
-    --no-perf) perf_opt=off; shift ;;
     --jfr) jfr=1; shift ;;
-    --keep) keep=1; shift ;;
-    *) echo "nbd-bench: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+    *)
+      common_option "$@" || { echo "nbd-bench: unknown option '$1'" >&2; usage >&2; exit 2; }
+      shift "$nshift" ;;
   esac
 done
 
-to_bytes() { # 1G -> bytes (binary units); empty output when malformed
-  local v="$1" n u
-  [[ "$v" =~ ^([0-9]+)([KkMmGgTt]?)(i?[Bb])?$ ]] || return 0
-  n="${BASH_REMATCH[1]}"; u="${BASH_REMATCH[2]^^}"
-  case "$u" in
-    "") echo "$n" ;; K) echo $((n << 10)) ;; M) echo $((n << 20)) ;;
-    G) echo $((n << 30)) ;; T) echo $((n << 40)) ;;
-  esac
-}
-size_bytes="$(to_bytes "$size_arg")"
-[ -n "$size_bytes" ] || die "--size '$size_arg' is not a size like 512M or 1G"
-[ $((size_bytes % (1 << 20))) -eq 0 ] && [ "$size_bytes" -gt 0 ] || die "--size must be a positive multiple of 1M"
-size_mib=$((size_bytes >> 20))
-[[ "$runtime" =~ ^[1-9][0-9]*$ ]] || die "--runtime must be a positive number of seconds"
-[[ "$warmup" =~ ^[0-9]+$ ]] || die "--warmup must be a number of seconds (0 for none)"
-[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || die "--rounds must be a positive integer"
+check_common_options
 [ -z "$io_threads" ] || [[ "$io_threads" =~ ^[1-9][0-9]*$ ]] || die "--io-threads must be a positive integer"
-ncpu="$(nproc)"
-if [ -z "$cpus" ]; then
-  if [ "$ncpu" -ge 2 ]; then cpus=on; else cpus=off; fi
-fi
-case "$cpus" in
-  on) [ "$ncpu" -ge 2 ] || die "--cpus on needs at least 2 CPUs (nproc is $ncpu)" ;;
-  off) ;;
-  *) die "--cpus must be 'on' or 'off'" ;;
-esac
-
-# name | fio rw | bs | iodepth | unit
-all_rows=(
-  "seq-write|write|1m|8|MB/s"
-  "seq-read|read|1m|8|MB/s"
-  "rand-read-qd1|randread|4k|1|IOPS"
-  "rand-write-qd1|randwrite|4k|1|IOPS"
-  "rand-read-qd32|randread|4k|32|IOPS"
-  "rand-write-qd32|randwrite|4k|32|IOPS"
-)
-rows=()
-if [ -z "$rows_arg" ]; then
-  rows=("${all_rows[@]}")
-else
-  IFS=, read -r -a wanted <<<"$rows_arg"
-  for w in "${wanted[@]}"; do
-    found=""
-    for i in "${!all_rows[@]}"; do
-      if [ "$w" = "$((i + 1))" ] || [ "$w" = "${all_rows[$i]%%|*}" ]; then found="${all_rows[$i]}"; fi
-    done
-    [ -n "$found" ] || die "--rows: unknown row '$w' (see --help)"
-    rows+=("$found")
-  done
-fi
+check_cpus
+select_rows
 
 # ---------------------------------------------------------------- prerequisites
-missing=()
-command -v fio >/dev/null || missing+=("fio (apt-get install fio)")
-command -v nbdkit >/dev/null || missing+=("nbdkit (apt-get install nbdkit)")
-command -v java >/dev/null || missing+=("java 17 (apt-get install openjdk-17-jdk-headless)")
-command -v jstat >/dev/null || missing+=("jstat, part of the JDK (apt-get install openjdk-17-jdk-headless)")
-command -v jq >/dev/null || missing+=("jq (apt-get install jq)")
-if [ "$cpus" = on ]; then command -v taskset >/dev/null || missing+=("taskset (apt-get install util-linux)"); fi
-if [ ${#missing[@]} -gt 0 ]; then
-  printf 'nbd-bench: missing: %s\n' "${missing[@]}" >&2
-  exit 1
-fi
-fio --enghelp=nbd >/dev/null 2>&1 || die "this fio has no nbd engine (Debian's fio has it: apt-get install fio)"
-[ -f "$jar" ] || die "hablock is not built ($jar is missing): run './hablock --help' once, which builds it"
-if [ -n "$(find "$repo" \( -name .git -o -name target -o -name bench \) -prune -o \
-    \( -name '*.java' -o -name pom.xml -o -path '*/src/main/resources/*' \) -type f -newer "$jar" -print -quit)" ]; then
-  note "warning: $jar is older than the sources; run './hablock --help' to rebuild it"
-fi
-
-use_perf=0
-if [ "$perf_opt" = auto ] && command -v perf >/dev/null &&
-    perf stat -x, -e task-clock,context-switches,raw_syscalls:sys_enter -o /dev/null -- true >/dev/null 2>&1; then
-  use_perf=1
-fi
+check_prerequisites "fio|fio (apt-get install fio)" "nbdkit|nbdkit (apt-get install nbdkit)" \
+  "java|java 17 (apt-get install openjdk-17-jdk-headless)" \
+  "jstat|jstat, part of the JDK (apt-get install openjdk-17-jdk-headless)" "jq|jq (apt-get install jq)"
+check_perf
 if [ "$cpus" = on ]; then
   pin_server=(taskset -c 1) pin_client=(taskset -c 0)
 else
@@ -170,12 +93,7 @@ fi
 read -r -a java_opts <<<"${HABLOCK_JAVA_OPTS:--Xms64m -Xmx256m -XX:+UseG1GC -XX:MaxDirectMemorySize=1g}"
 
 # ---------------------------------------------------------------- work space, cleanup
-stamp="$(date +%Y%m%d-%H%M%S)"
-out="$repo/bench/results/$stamp"
-mkdir -p "$out"
-tmp="$(mktemp -d /tmp/nbd-bench.XXXXXX)"
-mnt="$tmp/mnt"
-mounted=0 shm_dir=""
+make_workspace ""
 hablock_pid="" nbdkit_pid="" jstat_pid=""
 
 stop_pid() { # pid seconds: SIGTERM, wait, then SIGKILL; sets stop_rc to the exit status
@@ -204,9 +122,7 @@ cleanup() {
   if [ "$keep" = 1 ]; then
     note "kept $tmp (images: ${shm_dir:-$mnt}); unmount/remove it yourself"
   else
-    if [ "$mounted" = 1 ]; then umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true; fi
-    [ -z "$shm_dir" ] || rm -rf "$shm_dir"
-    rm -rf "$tmp"
+    remove_workspace
   fi
   exit "$rc"
 }
@@ -221,19 +137,11 @@ if [ -n "$image_dir" ]; then
   [ -d "$image_dir" ] || die "--image-dir $image_dir is not a directory"
   shm_dir="$(mktemp -d "$(readlink -f "$image_dir")/nbd-bench.XXXXXX")"
   images="$shm_dir"
-elif mount -t tmpfs -o "size=$tmpfs_bytes" nbd-bench "$mnt" 2>"$tmp/mount.err"; then
-  mounted=1
-  images="$mnt"
-elif [ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ]; then
-  note "warning: cannot mount a tmpfs ($(head -c 200 "$tmp/mount.err")); using /dev/shm instead"
-  shm_dir="$(mktemp -d /dev/shm/nbd-bench.XXXXXX)"
-  images="$shm_dir"
 else
-  die "cannot mount a tmpfs (run as root): $(cat "$tmp/mount.err")"
+  mount_tmpfs "$tmpfs_bytes"
+  images="$fs_dir"
 fi
-avail=$(($(stat -f -c '%a * %S' "$images")))
-fs_type="$(stat -f -c %T "$images")"
-[ "$avail" -ge $((2 * size_bytes + (64 << 20))) ] || die "the tmpfs has $((avail >> 20)) MiB free; --size $size_arg needs $((2 * size_mib + 64)) MiB"
+check_space "$images" 2
 
 port_free() { # nothing listens on 127.0.0.1:PORT (ss when present: no probe connection)
   if command -v ss >/dev/null; then
@@ -261,14 +169,8 @@ wait_port() { # port pid name log
 }
 
 # ---------------------------------------------------------------- machine, start
-kernel="$(uname -r)"
-cpu_model="$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)"
-mem_total="$(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo 2>/dev/null || true)"
-java_version="$(java -version 2>&1 | head -1)"
-fio_version="$(fio --version)"
+machine_info
 nbdkit_version="$(nbdkit --version | head -1)"
-git_rev="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-[ -z "$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null)" ] || git_rev="$git_rev (with local changes)"
 n_runs=$((${#rows[@]} * 2 * rounds))
 est=$((n_runs * (runtime + 1) + 2 * (size_mib / 300 + 3) + 2 * ${#rows[@]} * (warmup + 1) + 25))
 
@@ -319,17 +221,11 @@ jstat -gc "$hablock_pid" 1000 >"$out/hablock-jstat.txt" 2>&1 &
 jstat_pid=$!
 
 # ---------------------------------------------------------------- fio
-proc_ticks() { # CPU ticks (user + system, all threads) of a process; 0 when gone
-  { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null || true; } | awk '{ t = $12 + $13 } END { print t + 0 }'
-}
 proc_ctxsw() { # context switches (voluntary + involuntary) summed over the threads of a process
   cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { print s + 0 }'
 }
 ours_ticks() { # CPU ticks of the processes this script runs besides fio
   echo $(($(proc_ticks "$hablock_pid") + $(proc_ticks "$nbdkit_pid") + $(proc_ticks "$jstat_pid")))
-}
-sys_ticks() { # busy and total ticks of all CPUs
-  awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8; print busy, busy + $5 + $6 + $9 }' /proc/stat
 }
 server_gone() { # name pid log: dies with a clear message when a server is no longer running
   if ! kill -0 "$2" 2>/dev/null; then
@@ -341,42 +237,20 @@ server_gone() { # name pid log: dies with a clear message when a server is no lo
   fi
 }
 
-run_fio() { # tag uri rw bs qd [extra fio args...]; writes $out/<tag>.json
-  local tag="$1" uri="$2" rw="$3" bs="$4" qd="$5"
-  shift 5
-  sync
-  if ! "${pin_client[@]}" fio --name="$tag" --ioengine=nbd --uri="$uri" --rw="$rw" --bs="$bs" \
-      --iodepth="$qd" --numjobs=1 --size="$size_bytes" --output-format=json "$@" \
-      >"$out/$tag.out" 2>"$out/$tag.err"; then
-    server_gone hablock "$hablock_pid" "$out/hablock.log"
-    server_gone nbdkit "$nbdkit_pid" "$out/nbdkit.log"
-    cat "$out/$tag.err" >&2
-    die "fio failed: $tag (output: $out/$tag.out)"
-  fi
-  # fio's nbd engine prints "fio: connected to NBD server" before the JSON
-  sed -n '/^{/,$p' "$out/$tag.out" >"$out/$tag.json"
-  jq -e '.jobs[0].error == 0' "$out/$tag.json" >/dev/null ||
-    die "fio reported an error for $tag (see $out/$tag.out)"
-  rm -f "$out/$tag.out"
-  [ -s "$out/$tag.err" ] || rm -f "$out/$tag.err"
+check_servers() { # hook of run_fio in lib.sh
+  server_gone hablock "$hablock_pid" "$out/hablock.log"
+  server_gone nbdkit "$nbdkit_pid" "$out/nbdkit.log"
 }
+fio_via=() # run_fio runs fio in the foreground
 
 servers=(hablock nbdkit)
-uri_of() { if [ "$1" = hablock ]; then echo "$hablock_uri"; else echo "$nbdkit_uri"; fi; }
+uri_of() { if [ "$1" = hablock ]; then echo "$hablock_uri"; else echo "$nbdkit_uri"; fi; } # also the hook of warm_up
 
 note "filling both images through NBD (sequential 1 MiB writes)"
 for s in "${servers[@]}"; do
   run_fio "prep-fill-$s" "$(uri_of "$s")" write 1m 8
 done
-if [ "$warmup" -gt 0 ]; then
-  note "warming up: every row for $warmup s on each server, not counted"
-  for s in "${servers[@]}"; do
-    for row in "${rows[@]}"; do
-      IFS='|' read -r name rw bs qd unit <<<"$row"
-      run_fio "prep-warmup-$name-$s" "$(uri_of "$s")" "$rw" "$bs" "$qd" --time_based --runtime="$warmup"
-    done
-  done
-fi
+warm_up server "${servers[@]}"
 
 # results: one line per run: row server round value p50us p99us
 #   server-CPU-us-per-IO server-ctxsw-per-IO foreign-CPU-% server-syscalls-per-IO
@@ -387,36 +261,20 @@ for ((r = 1; r <= rounds; r++)); do
   if ((r % 2)); then order=(hablock nbdkit); else order=(nbdkit hablock); fi
   for row in "${rows[@]}"; do
     IFS='|' read -r name rw bs qd unit <<<"$row"
-    dir=read; [[ "$rw" == *write* ]] && dir=write
     for s in "${order[@]}"; do
       n=$((n + 1))
       tag="r$r-$name-$s"
       if [ "$s" = hablock ]; then spid="$hablock_pid"; else spid="$nbdkit_pid"; fi
       read -r busy0 total0 < <(sys_ticks)
       ours0="$(ours_ticks)" st0="$(proc_ticks "$spid")" sc0="$(proc_ctxsw "$spid")"
-      perf_pid=""
-      if [ "$use_perf" = 1 ]; then
-        # counts every thread of the server, including threads created during the run
-        perf stat -x, -e task-clock,context-switches,raw_syscalls:sys_enter -p "$spid" -o "$out/$tag.perf" &
-        perf_pid=$!
-        sleep 0.2
-      fi
+      perf_start "$spid" "$out/$tag.perf" # every thread of the server, also threads created during the run
       run_fio "$tag" "$(uri_of "$s")" "$rw" "$bs" "$qd" --time_based --runtime="$runtime"
-      if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null || true; wait "$perf_pid" 2>/dev/null || true; fi
+      perf_stop
       st1="$(proc_ticks "$spid")" sc1="$(proc_ctxsw "$spid")" ours1="$(ours_ticks)"
       read -r busy1 total1 < <(sys_ticks)
-      server_gone hablock "$hablock_pid" "$out/hablock.log"
-      server_gone nbdkit "$nbdkit_pid" "$out/nbdkit.log"
-      read -r value p50 p99 ios fio_ticks < <(jq -r --arg d "$dir" --arg u "$unit" '.jobs[0] as $j | $j[$d] as $x |
-          [ (if $u == "MB/s" then $x.bw_bytes / 1e6 else $x.iops end),
-            (($x.clat_ns.percentile["50.000000"] // 0) / 1000),
-            (($x.clat_ns.percentile["99.000000"] // 0) / 1000),
-            $x.total_ios,
-            (($j.usr_cpu + $j.sys_cpu) / 100 * $j.job_runtime / 10) ] | @tsv' "$out/$tag.json")
-      # perf stat -x, lines: value,unit,event,... (task-clock in msec); "-" when not measured
-      read -r p_ms p_cs p_sc < <(awk -F, '$3 == "task-clock" { t = $1 } $3 == "context-switches" { c = $1 }
-          $3 == "raw_syscalls:sys_enter" { s = $1 }
-          END { print (t == "" ? "-" : t), (c == "" ? "-" : c), (s == "" ? "-" : s) }' "$out/$tag.perf" 2>/dev/null || echo "- - -")
+      check_servers
+      read -r value p50 p99 ios fio_ticks < <(fio_result "$out/$tag.json" "$rw" "$unit")
+      read -r p_ms p_cs p_sc < <(perf_counts "$out/$tag.perf")
       read -r cpu_io ctx_io sys_io foreign < <(awk -v st=$((st1 - st0)) -v sc=$((sc1 - sc0)) -v ios="$ios" \
           -v busy=$((busy1 - busy0)) -v total=$((total1 - total0)) -v ours=$((ours1 - ours0)) -v fio="$fio_ticks" \
           -v pms="$p_ms" -v pcs="$p_cs" -v psc="$p_sc" 'BEGIN {
@@ -439,8 +297,8 @@ for ((r = 1; r <= rounds; r++)); do
 done
 
 # ---------------------------------------------------------------- stop, heap
-hablock_hwm="$(awk '/^VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$hablock_pid/status" 2>/dev/null || echo '?')"
-nbdkit_hwm="$(awk '/^VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$nbdkit_pid/status" 2>/dev/null || echo '?')"
+hablock_hwm="$(peak_rss_mib "$hablock_pid")"
+nbdkit_hwm="$(peak_rss_mib "$nbdkit_pid")"
 stop_pid "$jstat_pid" 2; jstat_pid=""
 stop_pid "$hablock_pid" 20; hablock_rc="$stop_rc" hablock_pid=""
 stop_pid "$nbdkit_pid" 5; nbdkit_pid=""
@@ -459,7 +317,6 @@ heap_summary="$(awk '
 xmx="$(printf '%s\n' "${java_opts[@]}" | sed -n 's/^-Xmx//p' | tail -1)"
 
 # ---------------------------------------------------------------- table
-median() { grep -E '^[0-9.]+$' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 col() { # row server field(4=value,5=p50,6=p99,7=cpu-us/IO,8=ctxsw/IO,10=syscalls/IO)
   awk -F'\t' -v r="$1" -v s="$2" -v f="$3" '$1 == r && $2 == s { print $f }' "$results" | median
 }
@@ -494,9 +351,7 @@ col() { # row server field(4=value,5=p50,6=p99,7=cpu-us/IO,8=ctxsw/IO,10=syscall
       "$([ "$use_perf" = 1 ] && printf '%.1f / %.1f' "$(col "$name" hablock 10)" "$(col "$name" nbdkit 10)" || echo -)"
   done
   echo
-  foreign_med="$(cut -f9 "$results" | median)" foreign_max="$(cut -f9 "$results" | sort -g | tail -1)"
-  echo "CPU used by other processes during the runs: median ${foreign_med}%, max ${foreign_max}% of all CPUs$(awk -v m="$foreign_max" 'BEGIN { if (m > 5) print "  <-- the machine was not idle: figures are unreliable" }')"
-  echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  print_load
   if [ -n "$heap_summary" ]; then
     read -r heap_max old_max ygc fgc gct samples <<<"$heap_summary"
     echo "hablock heap: peak used ${heap_max} MiB of -Xmx${xmx:-?} (old gen peak ${old_max} MiB; $ygc young + $fgc full GCs, ${gct} s GC time; $samples jstat samples)"
@@ -512,4 +367,4 @@ col() { # row server field(4=value,5=p50,6=p99,7=cpu-us/IO,8=ctxsw/IO,10=syscall
   echo
   echo "raw fio JSON and logs: $out"
 } | tee "$out/table.txt"
-cat "$out/meta.txt" "$out/table.txt" >"$out/summary.txt" && rm -f "$out/table.txt"
+finish_summary
