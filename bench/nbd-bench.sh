@@ -186,14 +186,16 @@ est=$((n_runs * (runtime + 1) + 2 * (size_mib / 300 + 3) + 2 * ${#rows[@]} * (wa
 cat "$out/meta.txt"
 note "$n_runs measured runs, about $((est / 60)) min $((est % 60)) s; results in $out"
 
-hport="$(pick_port)" aport="$(pick_port)" kport="$(pick_port)"
+hport="$(pick_port)" aport="$(pick_port)" kport="$(pick_port)" rport="$(pick_port)"
 
 # hablock
 data="$images/hablock"
 mkdir -p "$data"
 jfr_opts=()
 [ "$jfr" = 0 ] || jfr_opts=("-XX:StartFlightRecording=filename=$out/hablock.jfr,settings=profile,dumponexit=true")
-server_args=(server --data-dir "$data" --listen "127.0.0.1:$hport" --admin-listen "127.0.0.1:$aport")
+# A one-node cluster: its embedded ZooKeeper on $aport, the replication listener unused (1 copy).
+server_args=(server --data-dir "$data" --listen "127.0.0.1:$hport" --zk-listen "127.0.0.1:$aport"
+  --replication-listen "127.0.0.1:$rport" --metrics-listen off)
 [ -z "$io_threads" ] || server_args+=(--io-threads "$io_threads")
 # Same jar and main class as `java -jar`; started by class name so that a broad
 # `pkill -f "hablock.jar server"` run by someone else on a shared machine does not stop it mid-run.
@@ -203,7 +205,7 @@ main_class="$(unzip -p "$jar" META-INF/MANIFEST.MF 2>/dev/null | tr -d '\r' | se
 hablock_pid=$!
 wait_port "$aport" "$hablock_pid" "hablock server" "$out/hablock.log"
 wait_port "$hport" "$hablock_pid" "hablock server" "$out/hablock.log"
-java -jar "$jar" volume create bench --size "${size_mib}M" --node "127.0.0.1:$aport" >"$out/volume-create.log" 2>&1 ||
+java -jar "$jar" volume create bench --size "${size_mib}M" --zk "127.0.0.1:$aport" >"$out/volume-create.log" 2>&1 ||
   { cat "$out/volume-create.log" >&2; die "hablock volume create failed"; }
 [ -f "$data/volumes/bench/data.img" ] || die "hablock did not create $data/volumes/bench/data.img"
 hablock_uri="nbd://127.0.0.1:$hport/bench"

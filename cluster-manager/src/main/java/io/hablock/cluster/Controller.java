@@ -34,7 +34,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class Controller implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Controller.class);
-    private static final long PERIOD_MS = 2000;
+    private static final long PERIOD_MS = 10_000; // a safety net: ZooKeeper events trigger the passes
     static final String SOURCE = "CLUSTER";
 
     private final ClusterClient cluster;

@@ -38,7 +38,7 @@ import org.slf4j.LoggerFactory;
  */
 final class NodeAgent implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NodeAgent.class);
-    private static final long PERIOD_MS = 2000;
+    private static final long PERIOD_MS = 10_000; // a safety net: ZooKeeper events trigger the passes
 
     private final ClusterClient cluster;
     private final BlockStore store;
