@@ -54,6 +54,9 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private boolean deviceReleased;
     /** System.nanoTime() before which no request runs inline (set after a slow one). */
     private long inlinePausedUntil;
+    /** Consecutive slow inline requests: a slow disk is slow every time, a preempted thread once. */
+    private int slowInlineStreak;
+    static final int SLOW_STREAK = 3;
 
     TransmissionHandler(BlockDevice device, Session session, ServerContext server) {
         this.device = device;
@@ -114,10 +117,13 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             long start = System.nanoTime();
             List<Object> reply = executor.execute(ctx.alloc(), request);
             long took = System.nanoTime() - start;
-            if (took > server.config().slowInlineIo().toNanos()) {
+            if (took <= server.config().slowInlineIo().toNanos()) {
+                slowInlineStreak = 0;
+            } else if (++slowInlineStreak >= SLOW_STREAK) {
+                slowInlineStreak = 0;
                 inlinePausedUntil = System.nanoTime() + server.config().inlinePause().toNanos();
-                log.debug("inline I/O on export '{}' took {} us; using the I/O workers for a while",
-                        session.exportName(), took / 1000);
+                log.debug("inline I/O on export '{}' took {} us, {} times in a row; using the I/O workers for a while",
+                        session.exportName(), took / 1000, SLOW_STREAK);
             }
             completed(reply, bytes);
             return;
