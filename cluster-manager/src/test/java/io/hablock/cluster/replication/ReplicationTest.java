@@ -327,15 +327,29 @@ class ReplicationTest {
                     .hasMessageContaining("no reply within 500 ms");
             assertThat(failureOf(second)).isInstanceOf(ReplicaUnreachableException.class);
             assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(3));
-            // the client closed that connection
+            // the client reset that connection (an abandoned connection must deliver nothing more)
             accepted.setSoTimeout(10_000);
             try (InputStream in = accepted.getInputStream()) {
                 byte[] sink = new byte[4096];
                 while (in.read(sink) >= 0) {
                     // drain until EOF
                 }
+            } catch (java.net.SocketException reset) {
+                assertThat(reset).hasMessageContaining("reset");
             }
             accepted.close();
+        }
+    }
+
+    /** Like {@code in.read}, with a connection reset (how the client abandons it) as the end. */
+    private static int readOrReset(InputStream in, byte[] sink) throws IOException {
+        try {
+            return in.read(sink);
+        } catch (java.net.SocketException e) {
+            if (String.valueOf(e.getMessage()).contains("reset")) {
+                return -1;
+            }
+            throw e;
         }
     }
 
@@ -359,7 +373,7 @@ class ReplicationTest {
                 }
                 byte[] sink = new byte[64 * 1024];
                 long total = 0;
-                for (int n; (n = in.read(sink)) >= 0; ) {
+                for (int n; (n = readOrReset(in, sink)) >= 0; ) {
                     for (int i = 0; i < n; i++) {
                         if (total + i >= 60) { // the payload, after the length and the 56-byte header (a random uuid)
                             assertThat(sink[i]).as("byte %d on the wire", total + i).isNotEqualTo((byte) 0xEE);
