@@ -269,6 +269,22 @@ public final class Controller implements AutoCloseable {
             }
             return;
         }
+        // A rebuild whose target died cannot finish: that copy is stale again (it may be retried).
+        List<String> deadTargets = r.replicas().entrySet().stream()
+                .filter(e -> e.getValue() == ReplicaState.REBUILDING && !live.containsKey(e.getKey()))
+                .map(Map.Entry::getKey).toList();
+        if (!deadTargets.isEmpty()) {
+            cluster.updateVolume(r.name(), cur -> {
+                VolumeRecord next = cur;
+                for (String n : deadTargets) {
+                    if (next.replicas().get(n) == ReplicaState.REBUILDING) {
+                        next = next.withReplica(n, ReplicaState.STALE);
+                    }
+                }
+                return next;
+            });
+            return;
+        }
         if (!r.isServed() || r.replicas().containsValue(ReplicaState.REBUILDING)
                 || r.replicas().containsValue(ReplicaState.CREATING)) {
             return;
