@@ -289,6 +289,19 @@ public final class ClusterClient implements AutoCloseable {
         }
     }
 
+    /**
+     * Appends an event, logging instead of failing when ZooKeeper cannot take it: an event is a
+     * report, never a reason to stop the work it reports.
+     */
+    public void recordQuietly(Event e) {
+        try {
+            record(e);
+        } catch (ClusterException ex) {
+            org.slf4j.LoggerFactory.getLogger(ClusterClient.class)
+                    .warn("event not recorded ({}): {}", ex.getMessage(), e.message());
+        }
+    }
+
     /** The last {@code n} events, oldest first. */
     public List<Event> events(int n) throws ClusterException {
         return eventsAfter(-1, n);

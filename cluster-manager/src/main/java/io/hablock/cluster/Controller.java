@@ -79,7 +79,7 @@ public final class Controller implements AutoCloseable {
             stepDown = done;
             leading = true;
             log.info("this node ({}) is now the controller", nodeId);
-            record(Event.info(SOURCE, "node " + nodeId + " is the controller"));
+            cluster.recordQuietly(Event.info(SOURCE, "node " + nodeId + " is the controller"));
             try (CuratorCache nodes = CuratorCache.build(client, cluster.paths().nodes());
                     CuratorCache volumes = CuratorCache.build(client, cluster.paths().volumes())) {
                 nodes.listenable().addListener((type, oldData, data) -> requestPass());
@@ -165,7 +165,7 @@ public final class Controller implements AutoCloseable {
                     String what = next == NodeStatus.MAINTENANCE
                             ? "node " + m.name() + " (" + m.id() + ") is unreachable: status maintenance"
                             : "node " + m.name() + " (" + m.id() + ") is back: status normal";
-                    record(next == NodeStatus.MAINTENANCE ? Event.warn(SOURCE, what) : Event.info(SOURCE, what));
+                    cluster.recordQuietly(next == NodeStatus.MAINTENANCE ? Event.warn(SOURCE, what) : Event.info(SOURCE, what));
                 }
             }
         }
@@ -220,7 +220,7 @@ public final class Controller implements AutoCloseable {
         List<String> candidates = r.inSync().stream().filter(n -> !n.equals(r.owner()) && live.containsKey(n)).toList();
         if (candidates.isEmpty()) {
             if (unservable.add(r.name() + "@" + r.epoch())) {
-                record(Event.warn(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") has no live in-sync copy: "
+                cluster.recordQuietly(Event.warn(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") has no live in-sync copy: "
                         + "waiting for node " + nameOf(r.owner(), members) + " to come back"));
             }
             return true;
@@ -233,7 +233,7 @@ public final class Controller implements AutoCloseable {
                 && cur.state() == VolumeState.READY ? cur.withOwner(next, true) : cur);
         if (done.isPresent() && next.equals(done.get().value().owner()) && done.get().value().epoch() == r.epoch() + 1) {
             NodeInfo n = live.get(next);
-            record(Event.info(SOURCE, "node " + nameOf(old, members) + " (" + old + ") failover completed: volume "
+            cluster.recordQuietly(Event.info(SOURCE, "node " + nameOf(old, members) + " (" + old + ") failover completed: volume "
                     + r.name() + " (" + r.vdisk() + ") now owned by node " + n.name() + " (" + next + "), ip address="
                     + n.host() + ", epoch " + (r.epoch() + 1)));
             log.info("volume {}: failover from {} to {} at epoch {}", r.name(), old, next, r.epoch() + 1);
@@ -264,7 +264,7 @@ public final class Controller implements AutoCloseable {
                 return next;
             });
             for (String n : marked) {
-                record(Event.warn(SOURCE, "volume " + r.name() + " copy on node " + n + " out of sync: node "
+                cluster.recordQuietly(Event.warn(SOURCE, "volume " + r.name() + " copy on node " + n + " out of sync: node "
                         + nameOf(n, members) + " is unreachable"));
             }
             return;
@@ -294,7 +294,7 @@ public final class Controller implements AutoCloseable {
         String wanted = r.desiredOwner();
         if (wanted != null && !live.containsKey(wanted)) {
             cluster.updateVolume(r.name(), cur -> wanted.equals(cur.desiredOwner()) ? cur.withDesiredOwner(null) : cur);
-            record(Event.warn(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") move to node " + nameOf(wanted, members)
+            cluster.recordQuietly(Event.warn(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") move to node " + nameOf(wanted, members)
                     + " abandoned: the node is not live"));
             return;
         }
@@ -322,7 +322,7 @@ public final class Controller implements AutoCloseable {
             }
             if (target == null) {
                 if (unplaceable.add(r.name() + "@" + usable.size())) {
-                    record(Event.warn(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") has " + usable.size() + " of "
+                    cluster.recordQuietly(Event.warn(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") has " + usable.size() + " of "
                             + r.copies() + " copies and no node with room for another"));
                 }
                 return;
@@ -335,7 +335,7 @@ public final class Controller implements AutoCloseable {
                 return fresh ? cur.withNewReplica(t, ReplicaState.REBUILDING) : cur.withReplica(t, ReplicaState.REBUILDING);
             });
             if (done.isPresent() && done.get().value().replicas().get(t) == ReplicaState.REBUILDING) {
-                record(Event.info(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") rebuilding on node " + t
+                cluster.recordQuietly(Event.info(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") rebuilding on node " + t
                         + (needsLocalCopy ? " (locality rebuild)" : fresh ? "" : " (resync of its stale copy)")));
             }
             return;
@@ -377,7 +377,7 @@ public final class Controller implements AutoCloseable {
                 ? cur.withOwner(next, false) : cur);
         if (done.isPresent() && next.equals(done.get().value().owner())) {
             NodeInfo n = live.get(next);
-            record(Event.info(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") moved from node " + nameOf(r.owner(), members)
+            cluster.recordQuietly(Event.info(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") moved from node " + nameOf(r.owner(), members)
                     + " to node " + (n == null ? next : n.name() + " (" + next + ")") + ", epoch " + (r.epoch() + 1)
                     + (requested ? "; locality rebuild completed, ret:0" : " (drain)")));
         }
@@ -417,7 +417,7 @@ public final class Controller implements AutoCloseable {
         if (!r.replicas().isEmpty() && r.replicas().values().stream().allMatch(s -> s == ReplicaState.IN_SYNC)) {
             var done = cluster.updateVolume(r.name(), v -> v.state() == VolumeState.CREATING ? v.withState(VolumeState.READY) : v);
             if (done.isPresent() && done.get().value().state() == VolumeState.READY) {
-                record(Event.info(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") ready: " + r.type()
+                cluster.recordQuietly(Event.info(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") ready: " + r.type()
                         + ", owner " + r.owner()));
             }
         }
@@ -439,15 +439,7 @@ public final class Controller implements AutoCloseable {
         }
         if (r.replicas().isEmpty() && cluster.deleteVolume(r.name(), v.version())) {
             cluster.deleteTree(cluster.paths().clientsOf(r.name()));
-            record(Event.info(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") deleted"));
-        }
-    }
-
-    private void record(Event e) {
-        try {
-            cluster.record(e);
-        } catch (ClusterException ex) {
-            log.warn("event not recorded ({}): {}", ex.getMessage(), e.message());
+            cluster.recordQuietly(Event.info(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") deleted"));
         }
     }
 

@@ -332,7 +332,7 @@ final class NodeAgent implements AutoCloseable {
             store.delete(m.name());
             log.info("removed local copy of volume {} (uuid {}): the cluster deleted it while this node was away",
                     m.name(), m.uuid());
-            record(Event.info(Controller.SOURCE, "volume " + m.name() + " removed on node " + nodeId
+            cluster.recordQuietly(Event.info(Controller.SOURCE, "volume " + m.name() + " removed on node " + nodeId
                     + " (deleted while the node was away)"));
         } else if (reportedStrangers.add(m.name())) {
             log.info("local volume {} predates this cluster and is not part of it; leaving it alone", m.name());
@@ -427,7 +427,7 @@ final class NodeAgent implements AutoCloseable {
             return cur;
         });
         if (changed.get()) {
-            record(Event.info(Controller.SOURCE, "volume " + v.name() + " (" + v.vdisk() + ") created on node " + nodeId));
+            cluster.recordQuietly(Event.info(Controller.SOURCE, "volume " + v.name() + " (" + v.vdisk() + ") created on node " + nodeId));
         }
     }
 
@@ -454,7 +454,7 @@ final class NodeAgent implements AutoCloseable {
                     ? cur.withoutReplica(nodeId) : cur);
         }
         metrics.removeVolume(v.name());
-        record(Event.info(Controller.SOURCE, "volume " + v.name() + " (" + v.vdisk() + ") removed on node " + nodeId));
+        cluster.recordQuietly(Event.info(Controller.SOURCE, "volume " + v.name() + " (" + v.vdisk() + ") removed on node " + nodeId));
     }
 
     private void startServing(VolumeRecord v, Map<String, NodeInfo> nodes) throws IOException {
@@ -534,16 +534,8 @@ final class NodeAgent implements AutoCloseable {
             }
             rv.removePeer(peer.nodeId());
             log.warn("volume {}: copy on node {} is out of sync: {}", rv.name(), peer.nodeId(), why);
-            record(Event.warn("REPLICATION", "volume " + rv.name() + " copy on node " + peer.nodeId()
+            cluster.recordQuietly(Event.warn("REPLICATION", "volume " + rv.name() + " copy on node " + peer.nodeId()
                     + " out of sync: " + why));
-        }
-    }
-
-    private void record(Event e) {
-        try {
-            cluster.record(e);
-        } catch (ClusterException ex) {
-            log.warn("event not recorded ({}): {}", ex.getMessage(), e.message());
         }
     }
 

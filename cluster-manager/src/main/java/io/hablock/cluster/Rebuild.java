@@ -152,7 +152,7 @@ final class Rebuild implements Runnable {
             long total = sent;
             if (reconcileOnly) {
                 if (done > 0) {
-                    record(Event.info(Controller.SOURCE, label + " copy on node " + target.nodeId() + " reconciled after "
+                    cluster.recordQuietly(Event.info(Controller.SOURCE, label + " copy on node " + target.nodeId() + " reconciled after "
                             + "failover: " + done + " chunk(s) differed (writes in flight when the old owner died)"));
                 }
                 log.info("{}: copy on {} checked after failover, {} chunk(s) differed", label, target.nodeId(), done);
@@ -169,7 +169,7 @@ final class Rebuild implements Runnable {
                 throw new IOException("the volume is gone");
             }
             double seconds = Math.max(0.001, (System.nanoTime() - startNs) / 1e9);
-            record(Event.info(Controller.SOURCE, label + " volume rebuild completed on node " + target.nodeId()
+            cluster.recordQuietly(Event.info(Controller.SOURCE, label + " volume rebuild completed on node " + target.nodeId()
                     + ", ret:0: " + done + " of " + mine.length + " chunks differed, " + human(total) + " sent in "
                     + String.format("%.1f", seconds) + " s (" + String.format("%.1f", total / seconds / 1e6) + " MB/s)"));
             log.info("{}: rebuild on {} done, {} bytes sent", label, target.nodeId(), total);
@@ -194,7 +194,7 @@ final class Rebuild implements Runnable {
                 log.warn("{}: cannot mark the copy on {} stale again: {}", label, target.nodeId(), ex.getMessage());
             }
             if (!cancelled.get()) {
-                record(Event.warn(Controller.SOURCE, label + " rebuild on node " + target.nodeId() + " failed: " + why
+                cluster.recordQuietly(Event.warn(Controller.SOURCE, label + " rebuild on node " + target.nodeId() + " failed: " + why
                         + "; it will be retried"));
             }
         } finally {
@@ -289,14 +289,6 @@ final class Rebuild implements Runnable {
             cluster.curator().delete().forPath(cluster.paths().rebuild(volume.name()));
         } catch (Exception e) {
             log.debug("cannot remove rebuild progress: {}", e.getMessage());
-        }
-    }
-
-    private void record(Event e) {
-        try {
-            cluster.record(e);
-        } catch (ClusterException ex) {
-            log.warn("event not recorded ({}): {}", ex.getMessage(), e.message());
         }
     }
 
