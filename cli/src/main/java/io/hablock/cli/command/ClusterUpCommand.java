@@ -47,7 +47,9 @@ public final class ClusterUpCommand implements Callable<Integer> {
     @Option(names = "--capacity", paramLabel = "SIZE", description = "Space each node offers (default: its file system's size).")
     String capacity;
 
-    @Option(names = "--forward", description = "Start the nodes with --forward: each serves every volume (a host endpoint).")
+    @Option(names = "--forward", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = {"Nodes serve every volume, forwarding to its owner (on by default); --no-forward starts "
+                    + "them with --no-forward: a node refuses volumes it does not own and names the owner."})
     boolean forward;
 
     @Option(names = "--node-heap", paramLabel = "SIZE", defaultValue = "256m", description = "Java heap per node (default ${DEFAULT-VALUE}).")
@@ -83,8 +85,8 @@ public final class ClusterUpCommand implements Callable<Integer> {
                 if (capacity != null) {
                     args.addAll(List.of("--capacity", capacity));
                 }
-                if (forward) {
-                    args.add("--forward");
+                if (!forward) {
+                    args.add("--no-forward");
                 }
                 started.add(launch("v" + i, List.of("-Xmx" + nodeHeap, "-XX:MaxDirectMemorySize=512m"), args));
                 new LocalCluster(zk, started).write(dir);

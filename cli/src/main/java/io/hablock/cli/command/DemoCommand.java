@@ -156,6 +156,10 @@ public final class DemoCommand implements Callable<Integer> {
         say.print(String.format(java.util.Locale.ROOT, "  failover time    %.1f s (SIGKILL of %s until %s served reads of "
                 + "wp_mysql-data; session timeout %s)", o.failover().toMillis() / 1000.0, o.failedNode(), o.newOwner(),
                 sessionTimeout));
+        say.print(o.appError() == null
+                ? String.format(java.util.Locale.ROOT, "  application      no I/O error writing through %s's host endpoint during the "
+                        + "failover (longest pause %.1f s)", o.appHost(), o.appPause().toMillis() / 1000.0)
+                : "  application      I/O ERROR through " + o.appHost() + "'s host endpoint: " + o.appError());
         if (o.rebuilds().isEmpty()) {
             say.print("  rebuild rate     none: no \"volume rebuild completed\" event");
         }

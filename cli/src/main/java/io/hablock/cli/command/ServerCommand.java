@@ -106,10 +106,11 @@ public final class ServerCommand implements Callable<Integer> {
                     + "(default ${DEFAULT-VALUE})."})
     String inlineIoMax;
 
-    @Option(names = "--forward",
-            description = {"Host endpoint: also serve the volumes other nodes own, forwarding each request to the "
-                    + "owner, and follow the owner through a failover (the client sees a pause, not an error). "
-                    + "Without it, a client asking for such a volume is told which node serves it."})
+    @Option(names = "--forward", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = {"Host endpoint (on by default): also serve the volumes other nodes own, forwarding each "
+                    + "request to the owner, and follow the owner through a failover (the client sees a pause, "
+                    + "not an error). With --no-forward a client asking for such a volume is refused with "
+                    + "NBD_REP_ERR_UNKNOWN and a message naming the node that serves it."})
     boolean forward;
 
     @Option(names = "--read-only", description = "Serve every volume read-only.")

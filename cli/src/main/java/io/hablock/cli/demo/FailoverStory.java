@@ -49,8 +49,13 @@ public final class FailoverStory {
     private final Map<String, CheckedBlocks> data = new LinkedHashMap<>();
 
     /** What the summary reports. */
+    /**
+     * @param appHost the node whose host endpoint the application wrote through during the failover
+     * @param appPause the longest time one of its requests waited
+     * @param appError the I/O error it got, or null
+     */
     public record Outcome(Duration failover, String failedNode, String newOwner, List<String> rebuilds,
-            long bytesVerified, int badBlocks) {
+            long bytesVerified, int badBlocks, String appHost, Duration appPause, String appError) {
     }
 
     public FailoverStory(ClusterClient cluster, String zk, LocalNodes nodes, Narrator narrator, Checks checks,
@@ -80,37 +85,123 @@ public final class FailoverStory {
         for (CheckedBlocks blocks : data.values()) {
             writeAtOwner(blocks, 0, blocks.blocks(), 1);
         }
-        showRefusal(DATABASE);
         tables.nodes();
         tables.volumes();
 
         VolumeRecord before = view.record(DATABASE);
         String victim = view.name(before.owner());
-        say.step("Kill the owner of " + DATABASE + ", node " + victim + ", with SIGKILL (no goodbye to anyone)");
-        Map<String, VolumeRecord> beforeAll = view.records();
-        long pid = nodes.kill(victim);
-        long killedAt = System.nanoTime();
-        say.say("killed " + victim + " (pid " + pid + "); its ZooKeeper session expires after " + seconds(sessionTimeout));
-        Duration failover = awaitFailover(before, killedAt);
-        VolumeRecord moved = view.record(DATABASE);
-        say.print("");
-        tables.nodes();
-        tables.volumes();
-
-        say.step("Keep writing: " + Sizes.format(data.get(DATABASE).bytes() / 4) + " more to " + DATABASE
-                + " through its new owner " + view.name(moved.owner()) + " (generation 2)");
         CheckedBlocks db = data.get(DATABASE);
-        boolean rebuildingBefore = cluster.rebuild(DATABASE).isPresent();
-        try (NbdClient client = view.connectToOwner(DATABASE)) {
-            for (int b = 0; b < db.blocks(); b += 64) {
-                db.write(client, b, 16, 2); // every 4th MiB
+        NodeInfo host = hostEndpoint(before.owner());
+        InetSocketAddress hostAddress = new InetSocketAddress(host.host(), host.nbdPort());
+        say.step("An application on " + host.name() + " opens " + DATABASE + " at its host's endpoint nbd://"
+                + host.host() + ":" + host.nbdPort() + "/" + DATABASE);
+        try (NbdClient app = NbdClient.connect(hostAddress, DATABASE, Duration.ofSeconds(10))) {
+            CheckedBlocks.Verification first = db.verify(app, 0, 16);
+            if (!first.ok()) {
+                throw new DemoFailure("a read through " + host.name() + "'s endpoint returned wrong data: " + first.problems().get(0));
             }
-            client.flush();
-        }
-        boolean rebuildingAfter = cluster.rebuild(DATABASE).isPresent();
-        say.say("written and flushed: " + db.blocksAt(2) + " blocks now at generation 2"
-                + (rebuildingBefore || rebuildingAfter ? ", while a lost copy was being rebuilt (its new copy gets these writes too)" : ""));
+            say.say(host.name() + " does not own " + DATABASE + " (" + victim + " does): it forwards every request to the "
+                    + "owner; the first 1 MiB read through it matches");
 
+            say.step("Kill the owner of " + DATABASE + ", node " + victim + ", with SIGKILL (no goodbye to anyone), while the "
+                    + "application keeps writing");
+            Map<String, VolumeRecord> beforeAll = view.records();
+            AppWriter writer = new AppWriter(app, db);
+            Thread writing = new Thread(writer, "demo-app-writer");
+            writing.start();
+            long pid = nodes.kill(victim);
+            long killedAt = System.nanoTime();
+            say.say("killed " + victim + " (pid " + pid + "); its ZooKeeper session expires after " + seconds(sessionTimeout));
+            Duration failover;
+            try {
+                failover = awaitFailover(before, killedAt);
+            } finally {
+                writer.stop();
+                writing.join();
+            }
+            VolumeRecord moved = view.record(DATABASE);
+            say.print("");
+            tables.nodes();
+            tables.volumes();
+
+            say.step("The application on " + host.name() + " during the failover");
+            if (writer.failure != null) {
+                say.say("the application got an I/O error: " + writer.failure.getMessage());
+                checks.fail("host endpoint", "a write through " + host.name() + " failed during the failover: " + writer.failure.getMessage());
+            } else {
+                say.say("wrote and flushed " + Sizes.format(writer.bytes) + " (generation 2) through "
+                        + host.name() + " without an error; its longest wait was " + seconds(writer.longestNanos)
+                        + " (the failover), now served by " + view.name(moved.owner()));
+                checks.pass("host endpoint", "no I/O error through " + host.name() + ", longest pause " + seconds(writer.longestNanos));
+            }
+            Outcome o = afterFailover(victim, before, beforeAll, killedAt, failover, moved);
+            return new Outcome(o.failover(), o.failedNode(), o.newOwner(), o.rebuilds(), o.bytesVerified(), o.badBlocks(),
+                    host.name(), Duration.ofNanos(writer.longestNanos), writer.failure == null ? null : writer.failure.getMessage());
+        }
+    }
+
+    /** A node that is live and does not own the volume: the host the application runs on. */
+    private NodeInfo hostEndpoint(String ownerId) throws ClusterException, DemoFailure {
+        return cluster.liveNodes().values().stream().filter(n -> !n.id().equals(ownerId))
+                .min(java.util.Comparator.comparing(NodeInfo::name))
+                .orElseThrow(() -> new DemoFailure("no node other than the owner is live"));
+    }
+
+    /**
+     * Writes generation 2 (1 MiB in every 4, after the first) through one connection, over and
+     * over, timing each request, until told to stop; then finishes a whole pass and flushes.
+     */
+    private static final class AppWriter implements Runnable {
+        private final NbdClient client;
+        private final CheckedBlocks blocks;
+        private volatile boolean stop;
+        volatile IOException failure;
+        volatile long longestNanos;
+        volatile long bytes;
+
+        AppWriter(NbdClient client, CheckedBlocks blocks) {
+            this.client = client;
+            this.blocks = blocks;
+        }
+
+        void stop() {
+            stop = true;
+        }
+
+        @Override
+        public void run() {
+            try {
+                boolean last = false;
+                while (!last) {
+                    last = stop;
+                    for (int b = 64; b < blocks.blocks(); b += 64) {
+                        int first = b;
+                        timed(() -> blocks.write(client, first, 16, 2));
+                        bytes += 16L * CheckedBlocks.BLOCK;
+                        Thread.sleep(20); // an application's pace, not a benchmark's
+                    }
+                }
+                timed(client::flush);
+            } catch (IOException e) {
+                failure = e;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        private interface Io {
+            void run() throws IOException;
+        }
+
+        private void timed(Io io) throws IOException {
+            long start = System.nanoTime();
+            io.run();
+            longestNanos = Math.max(longestNanos, System.nanoTime() - start);
+        }
+    }
+
+    private Outcome afterFailover(String victim, VolumeRecord before, Map<String, VolumeRecord> beforeAll, long killedAt, Duration failover,
+            VolumeRecord moved) throws DemoFailure, ClusterException, IOException, InterruptedException {
         say.step("Rebuild: copies lost with " + victim + " are made again from the survivors");
         List<String> degraded = beforeAll.values().stream().filter(r -> r.replicas().containsKey(before.owner()))
                 .map(VolumeRecord::name).toList();
@@ -159,7 +250,7 @@ public final class FailoverStory {
                 checks.fail("volume verify " + volume, "the copies differ or could not be compared");
             }
         }
-        return new Outcome(failover, victim, view.name(moved.owner()), rebuildRates(), verified, bad);
+        return new Outcome(failover, victim, view.name(moved.owner()), rebuildRates(), verified, bad, null, null, null);
     }
 
     private void writeAtOwner(CheckedBlocks blocks, int first, int count, int generation) throws IOException, ClusterException, DemoFailure {
@@ -173,23 +264,6 @@ public final class FailoverStory {
                     + owner.getHostString() + ":" + owner.getPort() + "/" + blocks.volume() + " in " + seconds(nanos) + String.format(Locale.ROOT,
                     " (%.0f MB/s, every write on all copies before it is acknowledged)",
                     (double) count * CheckedBlocks.BLOCK / nanos * 1e3));
-        }
-    }
-
-    /** Any other node refuses the export and names the owner: how a client finds its volume. */
-    private void showRefusal(String volume) throws ClusterException {
-        VolumeRecord r = view.record(volume);
-        Optional<NodeInfo> other = cluster.liveNodes().values().stream().filter(n -> !n.id().equals(r.owner())).findFirst();
-        if (other.isEmpty()) {
-            return;
-        }
-        try (NbdClient c = NbdClient.connect(new InetSocketAddress(other.get().host(), other.get().nbdPort()), volume)) {
-            say.say("asking " + other.get().name() + " for " + volume + ": accepted (it is not the owner!)");
-            checks.fail("non-owner refuses", other.get().name() + " accepted a client for " + volume);
-        } catch (io.hablock.nbd.client.NbdOptionException e) {
-            say.say("asking " + other.get().name() + " for " + volume + " instead: " + e.replyName() + ": " + e.serverMessage());
-        } catch (IOException e) {
-            say.say("asking " + other.get().name() + " for " + volume + ": " + e.getMessage());
         }
     }
 

@@ -45,8 +45,9 @@ class DemoTest {
         String out = r.stdout();
         assertThat(out).as(r.describe())
                 .contains("local cluster up: 4 node(s)")
-                .containsPattern("asking v\\d for wp_mysql-data instead: NBD_REP_ERR_UNKNOWN: volume 'wp_mysql-data' "
-                        + "is served by node v\\d \\([0-9a-f]{8}\\) at 127\\.0\\.5\\.1\\d:10809")
+                .containsPattern("v\\d does not own wp_mysql-data \\(v\\d does\\): it forwards every request to the owner")
+                .containsPattern("wrote and flushed [0-9.]+[KMGT] \\(generation 2\\) through v\\d without an error")
+                .containsPattern("application +no I/O error writing through v\\d's host endpoint")
                 .containsPattern("killed v\\d \\(pid \\d+\\)")
                 .containsPattern("v\\d is in maintenance")
                 .containsPattern("(?m)^v\\d\\s+127\\.0\\.5\\.1\\d\\s+\\S+\\s+\\S+\\s+maintenance")

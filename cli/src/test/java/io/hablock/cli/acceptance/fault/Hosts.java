@@ -40,7 +40,10 @@ final class Hosts {
     void start(int k) {
         nodes[k] = bed.start(bed.nodeNs(k), hablock("-Xmx256m", List.of("server", "--data-dir",
                 bed.dir().resolve("v" + k).toString(), "--name", "v" + k, "--listen", bed.nodeIp(k) + ":10809",
-                "--zk", bed.zkAddress(), "--session-timeout", sessionTimeout.toMillis() + "ms")), log("v" + k));
+                "--zk", bed.zkAddress(), "--session-timeout", sessionTimeout.toMillis() + "ms",
+                // The probes check that a deposed owner itself refuses the volume; a forwarding
+                // node would accept it and pass the write on to the new owner, which is correct.
+                "--no-forward")), log("v" + k));
     }
 
     /** SIGKILL: the node gets no chance to say goodbye. */
