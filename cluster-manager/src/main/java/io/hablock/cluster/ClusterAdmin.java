@@ -3,6 +3,7 @@ package io.hablock.cluster;
 import io.hablock.blockstore.InvalidVolumeException;
 import io.hablock.blockstore.Sizes;
 import io.hablock.blockstore.VolumeNames;
+import io.hablock.cluster.model.ClientSession;
 import io.hablock.cluster.model.Member;
 import io.hablock.cluster.model.NodeInfo;
 import io.hablock.cluster.model.NodeStatus;
@@ -99,7 +100,7 @@ public final class ClusterAdmin {
     public void removeVolume(String name, Duration timeout) throws ClusterException {
         Versioned<VolumeRecord> v = cluster.volume(name)
                 .orElseThrow(() -> new ClusterException("no volume named '" + name + "'"));
-        List<String> clients = cluster.clientsOf(name);
+        List<String> clients = cluster.sessionsOf(name).stream().map(ClientSession::describe).toList();
         if (!clients.isEmpty()) {
             throw new ClusterException("volume '" + name + "' has " + clients.size() + " connected client(s) ("
                     + String.join(", ", clients) + "): disconnect them first");
@@ -181,7 +182,7 @@ public final class ClusterAdmin {
             throw new ClusterException("node " + target.name() + " is " + target.status().label()
                     + (cluster.liveNodes().containsKey(target.id()) ? "" : " and not live") + ": it cannot take the volume");
         }
-        List<String> clients = cluster.clientsOf(volume);
+        List<String> clients = cluster.sessionsOf(volume).stream().map(ClientSession::describe).toList();
         if (!clients.isEmpty()) {
             throw new ClusterException("volume '" + volume + "' has " + clients.size() + " connected client(s) ("
                     + String.join(", ", clients) + "): disconnect them before moving it");

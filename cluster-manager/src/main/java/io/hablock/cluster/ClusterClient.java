@@ -1,5 +1,6 @@
 package io.hablock.cluster;
 
+import io.hablock.cluster.model.ClientSession;
 import io.hablock.cluster.model.Event;
 import io.hablock.cluster.model.Member;
 import io.hablock.cluster.model.NodeInfo;
@@ -236,16 +237,43 @@ public final class ClusterClient implements AutoCloseable {
         }
     }
 
-    /** The addresses of the NBD clients connected to a volume's owner. */
-    public List<String> clientsOf(String volume) throws ClusterException {
-        List<String> out = new ArrayList<>();
+    /** The NBD connections to a volume, as the nodes that accepted them published them. */
+    public List<ClientSession> sessionsOf(String volume) throws ClusterException {
+        List<ClientSession> out = new ArrayList<>();
         for (String id : children(paths.clientsOf(volume))) {
-            byte[] data = dataOrNull(paths.client(volume, id));
+            String path = paths.client(volume, id);
+            byte[] data = dataOrNull(path);
             if (data != null) {
-                out.add(new String(data, java.nio.charset.StandardCharsets.UTF_8));
+                out.add(Json.read(data, ClientSession.class, path));
             }
         }
         return out;
+    }
+
+    /**
+     * Records where a client put the volume (a device, a mount point) in the session of the
+     * connection from {@code clientAddress}; false when no such session exists (yet).
+     */
+    public boolean annotateSession(String volume, String clientAddress, String attachment) throws ClusterException {
+        for (String id : children(paths.clientsOf(volume))) {
+            String path = paths.client(volume, id);
+            try {
+                Stat stat = new Stat();
+                byte[] data = curator.getData().storingStatIn(stat).forPath(path);
+                ClientSession s = Json.read(data, ClientSession.class, path);
+                if (s.client().equals(clientAddress)) {
+                    curator.setData().withVersion(stat.getVersion()).forPath(path, Json.write(s.withAttachment(attachment)));
+                    return true;
+                }
+            } catch (KeeperException.NoNodeException e) {
+                // that connection ended meanwhile
+            } catch (ClusterException e) {
+                throw e;
+            } catch (Exception e) {
+                throw failure("cannot update " + path, e);
+            }
+        }
+        return false;
     }
 
     /** Creates a persistent znode (and its parents) if it is missing. */

@@ -3,13 +3,13 @@ package io.hablock.cluster;
 import io.hablock.blockstore.Sizes;
 import io.hablock.cluster.metrics.MeteredBlockDevice;
 import io.hablock.cluster.metrics.NodeMetrics;
+import io.hablock.cluster.model.ClientSession;
 import io.hablock.cluster.model.NodeInfo;
 import io.hablock.cluster.model.VolumeRecord;
 import io.hablock.nbd.BlockDevice;
 import io.hablock.nbd.ExportProvider;
 import io.hablock.nbd.ExportUnavailableException;
 import java.net.SocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
@@ -66,7 +66,7 @@ final class ClusterExports implements ExportProvider {
                 Runnable closeSession = client == null ? () -> {
                 } : publishSession(name, client);
                 return new MeteredBlockDevice(new ForwardingBlockDevice(name, record.get().sizeBytes(), readOnly,
-                        () -> ownerAddress(name), closeSession), metrics, name);
+                        () -> ownerAddress(name), localAddress(), closeSession), metrics, name);
             }
             throw new ExportUnavailableException(whereIs(name));
         }
@@ -76,6 +76,19 @@ final class ClusterExports implements ExportProvider {
             onClose = publishSession(name, client);
         }
         return new MeteredBlockDevice(new ReplicatedBlockDevice(served.get(), readOnly, onClose), metrics, name);
+    }
+
+    /** The address this node advertises, or null when it is not an IP address. */
+    private java.net.InetAddress localAddress() {
+        NodeInfo self = agent.cachedNodes().get(agent.nodeId());
+        if (self == null) {
+            return null;
+        }
+        try {
+            return java.net.InetAddress.getByName(self.host());
+        } catch (java.net.UnknownHostException e) {
+            return null;
+        }
     }
 
     /** Where the volume is served now, when its owner has fenced the copies and serves it. */
@@ -110,9 +123,9 @@ final class ClusterExports implements ExportProvider {
 
     private Runnable publishSession(String volume, SocketAddress client) {
         ClusterClient cluster = agent.cluster();
-        String path = cluster.paths().client(volume, agent.nodeId() + "-" + sessions.incrementAndGet());
-        byte[] data = (client.toString().replaceFirst("^/", "") + " on node " + agent.nodeId())
-                .getBytes(StandardCharsets.UTF_8);
+        String id = agent.nodeId() + "-" + sessions.incrementAndGet();
+        String path = cluster.paths().client(volume, id);
+        byte[] data = Json.write(new ClientSession(id, address(client), agent.nodeId(), null));
         try {
             // No creatingParentsIfNeeded: its retry could land after the delete below and leak the
             // znode. The parent exists while the volume is served; one session's requests run in order.
@@ -127,6 +140,15 @@ final class ClusterExports implements ExportProvider {
                 log.debug("cannot unpublish {}", path, e);
             }
         };
+    }
+
+    /** {@code 10.0.0.5:43822}, {@code [fe80::1]:43822}. */
+    static String address(SocketAddress client) {
+        if (client instanceof java.net.InetSocketAddress a && a.getAddress() != null) {
+            String host = a.getAddress().getHostAddress();
+            return (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
+        }
+        return client.toString();
     }
 
     @Override

@@ -300,7 +300,7 @@ public final class Controller implements AutoCloseable {
         }
         if (wanted != null && r.replicas().get(wanted) == ReplicaState.IN_SYNC && !wanted.equals(r.owner())) {
             // Never pull a volume from under a connected client: wait until it leaves.
-            if (cluster.clientsOf(r.name()).isEmpty()) {
+            if (cluster.sessionsOf(r.name()).isEmpty()) {
                 transferOwnership(r, wanted, members, live, true);
             }
             return;

@@ -4,6 +4,8 @@ import io.hablock.blockstore.Extent;
 import io.hablock.nbd.BlockDevice;
 import io.hablock.nbd.client.NbdClient;
 import java.io.IOException;
+import java.net.BindException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.time.Duration;
@@ -27,6 +29,7 @@ final class ForwardingBlockDevice implements BlockDevice {
     private static final int CONNECTIONS = 8;
     private static final Duration GIVE_UP = Duration.ofSeconds(60);
     private static final long RETRY_MS = 200;
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
 
     private final String volume;
     private final long size;
@@ -34,11 +37,14 @@ final class ForwardingBlockDevice implements BlockDevice {
     /** The address of the node serving the volume now, if any. */
     private final Supplier<Optional<InetSocketAddress>> owner;
     private final Runnable onClose;
+    /** This node's advertised address: connections come from it, so the owner can tell them from applications'. */
+    private volatile InetAddress localAddress;
     private final BlockingQueue<NbdClient> idle = new ArrayBlockingQueue<>(CONNECTIONS);
     private volatile boolean closed;
 
     ForwardingBlockDevice(String volume, long size, boolean readOnly, Supplier<Optional<InetSocketAddress>> owner,
-            Runnable onClose) {
+            InetAddress localAddress, Runnable onClose) {
+        this.localAddress = localAddress;
         this.volume = volume;
         this.size = size;
         this.readOnly = readOnly;
@@ -86,7 +92,17 @@ final class ForwardingBlockDevice implements BlockDevice {
     private NbdClient connect() throws IOException {
         InetSocketAddress address = owner.get()
                 .orElseThrow(() -> new IOException("volume " + volume + " has no serving owner right now"));
-        return NbdClient.connect(address, volume, Duration.ofSeconds(10));
+        InetAddress local = localAddress;
+        if (local != null) {
+            try {
+                return NbdClient.connect(address, volume, CONNECT_TIMEOUT, local);
+            } catch (BindException e) {
+                log.info("volume {}: cannot connect to the owner from {} ({}); using the address routing picks",
+                        volume, local.getHostAddress(), e.getMessage());
+                localAddress = null;
+            }
+        }
+        return NbdClient.connect(address, volume, CONNECT_TIMEOUT);
     }
 
     private void drainIdle() {

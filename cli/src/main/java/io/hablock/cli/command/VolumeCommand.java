@@ -7,7 +7,8 @@ import picocli.CommandLine.Command;
 @Command(name = "volume", mixinStandardHelpOptions = true, description = "Create, list, inspect and remove volumes.",
         subcommands = {VolumeCreateCommand.class, VolumeLsCommand.class, VolumeInfoCommand.class,
                 VolumeRmCommand.class, VolumeVerifyCommand.class, VolumeMoveCommand.class,
-                VolumeAttachCommand.class, VolumeDetachCommand.class, CommandLine.HelpCommand.class})
+                VolumeAttachCommand.class, VolumeDetachCommand.class, VolumeMountCommand.class,
+                VolumeUnmountCommand.class, CommandLine.HelpCommand.class})
 public final class VolumeCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -1,5 +1,6 @@
 package io.hablock.cli.command;
 
+import io.hablock.cli.host.KernelAttach;
 import io.hablock.nativeio.nbd.KernelNbd;
 import java.io.IOException;
 import java.util.concurrent.Callable;
@@ -28,7 +29,7 @@ public final class VolumeDetachCommand implements Callable<Integer> {
         if (target.startsWith("/dev/") || target.matches("nbd\\d+")) {
             index = KernelNbd.indexOf(target);
         } else {
-            index = kernel.findByBackend(VolumeAttachCommand.backendIdentifier(options.cluster, target))
+            index = kernel.findByBackend(KernelAttach.backendIdentifier(options.cluster, target))
                     .orElseThrow(() -> new IOException("volume '" + target + "' is not attached on this host"));
         }
         kernel.detach(index);

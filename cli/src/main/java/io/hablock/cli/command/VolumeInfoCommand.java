@@ -27,7 +27,7 @@ public final class VolumeInfoCommand implements Callable<Integer> {
         try (ClusterClient cluster = options.connect()) {
             VolumeRecord r = cluster.volume(name).orElseThrow(() -> new ClusterException("no volume named '" + name + "'"))
                     .value();
-            v = VolumeView.of(r, cluster.members(), cluster.clientsOf(name), cluster.rebuild(name).orElse(null));
+            v = VolumeView.of(r, cluster.members(), cluster.sessionsOf(name), cluster.rebuild(name).orElse(null));
         }
         Output.print(v, json, () -> String.join("\n",
                 "name:     " + v.name() + " (" + v.vdisk() + ")",
@@ -37,6 +37,7 @@ public final class VolumeInfoCommand implements Callable<Integer> {
                 "state:    " + v.state() + ", " + v.health(),
                 "owner:    " + v.owner() + (v.ownerId() == null ? "" : " (" + v.ownerId() + ")") + ", epoch " + v.epoch(),
                 "copies:   " + v.copiesColumn(),
+                "attached: " + (v.attached().isEmpty() ? "nowhere" : String.join(", ", v.attached())),
                 "clients:  " + (v.clients().isEmpty() ? "none" : String.join(", ", v.clients())),
                 "created:  " + v.created()));
         return 0;

@@ -16,7 +16,9 @@ import picocli.CommandLine.Option;
 /** {@code hablock volume ls}. */
 @Command(name = "ls", aliases = "list", mixinStandardHelpOptions = true,
         description = {"List volumes: the owner node (NODENAME) that serves it over NBD, the nodes of its copies "
-                + "(those not in sync marked), health (healthy: every copy in sync; degraded: fewer), connected clients."})
+                + "(those not in sync marked), health (healthy: every copy in sync; degraded: fewer), and where applications have it (ATTACHED: "
+                + "NODE:DEVICE or NODE:MOUNT-POINT when attached with `volume attach|mount`, else NODE:CLIENT-ADDRESS, "
+                + "NODE being the node whose NBD endpoint the client uses)."})
 public final class VolumeLsCommand implements Callable<Integer> {
     @Mixin
     ClusterOptions options;
@@ -30,15 +32,15 @@ public final class VolumeLsCommand implements Callable<Integer> {
         try (ClusterClient cluster = options.connect()) {
             Map<String, Member> members = cluster.members();
             for (Versioned<VolumeRecord> v : cluster.volumes()) {
-                views.add(VolumeView.of(v.value(), members, cluster.clientsOf(v.value().name()),
+                views.add(VolumeView.of(v.value(), members, cluster.sessionsOf(v.value().name()),
                         cluster.rebuild(v.value().name()).orElse(null)));
             }
         }
         Output.print(views, json, () -> {
             Output.Table t = new Output.Table("NODENAME", "VDISK", "TYPE", "SIZE", "UUID", "VOLUMENAME", "COPIES",
-                    "HEALTH", "CLIENTS");
+                    "HEALTH", "ATTACHED");
             views.forEach(v -> t.row(v.owner(), v.vdisk(), v.type(), v.size(), v.uuid().substring(0, 8), v.name(),
-                    v.copiesColumn(), v.health(), String.valueOf(v.clients().size())));
+                    v.copiesColumn(), v.health(), v.attachedColumn()));
             return t.toString();
         });
         return 0;

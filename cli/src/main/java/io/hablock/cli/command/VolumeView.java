@@ -1,6 +1,7 @@
 package io.hablock.cli.command;
 
 import io.hablock.blockstore.Sizes;
+import io.hablock.cluster.model.ClientSession;
 import io.hablock.cluster.model.Member;
 import io.hablock.cluster.model.RebuildProgress;
 import io.hablock.cluster.model.ReplicaState;
@@ -14,29 +15,44 @@ import java.util.Map;
  * A volume as {@code volume ls/info --json} print it: the catalogue record with node names.
  *
  * @param copyNodes node name to copy state ({@code in-sync}, {@code stale}, ...), the owner first
+ * @param clients every NBD connection to the volume, forwarding nodes' included
+ * @param attached where applications have it: {@code NODE:DEVICE-OR-MOUNT-POINT} when the client
+ *     said, else {@code NODE:CLIENT-ADDRESS}, NODE being the node whose endpoint they use
  */
 record VolumeView(String name, String vdisk, String uuid, String type, long sizeBytes, String size, String state,
         String health, String owner, String ownerId, long epoch, Map<String, String> copyNodes, List<String> clients,
-        String created, Integer rebuildPercent, boolean served) {
+        List<String> attached, String created, Integer rebuildPercent, boolean served) {
 
-    static VolumeView of(VolumeRecord r, Map<String, Member> members, List<String> clients) {
-        return of(r, members, clients, null);
+    static VolumeView of(VolumeRecord r, Map<String, Member> members, List<ClientSession> sessions) {
+        return of(r, members, sessions, null);
     }
 
-    static VolumeView of(VolumeRecord r, Map<String, Member> members, List<String> clients, RebuildProgress rebuild) {
+    static VolumeView of(VolumeRecord r, Map<String, Member> members, List<ClientSession> sessions, RebuildProgress rebuild) {
+        Map<String, String> hosts = new LinkedHashMap<>();
+        members.values().forEach(m -> hosts.put(m.id(), m.host()));
+        List<String> attached = ClientSession.applications(sessions, hosts).stream()
+                .map(s -> nameOf(s.node(), members) + ":" + (s.attachment() != null ? s.attachment() : s.client()))
+                .distinct().sorted().toList(); // a mount through nbdfuse has several connections
+        List<String> clients = sessions.stream().map(s -> s.client() + " on " + nameOf(s.node(), members)
+                + (s.attachment() == null ? "" : " (" + s.attachment() + ")")).sorted().toList();
         Map<String, String> copies = new LinkedHashMap<>();
         r.replicas().forEach((id, s) -> copies.put(nameOf(id, members),
                 s == ReplicaState.REBUILDING && rebuild != null && rebuild.target().equals(id)
                         ? s.label() + ":" + rebuild.percent() + "%" : s.label()));
         return new VolumeView(r.name(), r.vdisk(), r.uuid().toString(), r.type(), r.sizeBytes(), Sizes.format(r.sizeBytes()),
                 r.state().label(), r.health(), r.owner() == null ? "-" : nameOf(r.owner(), members), r.owner(), r.epoch(),
-                copies, clients, Instant.ofEpochMilli(r.created()).toString(), rebuild == null ? null : rebuild.percent(),
+                copies, clients, attached, Instant.ofEpochMilli(r.created()).toString(), rebuild == null ? null : rebuild.percent(),
                 r.isServed());
     }
 
     private static String nameOf(String id, Map<String, Member> members) {
-        Member m = members.get(id);
+        Member m = id == null ? null : members.get(id);
         return m == null ? id : m.name();
+    }
+
+    /** {@code v2:/dev/nbd0,v3:10.0.0.9:43822}, or {@code -}. */
+    String attachedColumn() {
+        return attached.isEmpty() ? "-" : String.join(",", attached);
     }
 
     /** {@code v1,v2,v3(stale)}: the nodes of the copies, with the state of those not in sync. */

@@ -2,9 +2,11 @@ package io.hablock.cli.acceptance;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.hablock.cli.acceptance.support.BackgroundProcess;
 import io.hablock.cli.acceptance.support.Command;
 import io.hablock.cli.acceptance.support.LocalClusterProcesses;
+import io.hablock.cli.acceptance.support.Waits;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -14,7 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Nodes started with {@code --forward} serve every volume: a client of a node that does not own
+ * Nodes (forwarding by default) serve every volume: a client of a node that does not own
  * the volume keeps working while the owner is killed (a pause, not an error), and fio's
  * checksums all match afterwards.
  */
@@ -25,7 +27,7 @@ class ForwardingTest {
 
     @BeforeAll
     static void up() {
-        cluster = LocalClusterProcesses.up(dir.resolve("cluster"), 3, "127.0.7", "--forward");
+        cluster = LocalClusterProcesses.up(dir.resolve("cluster"), 3, "127.0.7");
     }
 
     @AfterAll
@@ -53,5 +55,28 @@ class ForwardingTest {
         String now = cluster.json("volume", "info", "fw", "--json").get("owner").asText();
         assertThat(now).isNotEqualTo(owner);
         assertThat(cluster.cliOk("volume", "verify", "fw").stdout()).contains("ok: all compared copies are identical");
+    }
+
+    @Test
+    void volumeLsShowsTheApplicationAtItsEndpointNotTheForwardersConnection() {
+        cluster.cliOk("volume", "create", "shown", "--size", "64M", "--copies", "2");
+        String owner = cluster.json("volume", "info", "shown", "--json").get("owner").asText();
+        String endpoint = List.of("v1", "v2", "v3").stream().filter(n -> !n.equals(owner)).findFirst().orElseThrow();
+
+        try (BackgroundProcess client = Command.of("nbdsh", "-u", cluster.uri(endpoint, "shown"),
+                "-c", "h.pread(4096, 0); print('read', flush=True)", "-c", "import sys; sys.stdin.read()").start()) {
+            client.awaitOutput("read", Duration.ofSeconds(30));
+            // Two connections: the application's to the endpoint, the endpoint's to the owner.
+            Waits.until("both sessions published", Duration.ofSeconds(10),
+                    () -> cluster.json("volume", "info", "shown", "--json").get("clients").size() == 2,
+                    () -> cluster.cli("volume", "info", "shown").stdout());
+
+            JsonNode info = cluster.json("volume", "info", "shown", "--json");
+            assertThat(info.get("attached")).as(info.toString()).hasSize(1);
+            assertThat(info.get("attached").get(0).asText()).matches(endpoint + ":127\\.0\\.0\\.1:\\d+");
+            assertThat(cluster.cliOk("volume", "ls").stdout())
+                    .containsPattern("(?m)\\sshown\\s+\\S+\\s+healthy\\s+" + endpoint + ":127\\.0\\.0\\.1:\\d+$");
+            client.closeStdin();
+        }
     }
 }

@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code volume attach/detach} on a machine without the nbd kernel module (these machines, see
@@ -60,6 +61,19 @@ class VolumeAttachCliTest {
     }
 
     @Test
+    void mountThroughTheKernelFailsTheSameWayAndPointsToFuse(@TempDir Path dir) throws Exception {
+        try (ServerSocket zk = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            Path mnt = dir.resolve("mnt");
+            CommandResult r = HablockCli.run("volume", "mount", "x", mnt.toString(), "--zk", "127.0.0.1:" + zk.getLocalPort());
+
+            assertThat(r.exitCode()).as(r.describe()).isEqualTo(1);
+            assertThat(r.stderrLines()).as(r.describe()).containsExactly(NOT_LOADED + " (or mount through FUSE: --via fuse)");
+            assertThat(mnt).doesNotExist();
+            assertNoConnection(zk);
+        }
+    }
+
+    @Test
     void helpExplains() {
         CommandResult attach = HablockCli.run("volume", "attach", "--help");
         assertThat(attach.exitCode()).as(attach.describe()).isZero();
@@ -68,7 +82,9 @@ class VolumeAttachCliTest {
         assertThat(detach.exitCode()).as(detach.describe()).isZero();
         assertThat(detach.stdout()).contains("NAME|/dev/nbdN", "modprobe nbd");
         CommandResult volume = HablockCli.run("volume", "--help");
-        assertThat(volume.stdout()).contains("attach", "detach");
+        assertThat(volume.stdout()).contains("attach", "detach", "mount", "unmount");
+        CommandResult mount = HablockCli.run("volume", "mount", "--help");
+        assertThat(mount.stdout()).contains("NAME", "PATH", "--fs", "--via", "kernel|fuse", "blank", "docker run -v");
     }
 
     private static void assertNoConnection(ServerSocket zk) throws Exception {

@@ -8,6 +8,7 @@ import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.ByteBuffer;
@@ -62,9 +63,24 @@ public final class NbdClient implements Closeable {
      * @throws IOException when the server cannot be reached or does not speak NBD
      */
     public static NbdClient connect(InetSocketAddress address, String export, Duration timeout) throws IOException {
+        return connect(address, export, timeout, null);
+    }
+
+    /**
+     * Connects from {@code localAddress} (any port), so the server sees which host the
+     * connection comes from, and negotiates {@code export}.
+     *
+     * @param localAddress the local address to bind, or null for the one routing picks
+     * @throws java.net.BindException when {@code localAddress} is not an address of this host
+     */
+    public static NbdClient connect(InetSocketAddress address, String export, Duration timeout, InetAddress localAddress)
+            throws IOException {
         Objects.requireNonNull(export, "export");
         Socket socket = new Socket();
         try {
+            if (localAddress != null) {
+                socket.bind(new InetSocketAddress(localAddress, 0));
+            }
             socket.setTcpNoDelay(true);
             socket.setSoTimeout((int) timeout.toMillis());
             socket.connect(address, (int) timeout.toMillis());
@@ -74,7 +90,7 @@ public final class NbdClient implements Closeable {
             return new NbdClient(socket, in, out, export, info);
         } catch (IOException | RuntimeException e) {
             socket.close();
-            if (e instanceof NbdOptionException || !(e instanceof IOException io)) {
+            if (e instanceof NbdOptionException || e instanceof java.net.BindException || !(e instanceof IOException io)) {
                 throw e;
             }
             String host = address.getAddress() == null ? address.getHostString() : address.getAddress().getHostAddress();

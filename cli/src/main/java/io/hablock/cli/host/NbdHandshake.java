@@ -1,4 +1,4 @@
-package io.hablock.cli.command;
+package io.hablock.cli.host;
 
 import io.hablock.nativeio.nbd.NbdSyscalls;
 import io.hablock.nbd.protocol.Nbd;

@@ -1,4 +1,4 @@
-package io.hablock.cli.command;
+package io.hablock.cli.host;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
