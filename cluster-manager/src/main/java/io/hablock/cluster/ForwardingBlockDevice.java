@@ -26,7 +26,12 @@ import org.slf4j.LoggerFactory;
  */
 final class ForwardingBlockDevice implements BlockDevice {
     private static final Logger log = LoggerFactory.getLogger(ForwardingBlockDevice.class);
-    private static final int CONNECTIONS = 8;
+    /**
+     * Connections kept open to the owner: one per request in flight at once, which the server's
+     * I/O threads bound (a request waits on its connection). Fewer would mean a connect and a
+     * handshake for every request beyond them.
+     */
+    private static final int CONNECTIONS = 64;
     private static final Duration GIVE_UP = Duration.ofSeconds(60);
     private static final long RETRY_MS = 200;
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
