@@ -48,7 +48,9 @@ public final class ClusterAdmin {
         Map<String, NodeInfo> live = cluster.liveNodes();
         Map<String, Member> members = cluster.members();
         long normal = live.keySet().stream()
-                .filter(id -> members.containsKey(id) && members.get(id).status() == NodeStatus.NORMAL).count();
+                .filter(id -> members.containsKey(id) && members.get(id).status() == NodeStatus.NORMAL
+                        && live.get(id).capacityBytes() > 0) // a host endpoint with --no-copies takes none
+                .count();
         if (normal < copies) {
             throw new ClusterException("cannot create a " + copies + "-copy volume: the cluster has " + normal
                     + " live node(s) taking copies, and every copy needs a node of its own");

@@ -46,7 +46,8 @@ public final class ClusterNode implements AutoCloseable {
      * @param embeddedZkListen where an embedded ZooKeeper listens
      * @param cluster cluster name (ZooKeeper root /hablock/NAME)
      * @param sessionTimeout ZooKeeper session timeout: how fast a dead node is noticed
-     * @param capacityBytes space offered for copies; 0 means the data directory's file system size
+     * @param capacityBytes space offered for copies; 0 means the data directory's file system size,
+     *     a negative value none at all (a host endpoint that stores no copy)
      * @param replicationTimeout how long the owner waits for a copy before taking it out of sync
      * @param readOnly serve every volume read-only
      * @param rebuildBytesPerSecond rebuild rate limit (bytes on the wire per second), 0 for none
@@ -184,6 +185,9 @@ public final class ClusterNode implements AutoCloseable {
     }
 
     private long capacity() {
+        if (config.capacityBytes() < 0) {
+            return 0;
+        }
         if (config.capacityBytes() > 0) {
             return config.capacityBytes();
         }

@@ -120,6 +120,28 @@ class ClusterNodeTest {
     }
 
     @Test
+    void aHostEndpointWithoutCopiesGetsNoneAndServesEveryVolumeByForwarding() throws Exception {
+        InetSocketAddress any = new InetSocketAddress("127.0.0.1", 0);
+        ClusterNode endpoint = ClusterNode.start(new ClusterNode.Config(dir.resolve("e"), "e", "127.0.0.1",
+                NbdServerConfig.defaults(any), any, null, zk.getConnectString(), null, "test", Duration.ofSeconds(2), -1,
+                Duration.ofSeconds(2), false, 0, true));
+        nodes.add(endpoint);
+        await().atMost(Duration.ofSeconds(10)).until(() -> client().liveNodes().containsKey(endpoint.nodeId()));
+
+        assertThatThrownBy(() -> new ClusterAdmin(client()).createVolume("four", 16 * MIB, 4, Duration.ofSeconds(30)))
+                .hasMessageContaining("the cluster has 3 live node(s) taking copies");
+        VolumeRecord v = new ClusterAdmin(client()).createVolume("three", 16 * MIB, 3, Duration.ofSeconds(30));
+        assertThat(v.replicas()).doesNotContainKey(endpoint.nodeId());
+        assertThat(v.owner()).isNotEqualTo(endpoint.nodeId());
+        assertThat(endpoint.store().find("three")).isEmpty();
+
+        nbdsh(endpoint, "three", "h.pwrite(b'\\x5a' * 4096, 8192); h.flush(); assert h.pread(4096, 8192) == b'\\x5a' * 4096");
+        for (ClusterNode n : nodes.subList(0, 3)) {
+            assertThat(readCopy(n, "three", 8192, 4096)).as("copy on %s", n.nodeId()).containsOnly((byte) 0x5a);
+        }
+    }
+
+    @Test
     void aNonOwnerAnswersWithTheOwnersAddress() throws Exception {
         VolumeRecord v = new ClusterAdmin(client()).createVolume("elsewhere", 16 * MIB, 1, Duration.ofSeconds(30));
         ClusterNode owner = node(v.owner());

@@ -113,6 +113,11 @@ public final class ServerCommand implements Callable<Integer> {
                     + "NBD_REP_ERR_UNKNOWN and a message naming the node that serves it."})
     boolean forward;
 
+    @Option(names = "--no-copies",
+            description = {"A host endpoint only: this node stores no copy and owns no volume; it serves every volume "
+                    + "by forwarding to its owner (for hosts that run applications, not storage). Needs --zk."})
+    boolean noCopies;
+
     @Option(names = "--read-only", description = "Serve every volume read-only.")
     boolean readOnly;
 
@@ -134,13 +139,16 @@ public final class ServerCommand implements Callable<Integer> {
         }
         NbdServerConfig nbdConfig = defaults.withIoThreads(ioThreads)
                 .withInlineIo((int) inline, defaults.slowInlineIo(), defaults.inlinePause());
+        if (noCopies && (zk == null || !forward || capacity != null)) {
+            throw new IllegalArgumentException("--no-copies needs --zk (a cluster to serve) and forwarding, and takes no --capacity");
+        }
         Duration session = Durations.parse(sessionTimeout, "--session-timeout");
         if (session.toMillis() < 1000) {
             throw new IllegalArgumentException("--session-timeout must be at least 1s");
         }
         ClusterNode.Config config = new ClusterNode.Config(dataDir.toAbsolutePath(), name == null ? hostName() : name,
                 advertise == null ? advertisedHost(nbd) : advertise, nbdConfig, replication, metrics, zk, embeddedZk, cluster,
-                session, capacity == null ? 0 : Sizes.parse(capacity), Durations.parse(replicationTimeout, "--replication-timeout"),
+                session, noCopies ? -1 : capacity == null ? 0 : Sizes.parse(capacity), Durations.parse(replicationTimeout, "--replication-timeout"),
                 readOnly, rebuildRate.strip().equals("0") ? 0 : Sizes.parse(rebuildRate), forward);
         CountDownLatch stop = new CountDownLatch(1);
         Signal.handle(new Signal("TERM"), s -> stop.countDown());

@@ -12,12 +12,14 @@ import io.hablock.cli.acceptance.support.HablockCli;
 import io.hablock.cli.acceptance.support.SharedNodeTest;
 import io.hablock.cli.acceptance.support.Waits;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -61,6 +63,14 @@ class VolumeCliTest extends SharedNodeTest {
         assertThat(r.stderrLines().get(0)).as("stderr%s", r.describe()).startsWith("error: ");
         assertThat(r.stdout()).as("stdout%s", r.describe()).isEmpty();
         return r.stderrLines().get(0);
+    }
+
+    @Test
+    void aHostEndpointWithoutCopiesNeedsAClusterToServe(@TempDir Path data) {
+        assertThat(assertOneLineError(HablockCli.run("server", "--no-copies", "--data-dir", data.toString())))
+                .isEqualTo("error: --no-copies needs --zk (a cluster to serve) and forwarding, and takes no --capacity");
+        assertThat(assertOneLineError(HablockCli.run("server", "--no-copies", "--zk", "127.0.0.1:1", "--no-forward",
+                "--data-dir", data.toString()))).startsWith("error: --no-copies needs --zk");
     }
 
     @ParameterizedTest
