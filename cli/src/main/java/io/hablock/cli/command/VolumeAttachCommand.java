@@ -13,7 +13,6 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code hablock volume attach NAME [--device /dev/nbdN]}. */
@@ -35,21 +34,15 @@ public final class VolumeAttachCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "NAME", description = "Volume name.")
     String name;
 
-    @Option(names = "--device", paramLabel = "/dev/nbdN",
-            description = "The device to use (default: the first free one).")
-    String device;
-
-    @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "30s",
-            description = "Kernel I/O timeout, also how long a dead connection may wait to be replaced "
-                    + "(whole seconds; default ${DEFAULT-VALUE}).")
-    String timeout;
+    @Mixin
+    KernelDeviceOptions deviceOptions;
 
     @Override
     public Integer call() throws IOException, ClusterException, InterruptedException {
         KernelNbd kernel = KernelNbd.system();
         kernel.checkAvailable(); // before any side effect: no connection, nothing in ZooKeeper
-        OptionalInt index = device == null ? OptionalInt.empty() : OptionalInt.of(KernelNbd.indexOf(device));
-        Duration ioTimeout = Durations.parse(timeout, "--timeout");
+        OptionalInt index = deviceOptions.index();
+        Duration ioTimeout = deviceOptions.ioTimeout();
         KernelAttach.Attached attached;
         try (ClusterClient cluster = options.connect()) {
             HostEndpoint endpoint = endpointOption.resolve(cluster, name);

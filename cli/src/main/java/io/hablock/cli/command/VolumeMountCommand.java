@@ -47,12 +47,8 @@ public final class VolumeMountCommand implements Callable<Integer> {
             description = "How the volume becomes a block device here (default ${DEFAULT-VALUE}).")
     String via;
 
-    @Option(names = "--device", paramLabel = "/dev/nbdN", description = "With --via kernel: the device to use.")
-    String device;
-
-    @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "30s",
-            description = "With --via kernel: the kernel's I/O timeout (default ${DEFAULT-VALUE}).")
-    String timeout;
+    @Mixin
+    KernelDeviceOptions deviceOptions; // with --via kernel
 
     @Override
     public Integer call() throws IOException, ClusterException {
@@ -64,8 +60,8 @@ public final class VolumeMountCommand implements Callable<Integer> {
             case "fuse" -> FsMount.Via.FUSE;
             default -> throw new IllegalArgumentException("--via must be kernel or fuse");
         };
-        OptionalInt index = device == null ? OptionalInt.empty() : OptionalInt.of(KernelNbd.indexOf(device));
-        Duration ioTimeout = Durations.parse(timeout, "--timeout");
+        OptionalInt index = deviceOptions.index();
+        Duration ioTimeout = deviceOptions.ioTimeout();
         KernelNbd kernel = FsMount.preflight(how, fs); // before any side effect
         try (ClusterClient cluster = options.connect()) {
             HostEndpoint endpoint = endpointOption.resolve(cluster, name);
