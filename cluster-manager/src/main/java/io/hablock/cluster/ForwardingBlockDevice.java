@@ -159,6 +159,22 @@ final class ForwardingBlockDevice implements BlockDevice {
     }
 
     @Override
+    public void write(long offset, ByteBuffer[] parts, boolean fua) throws IOException {
+        int length = 0;
+        for (ByteBuffer p : parts) {
+            length += p.remaining();
+        }
+        byte[] data = new byte[length];
+        int at = 0;
+        for (ByteBuffer p : parts) {
+            int n = p.remaining();
+            p.duplicate().get(data, at, n);
+            at += n;
+        }
+        forward(c -> c.write(offset, data, 0, data.length, fua)); // one request to the owner, not one per part
+    }
+
+    @Override
     public void flush() throws IOException {
         forward(NbdClient::flush);
     }

@@ -58,6 +58,11 @@ final class ReplicatedBlockDevice implements BlockDevice {
     }
 
     @Override
+    public void write(long offset, ByteBuffer[] parts, boolean fua) throws IOException {
+        volume.write(offset, parts, fua);
+    }
+
+    @Override
     public void flush() throws IOException {
         volume.flush();
     }

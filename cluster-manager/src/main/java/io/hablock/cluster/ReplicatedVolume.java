@@ -259,9 +259,22 @@ final class ReplicatedVolume {
     }
 
     void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        try (Change change = change(offset, src.remaining())) {
-            change.replicate(p -> replication.write(p.address(), uuid, epoch, offset, src.duplicate(), fua), () -> {
-                local.write(src.duplicate(), offset);
+        write(offset, new ByteBuffer[] {src}, fua);
+    }
+
+    /** One write in parts (as it came off the socket): one message to each copy, one range lock. */
+    void write(long offset, ByteBuffer[] parts, boolean fua) throws IOException {
+        long length = 0;
+        for (ByteBuffer p : parts) {
+            length += p.remaining();
+        }
+        try (Change change = change(offset, length)) {
+            change.replicate(p -> replication.write(p.address(), uuid, epoch, offset, parts, fua), () -> {
+                long position = offset;
+                for (ByteBuffer part : parts) {
+                    local.write(part.duplicate(), position);
+                    position += part.remaining();
+                }
                 if (fua) {
                     local.flush();
                 }

@@ -55,6 +55,20 @@ public interface BlockDevice extends AutoCloseable {
     /** Writes all of {@code src} at {@code offset}; durable before return when {@code fua}. */
     void write(long offset, ByteBuffer src, boolean fua) throws IOException;
 
+    /**
+     * One write whose data came in parts (a payload spread over several socket reads), the
+     * parts in order, {@code fua} for the whole. Applies them one by one; a device that sends
+     * writes on (to copies, to another node) overrides this so the write stays one request.
+     */
+    default void write(long offset, ByteBuffer[] parts, boolean fua) throws IOException {
+        long position = offset;
+        for (int i = 0; i < parts.length; i++) {
+            int length = parts[i].remaining();
+            write(position, parts[i], fua && i == parts.length - 1);
+            position += length;
+        }
+    }
+
     /** Makes every write completed so far durable. */
     void flush() throws IOException;
 

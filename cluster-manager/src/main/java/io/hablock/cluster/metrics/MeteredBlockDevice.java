@@ -87,6 +87,23 @@ public final class MeteredBlockDevice implements BlockDevice {
     }
 
     @Override
+    public void write(long offset, ByteBuffer[] parts, boolean fua) throws IOException {
+        long bytes = 0;
+        for (ByteBuffer p : parts) {
+            bytes += p.remaining();
+        }
+        long start = metrics.write.start();
+        boolean ok = false;
+        try {
+            delegate.write(offset, parts, fua);
+            ok = true;
+        } finally {
+            metrics.write.completed(start, ok);
+        }
+        metrics.writtenBytes.inc(bytes);
+    }
+
+    @Override
     public void flush() throws IOException {
         long start = metrics.flush.start();
         boolean ok = false;

@@ -70,13 +70,24 @@ public final class ReplicationClient implements AutoCloseable {
      */
     public CompletableFuture<Void> write(
             InetSocketAddress peer, UUID volume, long epoch, long offset, ByteBuffer data, boolean fua) {
-        if (data.remaining() > WireFormat.MAX_PAYLOAD) {
-            throw new IllegalArgumentException(
-                    "write of " + data.remaining() + " bytes exceeds " + WireFormat.MAX_PAYLOAD);
+        return write(peer, volume, epoch, offset, new ByteBuffer[] {data}, fua);
+    }
+
+    /** Like {@link #write(InetSocketAddress, UUID, long, long, ByteBuffer, boolean)}, the data given in parts: one message. */
+    public CompletableFuture<Void> write(
+            InetSocketAddress peer, UUID volume, long epoch, long offset, ByteBuffer[] parts, boolean fua) {
+        ByteBuffer[] slices = new ByteBuffer[parts.length];
+        long length = 0;
+        for (int i = 0; i < parts.length; i++) {
+            slices[i] = parts[i].slice();
+            length += slices[i].remaining();
         }
-        ByteBuf payload = Unpooled.wrappedBuffer(data.slice());
+        if (length > WireFormat.MAX_PAYLOAD) {
+            throw new IllegalArgumentException("write of " + length + " bytes exceeds " + WireFormat.MAX_PAYLOAD);
+        }
+        ByteBuf payload = Unpooled.wrappedBuffer(slices); // no copy: the parts are the payload
         ReplicationRequest r = new ReplicationRequest(MessageType.WRITE, 0, volume, epoch, offset,
-                data.remaining(), fua ? WireFormat.FLAG_FUA : 0, payload);
+                length, fua ? WireFormat.FLAG_FUA : 0, payload);
         return submit(peer, r, reply -> null);
     }
 

@@ -127,6 +127,16 @@ class ReplicationTest {
     }
 
     @Test
+    void aWriteGivenInPartsIsOneMessageAndLandsInOrder() throws Exception {
+        byte[] data = random(300_000, 3);
+        ByteBuffer[] parts = {ByteBuffer.wrap(data, 0, 65536), ByteBuffer.allocateDirect(200_000).put(data, 65536, 200_000).flip(),
+            ByteBuffer.wrap(data, 265_536, 300_000 - 265_536)};
+        get(client.write(peer, volume, 1, 5 * MIB, parts, true));
+        assertThat(read(5 * MIB, data.length)).isEqualTo(data);
+        assertThat(parts[1].position()).as("caller's buffers untouched").isZero();
+    }
+
+    @Test
     void fuaWritesAndTrimsComplete() throws Exception {
         byte[] data = random(8192, 2);
         get(client.write(peer, volume, 0, 8192, ByteBuffer.wrap(data), true));

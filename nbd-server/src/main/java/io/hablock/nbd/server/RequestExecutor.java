@@ -113,13 +113,7 @@ final class RequestExecutor {
             device.write(r.offset(), payload.nioBuffer(), fua);
             return;
         }
-        long position = r.offset();
-        ByteBuffer[] parts = payload.nioBuffers();
-        for (int i = 0; i < parts.length; i++) {
-            int length = parts[i].remaining();
-            device.write(position, parts[i], fua && i == parts.length - 1);
-            position += length;
-        }
+        device.write(r.offset(), payload.nioBuffers(), fua);
     }
 
     private List<Object> read(ByteBufAllocator alloc, NbdRequest r) throws IOException {
