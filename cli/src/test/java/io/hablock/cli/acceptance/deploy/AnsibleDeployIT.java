@@ -149,8 +149,11 @@ class AnsibleDeployIT {
         assertThat(readBack(newOwner, "last")).isEqualTo(Checksums.sha256(written));
     }
 
+    /** How long the run took and its slowest tasks (profile_tasks), for whoever wonders. */
     private static void report(String what, Playbook.Run run) {
         System.out.printf("%s: %.1f s, %s%n", what, run.elapsed().toMillis() / 1000.0, run.recap());
+        run.result().stdout().lines().dropWhile(l -> !l.startsWith("=====")).skip(1).limit(5)
+                .forEach(l -> System.out.println("  " + l));
     }
 
     /** {@code srvr} to each ZooKeeper server: its mode. */
