@@ -57,11 +57,25 @@ public final class Main implements Runnable {
     }
 
     static String oneLine(Throwable e) {
+        if (e instanceof java.nio.file.FileSystemException f) {
+            return fileProblem(f);
+        }
         String message = e.getMessage();
         if (message == null || message.isBlank()) {
             message = e.getClass().getSimpleName();
         }
         return message.lines().findFirst().orElse(message);
+    }
+
+    /** Java's file errors say only the path: {@code permission denied: /var/lib/hablock}. */
+    private static String fileProblem(java.nio.file.FileSystemException f) {
+        String what = f instanceof java.nio.file.AccessDeniedException ? "permission denied"
+                : f instanceof java.nio.file.NoSuchFileException ? "no such file or directory"
+                : f instanceof java.nio.file.FileAlreadyExistsException ? "already exists"
+                : f instanceof java.nio.file.NotDirectoryException ? "not a directory"
+                : f.getReason() == null ? f.getClass().getSimpleName() : f.getReason();
+        String path = f.getFile() == null ? "" : ": " + f.getFile() + (f.getOtherFile() == null ? "" : " -> " + f.getOtherFile());
+        return what + path;
     }
 
     @Override
