@@ -36,7 +36,17 @@ abstract class FrameDecoder extends ByteToMessageDecoder {
 
     FrameDecoder(int headerLength) {
         this.headerLength = headerLength;
+        // While a large payload is coming in, socket reads are kept as they arrive and the payload
+        // is a slice over them: a 1 MiB write is not copied (and copied again as the buffer grows)
+        // on its way to the file. Small frames are merged: a composite of many small reads costs
+        // more than copying them.
+        setCumulator((alloc, cumulation, in) -> state == State.PAYLOAD && payloadLength >= LARGE_PAYLOAD
+                ? COMPOSITE_CUMULATOR.cumulate(alloc, cumulation, in)
+                : MERGE_CUMULATOR.cumulate(alloc, cumulation, in));
     }
+
+    /** Payloads from this size on are gathered from the socket reads without a copy. */
+    private static final int LARGE_PAYLOAD = 64 << 10;
 
     @Override
     protected final void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
