@@ -100,7 +100,7 @@ public final class ServerCommand implements Callable<Integer> {
             description = "Threads doing disk I/O (default ${DEFAULT-VALUE}).")
     int ioThreads;
 
-    @Option(names = "--inline-io-max", paramLabel = "SIZE", defaultValue = "64K",
+    @Option(names = "--inline-io-max", paramLabel = "SIZE", defaultValue = "1M",
             description = {"Reads and writes up to SIZE of volumes without other copies run on the network thread while "
                     + "the disk answers within 0.5 ms (saves two thread hops per request); 0 turns this off "
                     + "(default ${DEFAULT-VALUE})."})
