@@ -153,9 +153,7 @@ final class ForwardingBlockDevice implements BlockDevice {
 
     @Override
     public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        byte[] data = new byte[src.remaining()];
-        src.duplicate().get(data);
-        forward(c -> c.write(offset, data, 0, data.length, fua));
+        write(offset, new ByteBuffer[] {src}, fua);
     }
 
     @Override

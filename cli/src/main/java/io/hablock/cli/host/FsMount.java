@@ -101,8 +101,9 @@ public final class FsMount {
             throws IOException, ClusterException {
         String mkfs = "mkfs." + fs;
         path = path.toAbsolutePath().normalize();
-        if (stateOf(volume).isPresent()) {
-            throw new IOException("volume '" + volume + "' is already mounted on this host at " + stateOf(volume).get().path()
+        Optional<State> mounted = stateOf(volume);
+        if (mounted.isPresent()) {
+            throw new IOException("volume '" + volume + "' is already mounted on this host at " + mounted.get().path()
                     + " (hablock volume unmount " + volume + ")");
         }
         if (isMountPoint(path)) {

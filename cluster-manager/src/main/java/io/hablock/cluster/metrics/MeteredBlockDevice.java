@@ -74,16 +74,7 @@ public final class MeteredBlockDevice implements BlockDevice {
 
     @Override
     public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        int bytes = src.remaining();
-        long start = metrics.write.start();
-        boolean ok = false;
-        try {
-            delegate.write(offset, src, fua);
-            ok = true;
-        } finally {
-            metrics.write.completed(start, ok);
-        }
-        metrics.writtenBytes.inc(bytes);
+        timedWrite(src.remaining(), () -> delegate.write(offset, src, fua));
     }
 
     @Override
@@ -92,10 +83,18 @@ public final class MeteredBlockDevice implements BlockDevice {
         for (ByteBuffer p : parts) {
             bytes += p.remaining();
         }
+        timedWrite(bytes, () -> delegate.write(offset, parts, fua));
+    }
+
+    private interface Write {
+        void run() throws IOException;
+    }
+
+    private void timedWrite(long bytes, Write write) throws IOException {
         long start = metrics.write.start();
         boolean ok = false;
         try {
-            delegate.write(offset, parts, fua);
+            write.run();
             ok = true;
         } finally {
             metrics.write.completed(start, ok);
