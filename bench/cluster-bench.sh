@@ -48,6 +48,7 @@ Options:
                     rand-read-qd32 rand-write-qd32; default: all)
   --no-perf         do not count the nodes' CPU, context switches and syscalls per request
                     with 'perf stat' (used by default when perf works here)
+  --no-floor        do not measure the floor (see below)
   --keep            leave the cluster running and the tmpfs mounted after the run, for
                     inspection (the script prints how to stop it)
   -h, --help        this help
@@ -60,11 +61,20 @@ failure and Ctrl-C). The ports must be free.
 Needs: root (to mount a tmpfs; falls back to /dev/shm otherwise), fio with the nbd engine,
 java 17, jq, taskset, curl (for the nodes' metrics; optional), perf (optional), and the
 built jar cli/target/hablock.jar (run './hablock --help' once to build it).
+The floor: with the seq-write row, each round also runs bench/floor/replication-floor.c
+(compiled here with cc; skipped with a note when there is no C compiler) for 1, 2 and 3
+copies, with the same pinning and runtime: a client, an owner and its replicas as separate
+processes over loopback TCP, 1 MiB requests 8 in flight, files on the same tmpfs, in two
+modes: recv/pwrite/send (the data movement of hablock's write path) and splice/tee (no user
+space copy at all). No JVM, no NBD, no framing: what the machine itself allows.
+
 Raw fio JSON, node logs, metrics and the tables go to bench/results/<timestamp>-cluster/.
-A default run takes about 10 minutes.
+A default run takes about 12 minutes.
 EOF
 }
 
+floor_opt=1
+script_option() { nshift=1; case "$1" in --no-floor) floor_opt=0 ;; *) return 1 ;; esac; }
 results_suffix=-cluster
 curl_missing="no server-side latencies from the nodes' metrics"
 # shellcheck source-path=SCRIPTDIR source=cluster-prelude.sh
@@ -74,19 +84,38 @@ for k in 1 2 3; do
   port_free "$ip" 10809 || die "$ip:10809 is in use: another cluster-bench running? (see 'ss -ltnp')"
 done
 
-# The cluster's data directories on one fresh tmpfs: no disk in the figures.
-need=$((6 * size_bytes + (512 << 20)))
+has_row() { local x; for x in "${rows[@]}"; do [ "${x%%|*}" = "$1" ] && return 0; done; return 1; }
+
+# The floor: compiled here, run when seq-write is measured.
+floor=0
+floor_bin="$tmp/replication-floor"
+if [ "$floor_opt" = 1 ] && has_row seq-write; then
+  if ! command -v cc >/dev/null; then
+    note "no C compiler (cc): the floor is not measured (apt-get install gcc)"
+  elif ! cc -O2 -Wall -o "$floor_bin" "$here/floor/replication-floor.c" 2>"$tmp/cc.err"; then
+    cat "$tmp/cc.err" >&2
+    die "cannot compile bench/floor/replication-floor.c"
+  else
+    floor=1
+  fi
+fi
+floor_modes=(copy splice)
+if [ "$cpus" = on ]; then floor_cpus=(0 1); else floor_cpus=(-1 -1); fi
+
+# The cluster's data directories on one fresh tmpfs: no disk in the figures (the floor's files
+# too: up to 3 copies at a time).
+need=$(((6 + 3 * floor) * size_bytes + (512 << 20)))
 avail_mem=$(($(awk '/^MemAvailable/ {print $2}' /proc/meminfo) * 1024))
 [ "$avail_mem" -ge $((need + (1 << 30))) ] ||
-  die "--size $size_arg needs about $(((need >> 20) + 1024)) MiB of free RAM (6 copies on tmpfs + the JVMs); $((avail_mem >> 20)) MiB available"
+  die "--size $size_arg needs about $(((need >> 20) + 1024)) MiB of free RAM ($((6 + 3 * floor)) copies on tmpfs + the JVMs); $((avail_mem >> 20)) MiB available"
 mount_tmpfs "$need"
 data_root="$fs_dir"
-check_space "$data_root" 6
+check_space "$data_root" $((6 + 3 * floor))
 cdir="$data_root/cluster"
 
 # ---------------------------------------------------------------- machine, start
 machine_info
-n_runs=$((${#rows[@]} * 3 * rounds))
+n_runs=$(((${#rows[@]} + 2 * floor) * 3 * rounds))
 est=$((n_runs * (runtime + 1) + 3 * (size_mib / 100 + 3) + 3 * ${#rows[@]} * (warmup + 1) + 40))
 
 {
@@ -147,14 +176,6 @@ ticks_of() { # CPU ticks of several processes
   local p s=0
   for p in "$@"; do s=$((s + $(proc_ticks "$p"))); done
   echo "$s"
-}
-check_servers() { # hook of run_fio in lib.sh: dies with a clear message when a cluster process is gone
-  local v
-  for v in "${node_names[@]}"; do
-    kill -0 "${node_pid[$v]}" 2>/dev/null ||
-      { tail -5 "$cdir/$v.log" >&2; die "node $v (pid ${node_pid[$v]}) exited during the run; log: $out/$v.log"; }
-  done
-  kill -0 "$zk_pid" 2>/dev/null || die "ZooKeeper (pid $zk_pid) exited during the run; log: $out/zookeeper.log"
 }
 metrics() { # copies: owner's write latency and replication latency sums: "wsum wcount rsum rcount"
   local c="$1"
@@ -246,6 +267,23 @@ for ((r = 1; r <= rounds; r++)); do
     done
   done
   check_health "after round $r"
+  if [ "$floor" = 1 ]; then
+    for mode in "${floor_modes[@]}"; do
+      for c in "${order[@]}"; do
+        n=$((n + 1))
+        mkdir -p "$data_root/floor"
+        # floor.tsv: mode copies round MB/s nodes-CPU-us-per-MiB client-CPU-us-per-MiB
+        run_child "$floor_bin" "$mode" "$c" "$data_root/floor" "$runtime" "$size_mib" "${floor_cpus[@]}" \
+            >"$tmp/floor.out" 2>"$tmp/floor.err" ||
+          { cat "$tmp/floor.err" >&2; die "replication-floor $mode $c failed"; }
+        rm -rf "$data_root/floor"
+        read -r _ _ fmbs fcpu fclient <"$tmp/floor.out"
+        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$c" "$r" "$fmbs" "$fcpu" "$fclient" >>"$out/floor.tsv"
+        printf 'cluster-bench: [%2d/%d] round %d  floor %-9s c%s %10.0f MB/s  (nodes: %s CPU-us per MiB)\n' \
+          "$n" "$n_runs" "$r" "$mode" "$c" "$fmbs" "$fcpu" >&2
+      done
+    done
+  fi
 done
 
 # ---------------------------------------------------------------- peak RSS
@@ -264,7 +302,6 @@ fmt() { # printf format, value; "-" when empty
   if [ -n "$2" ]; then printf "$1" "$2"; else echo -; fi
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else print "-" }'; }
-has_row() { local x; for x in "${rows[@]}"; do [ "${x%%|*}" = "$1" ] && return 0; done; return 1; }
 {
   echo
   echo "throughput: medians of $rounds round(s); MB/s = 10^6 bytes/s; each volume through its owner"
@@ -276,6 +313,21 @@ has_row() { local x; for x in "${rows[@]}"; do [ "${x%%|*}" = "$1" ] && return 0
       "$(ratio "$v2" "$v1")" "$(ratio "$v3" "$v1")"
   done
   echo
+  if [ "$floor" = 1 ]; then
+    fcol() { awk -F'\t' -v m="$1" -v c="$2" -v f="$3" '$1 == m && $2 == c { print $f }' "$out/floor.tsv" | median; }
+    echo "the floor (bench/floor/replication-floor.c: the same data movement without hablock; client, owner and"
+    echo "replicas as processes over loopback TCP, 1 MiB QD8, same tmpfs and pinning; medians of $rounds round(s))"
+    printf '%-24s %10s %10s %10s %7s %7s\n' "seq-write MB/s" 1-copy 2-copy 3-copy 2c/1c 3c/1c
+    for mode in "${floor_modes[@]}"; do
+      f1="$(fcol "$mode" 1 4)" f2="$(fcol "$mode" 2 4)" f3="$(fcol "$mode" 3 4)"
+      printf '%-24s %10s %10s %10s %7s %7s\n' "floor $([ "$mode" = copy ] && echo recv/pwrite/send || echo splice/tee)" \
+        "$(fmt %.0f "$f1")" "$(fmt %.0f "$f2")" "$(fmt %.0f "$f3")" "$(ratio "$f2" "$f1")" "$(ratio "$f3" "$f1")"
+    done
+    printf '%-24s %10s %10s %10s\n' "hablock / recv floor" "$(ratio "$(col seq-write 1 4)" "$(fcol copy 1 4)")" \
+      "$(ratio "$(col seq-write 2 4)" "$(fcol copy 2 4)")" "$(ratio "$(col seq-write 3 4)" "$(fcol copy 3 4)")"
+    echo "nodes' CPU us per MiB (1c/2c/3c): hablock $(fmt %.0f "$(col seq-write 1 7)")/$(fmt %.0f "$(col seq-write 2 7)")/$(fmt %.0f "$(col seq-write 3 7)"), floor recv/pwrite/send $(fmt %.0f "$(fcol copy 1 5)")/$(fmt %.0f "$(fcol copy 2 5)")/$(fmt %.0f "$(fcol copy 3 5)"), floor splice/tee $(fmt %.0f "$(fcol splice 1 5)")/$(fmt %.0f "$(fcol splice 2 5)")/$(fmt %.0f "$(fcol splice 3 5)")"
+    echo
+  fi
   if has_row rand-write-qd1; then
     echo "4 KiB QD1 random write latency (fio completion latency, medians of the rounds' percentiles, us)"
     echo "  server write = the owner's mean write time, replication = its mean round trip to a copy (from its metrics)"
@@ -310,6 +362,9 @@ has_row() { local x; for x in "${rows[@]}"; do [ "${x%%|*}" = "$1" ] && return 0
     sw1="$(col seq-write 1 4)" sw3="$(col seq-write 3 4)"
     sr="$(ratio "$sw3" "$sw1")"
     echo "target: 3-copy seq-write >= 0.6 x 1-copy: $(fmt %.0f "$sw3") / $(fmt %.0f "$sw1") MB/s = ${sr}x: $(awk -v x="$sr" 'BEGIN { if (x == "-") print "not measured"; else if (x >= 0.6) print "MET"; else print "NOT MET" }')"
+    if [ "$floor" = 1 ]; then
+      echo "  the floor's own 3c/1c on this machine: $(ratio "$(fcol copy 3 4)" "$(fcol copy 1 4)")x (recv/pwrite/send), $(ratio "$(fcol splice 3 4)" "$(fcol splice 1 4)")x (splice/tee)"
+    fi
   else
     echo "target: 3-copy seq-write >= 0.6 x 1-copy: not measured (row seq-write not selected)"
   fi
@@ -325,6 +380,10 @@ has_row() { local x; for x in "${rows[@]}"; do [ "${x%%|*}" = "$1" ] && return 0
   echo "all runs (row, copies, round, MB/s or IOPS, p50 us, p99 us; per request: nodes' CPU us, ctxsw, syscalls; nodes' busy %; others' CPU %):"
   sort -k1,1 -k2,2n -k3,3n "$results" |
     awk -F'\t' '{ printf "  %-16s c%s r%-2s %10.0f %9.1f %9.1f %8.1f %6s %6s %4.0f%% %5.1f%%\n", $1, $2, $3, $4, $5, $6, $7, $8, $10, $13, $9 }'
+  if [ "$floor" = 1 ]; then
+    echo "floor runs (mode, copies, round, MB/s; per MiB: nodes' CPU us, client's CPU us):"
+    sort -k1,1 -k2,2n -k3,3n "$out/floor.tsv" | awk -F'\t' '{ printf "  %-16s c%s r%-2s %10.0f %8.0f %8.0f\n", $1, $2, $3, $4, $5, $6 }'
+  fi
   echo
   echo "raw fio JSON, perf output, node logs and events: $out"
 } | tee "$out/table.txt"

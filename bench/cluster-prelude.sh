@@ -6,12 +6,14 @@
 # without curl), ip_base, zk_port, zk; lib.sh is sourced.
 
 # ---------------------------------------------------------------- options
-# all options but --help are common to all benches: common_option in lib.sh
+# all options but --help are common to all benches (common_option in lib.sh) or the script's own
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
     *)
-      common_option "$@" || { echo "$prog: unknown option '$1'" >&2; usage >&2; exit 2; }
+      # script_option: a hook for the sourcing script's own options (same contract as common_option)
+      { declare -F script_option >/dev/null && script_option "$@"; } || common_option "$@" ||
+        { echo "$prog: unknown option '$1'" >&2; usage >&2; exit 2; }
       shift "$nshift" ;;
   esac
 done
@@ -97,3 +99,20 @@ port_free() { # addr port: nothing listens there (ss when present: no probe conn
   fi
 }
 port_free 127.0.0.1 "$zk_port" || die "port $zk_port (ZooKeeper) is in use: another $prog running? (see 'ss -ltnp')"
+
+# ---------------------------------------------------------------- liveness
+alive() { # pid: the process runs. Not kill -0: a node that died stays a zombie until init reaps it
+  # (cluster up started it and has exited), and kill -0 succeeds on a zombie.
+  local s
+  s="$({ sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null || true; } | cut -d' ' -f1)"
+  [ -n "$s" ] && [ "$s" != Z ] && [ "$s" != X ]
+}
+check_servers() { # hook of run_fio in lib.sh: dies with a clear message when a cluster process is gone;
+  # the script sets node_names, node_pid, zk_pid, cdir
+  local v
+  for v in "${node_names[@]}"; do
+    alive "${node_pid[$v]}" ||
+      { tail -5 "$cdir/$v.log" >&2; die "node $v (pid ${node_pid[$v]}) exited during the run; log: $out/$v.log"; }
+  done
+  alive "$zk_pid" || die "ZooKeeper (pid $zk_pid) exited during the run; log: $out/zookeeper.log"
+}

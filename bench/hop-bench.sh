@@ -178,20 +178,6 @@ ticks_of() { # CPU ticks of several processes
   for p in "$@"; do s=$((s + $(proc_ticks "$p"))); done
   echo "$s"
 }
-alive() { # pid: the process runs. Not kill -0: a node that died stays a zombie until init reaps it
-  # (cluster up started it and has exited), and kill -0 succeeds on a zombie.
-  local s
-  s="$({ sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null || true; } | cut -d' ' -f1)"
-  [ -n "$s" ] && [ "$s" != Z ] && [ "$s" != X ]
-}
-check_servers() { # hook of run_fio in lib.sh: dies with a clear message when a cluster process is gone
-  local v
-  for v in "${node_names[@]}"; do
-    alive "${node_pid[$v]}" ||
-      { tail -5 "$cdir/$v.log" >&2; die "node $v (pid ${node_pid[$v]}) exited during the run; log: $out/$v.log"; }
-  done
-  alive "$zk_pid" || die "ZooKeeper (pid $zk_pid) exited during the run; log: $out/zookeeper.log"
-}
 metrics() { # node volume op: that node's figures for the volume's op (read, write):
   # "latency-sum-seconds latency-count requests". The forwarding node meters the requests it
   # forwards like its own; the owner counts zero-copy reads but does not time them.
