@@ -158,18 +158,15 @@ final class ForwardingBlockDevice implements BlockDevice {
 
     @Override
     public void write(long offset, ByteBuffer[] parts, boolean fua) throws IOException {
-        int length = 0;
-        for (ByteBuffer p : parts) {
-            length += p.remaining();
-        }
-        byte[] data = new byte[length];
-        int at = 0;
-        for (ByteBuffer p : parts) {
-            int n = p.remaining();
-            p.duplicate().get(data, at, n);
-            at += n;
-        }
-        forward(c -> c.write(offset, data, 0, data.length, fua)); // one request to the owner, not one per part
+        // One request to the owner, not one per part, sent from the parts as they are. Each
+        // attempt sends from views of its own: a failed one may have sent some of them.
+        forward(c -> {
+            ByteBuffer[] views = new ByteBuffer[parts.length];
+            for (int i = 0; i < parts.length; i++) {
+                views[i] = parts[i].duplicate();
+            }
+            c.write(offset, views, fua);
+        });
     }
 
     @Override

@@ -8,17 +8,30 @@ import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 
 /**
  * A blocking NBD client, one request at a time: connects, negotiates one export with
  * {@code NBD_OPT_GO} (fixed newstyle, NO_ZEROES when offered), then reads, writes and flushes
  * with simple replies. Reads and writes larger than the server's maximum payload are split.
+ * Data moves between the caller's buffers and the socket without a copy in between: a direct
+ * buffer (a forwarded request's payload) goes to the kernel as it is.
+ *
+ * <p>Every wait on the socket, to send as well as for a reply, ends after the timeout given at
+ * connect: a server that stops reading or answering (killed, cut off) breaks the connection
+ * instead of blocking the caller.
  *
  * <p>Errors the server returns for a request are {@link NbdCommandException}s and leave the
  * connection usable. Anything else (timeout, reset, a reply that breaks the protocol) leaves
@@ -28,24 +41,29 @@ import java.util.Objects;
 public final class NbdClient implements Closeable {
     /** Connect timeout and the longest wait for any reply, unless given. */
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
-    /** Size of the bounce buffer for a {@link ByteBuffer} without an array. */
-    private static final int BOUNCE = 1 << 20;
+    private static final int REPLY_HEADER_LENGTH = 16;
+    private static final int HEAP_CHUNK = 256 << 10;
 
     private enum State { OPEN, BROKEN, CLOSED }
 
-    private final Socket socket;
-    private final DataInputStream in;
-    private final DataOutputStream out;
+    private final SocketChannel channel;
+    private final Selector selector;
+    private final SelectionKey key;
+    private final long timeoutMillis;
     private final String export;
     private final NbdHandshake.Export info;
+    private final ByteBuffer requestHeader = ByteBuffer.allocateDirect(Nbd.REQUEST_HEADER_LENGTH);
+    private final ByteBuffer replyHeader = ByteBuffer.allocateDirect(REPLY_HEADER_LENGTH);
     private State state = State.OPEN;
     private IOException brokenBy;
     private long nextCookie = 1;
 
-    private NbdClient(Socket socket, DataInputStream in, DataOutputStream out, String export, NbdHandshake.Export info) {
-        this.socket = socket;
-        this.in = in;
-        this.out = out;
+    private NbdClient(SocketChannel channel, Selector selector, long timeoutMillis, String export,
+            NbdHandshake.Export info) throws IOException {
+        this.channel = channel;
+        this.selector = selector;
+        this.key = channel.register(selector, 0);
+        this.timeoutMillis = timeoutMillis;
         this.export = export;
         this.info = info;
     }
@@ -76,20 +94,31 @@ public final class NbdClient implements Closeable {
     public static NbdClient connect(InetSocketAddress address, String export, Duration timeout, InetAddress localAddress)
             throws IOException {
         Objects.requireNonNull(export, "export");
-        Socket socket = new Socket();
+        int millis = (int) Math.max(1, Math.min(Integer.MAX_VALUE, timeout.toMillis()));
+        SocketChannel channel = SocketChannel.open();
+        Selector selector = null;
         try {
             if (localAddress != null) {
-                socket.bind(new InetSocketAddress(localAddress, 0));
+                channel.bind(new InetSocketAddress(localAddress, 0));
             }
+            Socket socket = channel.socket();
             socket.setTcpNoDelay(true);
-            socket.setSoTimeout((int) timeout.toMillis());
-            socket.connect(address, (int) timeout.toMillis());
-            DataInputStream in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), 1 << 16));
-            DataOutputStream out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 1 << 16));
+            socket.setSoTimeout(millis);
+            socket.connect(address, millis);
+            // The handshake is a few small messages: streams over the blocking socket (which
+            // honour the timeout). The server says nothing after it until asked, so nothing
+            // read ahead is left in the stream's buffer.
+            DataInputStream in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), 1 << 12));
+            DataOutputStream out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 1 << 12));
             NbdHandshake.Export info = NbdHandshake.go(in, out, export);
-            return new NbdClient(socket, in, out, export, info);
+            channel.configureBlocking(false);
+            selector = Selector.open();
+            return new NbdClient(channel, selector, millis, export, info);
         } catch (IOException | RuntimeException e) {
-            socket.close();
+            channel.close();
+            if (selector != null) {
+                selector.close();
+            }
             if (e instanceof NbdOptionException || e instanceof java.net.BindException || !(e instanceof IOException io)) {
                 throw e;
             }
@@ -128,29 +157,21 @@ public final class NbdClient implements Closeable {
 
     public void read(long offset, byte[] dst, int from, int length) throws IOException {
         Objects.checkFromIndexSize(from, length, dst.length);
-        int done = 0;
-        do { // a zero-length request is still sent: the server checks it like any other
-            int n = Math.min(length - done, info.maxPayload());
-            request(Nbd.CMD_READ, 0, offset + done, n, null, dst, from + done);
-            done += n;
-        } while (done < length);
+        read(offset, ByteBuffer.wrap(dst, from, length));
     }
 
     /** Reads {@code dst.remaining()} bytes at {@code offset} into {@code dst}, advancing its position. */
     public void read(long offset, ByteBuffer dst) throws IOException {
-        if (dst.hasArray()) {
-            int n = dst.remaining();
-            read(offset, dst.array(), dst.arrayOffset() + dst.position(), n);
+        int length = dst.remaining();
+        int done = 0;
+        do { // a zero-length request is still sent: the server checks it like any other
+            int n = Math.min(length - done, info.maxPayload());
+            ByteBuffer part = dst.duplicate();
+            part.limit(part.position() + n);
+            request(Nbd.CMD_READ, 0, offset + done, n, null, part);
             dst.position(dst.position() + n);
-            return;
-        }
-        byte[] bounce = new byte[Math.min(dst.remaining(), BOUNCE)];
-        while (dst.hasRemaining()) {
-            int n = Math.min(dst.remaining(), bounce.length);
-            read(offset, bounce, 0, n);
-            dst.put(bounce, 0, n);
-            offset += n;
-        }
+            done += n;
+        } while (done < length);
     }
 
     /** Writes all of {@code src} at {@code offset}; returns when the server acknowledged it. */
@@ -159,45 +180,54 @@ public final class NbdClient implements Closeable {
     }
 
     public void write(long offset, byte[] src, int from, int length) throws IOException {
-        Objects.checkFromIndexSize(from, length, src.length);
-        if (isReadOnly()) {
-            throw new IOException("export '" + export + "' is read-only");
-        }
-        int done = 0;
-        do { // a zero-length request is still sent: the server checks it like any other
-            int n = Math.min(length - done, info.maxPayload());
-            request(Nbd.CMD_WRITE, 0, offset + done, n, src, null, from + done);
-            done += n;
-        } while (done < length);
+        write(offset, src, from, length, false);
     }
 
     /** Writes {@code src.remaining()} bytes at {@code offset}, advancing its position. */
     public void write(long offset, ByteBuffer src) throws IOException {
-        if (src.hasArray()) {
-            int n = src.remaining();
-            write(offset, src.array(), src.arrayOffset() + src.position(), n);
-            src.position(src.position() + n);
-            return;
-        }
-        byte[] bounce = new byte[Math.min(src.remaining(), BOUNCE)];
-        while (src.hasRemaining()) {
-            int n = Math.min(src.remaining(), bounce.length);
-            src.get(bounce, 0, n);
-            write(offset, bounce, 0, n);
-            offset += n;
-        }
+        write(offset, new ByteBuffer[] {src}, false);
     }
 
     /** Makes a write durable before it is acknowledged ({@code NBD_CMD_FLAG_FUA}) when {@code fua}. */
     public void write(long offset, byte[] src, int from, int length, boolean fua) throws IOException {
-        if (!fua) {
-            write(offset, src, from, length);
-            return;
+        Objects.checkFromIndexSize(from, length, src.length);
+        write(offset, new ByteBuffer[] {ByteBuffer.wrap(src, from, length)}, fua);
+    }
+
+    /**
+     * Writes the parts, one after the other, at {@code offset} as one request (or as few as the
+     * server's maximum payload allows), advancing their positions.
+     */
+    public void write(long offset, ByteBuffer[] parts, boolean fua) throws IOException {
+        if (isReadOnly()) {
+            throw new IOException("export '" + export + "' is read-only");
         }
-        int done = 0;
-        do {
-            int n = Math.min(length - done, info.maxPayload());
-            request(Nbd.CMD_WRITE, Nbd.CMD_FLAG_FUA, offset + done, n, src, null, from + done);
+        long length = 0;
+        for (ByteBuffer p : parts) {
+            length += p.remaining();
+        }
+        int flags = fua ? Nbd.CMD_FLAG_FUA : 0;
+        int part = 0;
+        long done = 0;
+        do { // a zero-length request is still sent: the server checks it like any other
+            int n = (int) Math.min(length - done, info.maxPayload());
+            // the next n bytes of the parts, as slices that advance the parts when sent
+            List<ByteBuffer> slices = new ArrayList<>(parts.length - part);
+            for (int left = n; left > 0; part++) {
+                ByteBuffer p = parts[part];
+                if (p.remaining() <= left) {
+                    slices.add(p);
+                    left -= p.remaining();
+                } else {
+                    ByteBuffer head = p.duplicate();
+                    head.limit(head.position() + left);
+                    slices.add(head);
+                    p.position(p.position() + left);
+                    left = 0;
+                    break;
+                }
+            }
+            request(Nbd.CMD_WRITE, flags, offset + done, n, slices.toArray(ByteBuffer[]::new), null);
             done += n;
         } while (done < length);
     }
@@ -216,7 +246,7 @@ public final class NbdClient implements Closeable {
         long done = 0;
         do { // ranges are 32-bit on the wire
             int n = (int) Math.min(length - done, 1L << 30);
-            request(type, flags, offset + done, n, null, null, 0);
+            request(type, flags, offset + done, n, null, null);
             done += n;
         } while (done < length);
     }
@@ -226,31 +256,39 @@ public final class NbdClient implements Closeable {
         if ((info.flags() & Nbd.TFLAG_SEND_FLUSH) == 0) {
             throw new IOException("the server of export '" + export + "' does not support NBD_CMD_FLUSH");
         }
-        request(Nbd.CMD_FLUSH, 0, 0, 0, null, null, 0);
+        request(Nbd.CMD_FLUSH, 0, 0, 0, null, null);
     }
 
     /** One request and its simple reply; {@code src} is the WRITE payload, {@code dst} receives READ data. */
-    private void request(int type, int flags, long offset, int length, byte[] src, byte[] dst, int from) throws IOException {
+    private void request(int type, int flags, long offset, int length, ByteBuffer[] src, ByteBuffer dst)
+            throws IOException {
         checkOpen();
         long cookie = nextCookie++;
         int error;
         try {
-            writeHeader(type, flags, cookie, offset, length);
-            if (src != null) {
-                out.write(src, from, length);
+            putHeader(type, flags, cookie, offset, length);
+            if (src == null) {
+                send(new ByteBuffer[] {requestHeader});
+            } else {
+                ByteBuffer[] all = new ByteBuffer[src.length + 1];
+                all[0] = requestHeader;
+                System.arraycopy(src, 0, all, 1, src.length);
+                send(all);
             }
-            out.flush();
-            int magic = in.readInt();
+            replyHeader.clear();
+            receive(replyHeader);
+            replyHeader.flip();
+            int magic = replyHeader.getInt();
             if (magic != Nbd.SIMPLE_REPLY_MAGIC) {
                 throw new IOException(String.format("protocol error: reply magic 0x%08x (structured replies were not asked for)", magic));
             }
-            error = in.readInt();
-            long replyCookie = in.readLong();
+            error = replyHeader.getInt();
+            long replyCookie = replyHeader.getLong();
             if (replyCookie != cookie) {
                 throw new IOException("protocol error: reply for cookie " + replyCookie + " while waiting for " + cookie);
             }
             if (error == 0 && dst != null) {
-                in.readFully(dst, from, length);
+                receive(dst);
             }
         } catch (IOException e) {
             throw broken(describe(type, offset, length), e);
@@ -260,13 +298,86 @@ public final class NbdClient implements Closeable {
         }
     }
 
-    private void writeHeader(int type, int flags, long cookie, long offset, int length) throws IOException {
-        out.writeInt(Nbd.REQUEST_MAGIC);
-        out.writeShort(flags);
-        out.writeShort(type);
-        out.writeLong(cookie);
-        out.writeLong(offset);
-        out.writeInt(length);
+    private void putHeader(int type, int flags, long cookie, long offset, int length) {
+        requestHeader.clear();
+        requestHeader.putInt(Nbd.REQUEST_MAGIC);
+        requestHeader.putShort((short) flags);
+        requestHeader.putShort((short) type);
+        requestHeader.putLong(cookie);
+        requestHeader.putLong(offset);
+        requestHeader.putInt(length);
+        requestHeader.flip();
+    }
+
+    /**
+     * Sends all of {@code buffers} (leaving their positions at their limits), waiting at most the
+     * timeout each time the socket is full.
+     */
+    private void send(ByteBuffer[] buffers) throws IOException {
+        ByteBuffer[] io = inHeapChunks(buffers);
+        int first = 0;
+        while (first < io.length) {
+            if (!io[first].hasRemaining()) {
+                first++;
+            } else if (channel.write(io, first, io.length - first) == 0) {
+                await(SelectionKey.OP_WRITE, "the server took no data for ");
+            }
+        }
+        for (ByteBuffer b : buffers) {
+            b.position(b.limit());
+        }
+    }
+
+    /**
+     * The JDK moves a heap buffer through a temporary direct buffer of the same size, which its
+     * thread then keeps: heap buffers go in chunks of at most {@link #HEAP_CHUNK} bytes.
+     */
+    private static ByteBuffer[] inHeapChunks(ByteBuffer[] buffers) {
+        List<ByteBuffer> io = new ArrayList<>(buffers.length);
+        for (ByteBuffer b : buffers) {
+            if (b.isDirect() || b.remaining() <= HEAP_CHUNK) {
+                io.add(b.duplicate());
+                continue;
+            }
+            for (int at = b.position(); at < b.limit(); at += HEAP_CHUNK) {
+                io.add(b.duplicate().position(at).limit(Math.min(b.limit(), at + HEAP_CHUNK)));
+            }
+        }
+        return io.toArray(ByteBuffer[]::new);
+    }
+
+    /** Fills {@code dst}, waiting at most the timeout each time nothing has arrived. */
+    private void receive(ByteBuffer dst) throws IOException {
+        while (dst.hasRemaining()) {
+            ByteBuffer view = dst;
+            if (!dst.isDirect() && dst.remaining() > HEAP_CHUNK) {
+                view = dst.duplicate();
+                view.limit(view.position() + HEAP_CHUNK);
+            }
+            int n = channel.read(view);
+            if (n < 0) {
+                throw new EOFException();
+            }
+            if (n == 0) {
+                await(SelectionKey.OP_READ, "no reply within ");
+            } else if (view != dst) {
+                dst.position(dst.position() + n);
+            }
+        }
+    }
+
+    private void await(int op, String timeoutMessage) throws IOException {
+        key.interestOps(op);
+        long deadline = System.nanoTime() + timeoutMillis * 1_000_000;
+        while (selector.select(Math.max(1, (deadline - System.nanoTime()) / 1_000_000)) == 0) {
+            if (Thread.interrupted()) {
+                throw new InterruptedIOException("interrupted while waiting for the server");
+            }
+            if (System.nanoTime() - deadline >= 0) {
+                throw new SocketTimeoutException(timeoutMessage + timeoutMillis + " ms");
+            }
+        }
+        selector.selectedKeys().clear();
     }
 
     private void checkOpen() throws IOException {
@@ -282,20 +393,11 @@ public final class NbdClient implements Closeable {
 
     private IOException broken(String what, IOException cause) {
         String why = cause instanceof EOFException ? "the server closed the connection"
-                : cause instanceof java.net.SocketTimeoutException ? "no reply within " + soTimeoutMillis() + " ms"
                 : cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
         brokenBy = new IOException(what + ": " + why, cause);
         state = State.BROKEN;
         closeQuietly();
         return brokenBy;
-    }
-
-    private int soTimeoutMillis() {
-        try {
-            return socket.getSoTimeout();
-        } catch (IOException e) {
-            return -1;
-        }
     }
 
     private static String describe(int type, long offset, int length) {
@@ -313,9 +415,9 @@ public final class NbdClient implements Closeable {
     public void close() {
         if (state == State.OPEN) {
             try {
-                writeHeader(Nbd.CMD_DISC, 0, nextCookie++, 0, 0);
-                out.flush();
-                socket.shutdownOutput();
+                putHeader(Nbd.CMD_DISC, 0, nextCookie++, 0, 0);
+                send(new ByteBuffer[] {requestHeader});
+                channel.shutdownOutput();
             } catch (IOException e) {
                 // the server is gone: nothing to say goodbye to
             }
@@ -326,7 +428,12 @@ public final class NbdClient implements Closeable {
 
     private void closeQuietly() {
         try {
-            socket.close();
+            selector.close();
+        } catch (IOException e) {
+            // closing anyway
+        }
+        try {
+            channel.close();
         } catch (IOException e) {
             // closing anyway
         }
@@ -334,6 +441,6 @@ public final class NbdClient implements Closeable {
 
     @Override
     public String toString() {
-        return "NbdClient[" + socket.getRemoteSocketAddress() + "/" + export + ", " + state + "]";
+        return "NbdClient[" + channel.socket().getRemoteSocketAddress() + "/" + export + ", " + state + "]";
     }
 }

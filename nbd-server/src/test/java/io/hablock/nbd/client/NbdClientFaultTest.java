@@ -11,6 +11,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -137,6 +138,42 @@ class NbdClientFaultTest {
                     .hasMessage("NBD_CMD_READ of 4096 bytes at offset 0: the server closed the connection");
             assertThatThrownBy(client::flush).hasMessage("the connection to export 'x' is broken: "
                     + "NBD_CMD_READ of 4096 bytes at offset 0: the server closed the connection");
+        }
+    }
+
+    @Test
+    void aServerThatStopsAnsweringTimesOut() throws IOException {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        serve((in, out) -> {
+            handshake(in, out);
+            readRequest(in);
+            done.join(); // never answers
+        });
+        try (NbdClient client = NbdClient.connect(address(), "x", SHORT)) {
+            long start = System.nanoTime();
+            assertThatThrownBy(() -> client.read(0, new byte[4096]))
+                    .hasMessage("NBD_CMD_READ of 4096 bytes at offset 0: no reply within 300 ms");
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isBetween(SHORT, Duration.ofSeconds(5));
+        } finally {
+            done.complete(null);
+        }
+    }
+
+    @Test
+    void aServerThatStopsReadingTimesOutAWrite() throws IOException {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        serve((in, out) -> {
+            handshake(in, out);
+            done.join(); // reads nothing more: the socket buffers fill
+        });
+        try (NbdClient client = NbdClient.connect(address(), "x", SHORT)) {
+            long start = System.nanoTime();
+            // 32 MiB: more than the socket buffers of both ends hold
+            assertThatThrownBy(() -> client.write(0, ByteBuffer.allocateDirect(32 << 20)))
+                    .hasMessage("NBD_CMD_WRITE of 33554432 bytes at offset 0: the server took no data for 300 ms");
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+        } finally {
+            done.complete(null);
         }
     }
 

@@ -74,6 +74,26 @@ class NbdClientTest extends ServerTest {
     }
 
     @Test
+    void aWriteInPartsIsSentFromThePartsAndSplitAtTheMaximumPayload() throws IOException {
+        // direct parts whose boundaries do not meet the 32 MiB split: one part straddles it
+        byte[] data = pattern(40 * MIB + 4096, 3);
+        int[] cuts = {0, 7, MIB, 31 * MIB + 5, 33 * MIB, data.length};
+        ByteBuffer[] parts = new ByteBuffer[cuts.length - 1];
+        for (int i = 0; i < parts.length; i++) {
+            parts[i] = ByteBuffer.allocateDirect(cuts[i + 1] - cuts[i]).put(data, cuts[i], cuts[i + 1] - cuts[i]).flip();
+        }
+        ByteBuffer back = ByteBuffer.allocateDirect(data.length);
+        try (NbdClient client = connect()) {
+            client.write(2 * MIB, parts, true);
+            assertThat(parts).allSatisfy(p -> assertThat(p.hasRemaining()).as("part sent").isFalse());
+            client.read(2 * MIB, back);
+        }
+        byte[] got = new byte[data.length];
+        back.flip().get(got);
+        assertThat(Arrays.equals(got, data)).as("40 MiB written in parts read back").isTrue();
+    }
+
+    @Test
     void anUnknownExportIsRefusedWithTheServersMessage() {
         assertThatThrownBy(() -> NbdClient.connect(fixture.address(), "no-such-volume"))
                 .isInstanceOfSatisfying(NbdOptionException.class, e -> {

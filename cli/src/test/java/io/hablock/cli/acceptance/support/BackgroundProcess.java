@@ -78,11 +78,16 @@ public final class BackgroundProcess implements AutoCloseable {
         return Command.waitFor(process, limit);
     }
 
-    /** The exit status; fails the test if the process has not exited within {@code limit}. */
+    /**
+     * The exit status; fails the test if the process has not exited within {@code limit}. Once
+     * it returns, {@link #stdout()} and {@link #stderr()} hold all the process wrote (the pumps
+     * may still be copying its last lines when it exits).
+     */
     public int exitCode(Duration limit) {
         if (!waitFor(limit)) {
             throw new AssertionFailedError("process still running after " + limit.toSeconds() + " s" + describe());
         }
+        joinPumps();
         return process.exitValue();
     }
 
