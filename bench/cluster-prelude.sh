@@ -101,12 +101,6 @@ port_free() { # addr port: nothing listens there (ss when present: no probe conn
 port_free 127.0.0.1 "$zk_port" || die "port $zk_port (ZooKeeper) is in use: another $prog running? (see 'ss -ltnp')"
 
 # ---------------------------------------------------------------- liveness
-alive() { # pid: the process runs. Not kill -0: a node that died stays a zombie until init reaps it
-  # (cluster up started it and has exited), and kill -0 succeeds on a zombie.
-  local s
-  s="$({ sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null || true; } | cut -d' ' -f1)"
-  [ -n "$s" ] && [ "$s" != Z ] && [ "$s" != X ]
-}
 check_servers() { # hook of run_fio in lib.sh: dies with a clear message when a cluster process is gone;
   # the script sets node_names, node_pid, zk_pid, cdir
   local v

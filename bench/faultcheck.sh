@@ -71,6 +71,7 @@ mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
 cp=("$jar:$classes")
 
+# shellcheck disable=SC2317 # called by the trap
 cleanup() { java -cp "${cp[0]}" io.hablock.cli.acceptance.fault.FaultCheck --cleanup "$dir" || true; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -180,6 +180,12 @@ proc_ticks() { # CPU ticks (user + system, all threads) of a process; 0 when gon
 sys_ticks() { # busy and total ticks of all CPUs
   awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8; print busy, busy + $5 + $6 + $9 }' /proc/stat
 }
+alive() { # pid: the process runs. Not kill -0, which succeeds on a zombie: a dead server stays one
+  # until its parent (this script, or init for the nodes 'cluster up' started) reaps it.
+  local s
+  s="$({ sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null || true; } | cut -d' ' -f1)"
+  [ -n "$s" ] && [ "$s" != Z ] && [ "$s" != X ]
+}
 peak_rss_mib() { # pid: VmHWM in MiB; ? when gone
   awk '/^VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$1/status" 2>/dev/null || echo '?'
 }

@@ -147,7 +147,7 @@ port_free() { # nothing listens on 127.0.0.1:PORT (ss when present: no probe con
   if command -v ss >/dev/null; then
     [ -z "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]
   else
-    ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 1; fi
   fi
 }
 pick_port() {
@@ -161,7 +161,7 @@ pick_port() {
 wait_port() { # port pid name log
   local i
   for ((i = 0; i < 300; i++)); do
-    kill -0 "$2" 2>/dev/null || { tail -20 "$4" >&2; die "$3 exited during startup (log: $4)"; }
+    alive "$2" || { tail -20 "$4" >&2; die "$3 exited during startup (log: $4)"; }
     if ! port_free "$1"; then return; fi
     sleep 0.1
   done
