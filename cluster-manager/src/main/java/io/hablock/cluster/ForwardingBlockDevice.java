@@ -46,6 +46,8 @@ final class ForwardingBlockDevice implements BlockDevice {
     private volatile InetAddress localAddress;
     private final BlockingQueue<NbdClient> idle = new ArrayBlockingQueue<>(CONNECTIONS);
     private volatile boolean closed;
+    private static final long RETRY_LOG_NANOS = 10_000_000_000L;
+    private volatile long lastRetryLog = System.nanoTime() - RETRY_LOG_NANOS;
 
     ForwardingBlockDevice(String volume, long size, boolean readOnly, Supplier<Optional<InetSocketAddress>> owner,
             InetAddress localAddress, Runnable onClose) {
@@ -86,7 +88,14 @@ final class ForwardingBlockDevice implements BlockDevice {
                 if (System.nanoTime() > deadline) {
                     break;
                 }
-                log.debug("volume {}: request to the owner failed ({}); retrying", volume, e.getMessage());
+                long now = System.nanoTime();
+                if (now - lastRetryLog > RETRY_LOG_NANOS) { // one line per outage, not one per request
+                    lastRetryLog = now;
+                    log.info("volume {}: request to the owner failed ({}); retrying until a serving owner answers",
+                            volume, e.getMessage());
+                } else {
+                    log.debug("volume {}: request to the owner failed ({}); retrying", volume, e.getMessage());
+                }
                 sleep();
             }
         }
@@ -97,17 +106,25 @@ final class ForwardingBlockDevice implements BlockDevice {
     private NbdClient connect() throws IOException {
         InetSocketAddress address = owner.get()
                 .orElseThrow(() -> new IOException("volume " + volume + " has no serving owner right now"));
+        NbdClient client = null;
         InetAddress local = localAddress;
         if (local != null) {
             try {
-                return NbdClient.connect(address, volume, CONNECT_TIMEOUT, local);
+                client = NbdClient.connect(address, volume, CONNECT_TIMEOUT, local);
             } catch (BindException e) {
                 log.info("volume {}: cannot connect to the owner from {} ({}); using the address routing picks",
                         volume, local.getHostAddress(), e.getMessage());
                 localAddress = null;
             }
         }
-        return NbdClient.connect(address, volume, CONNECT_TIMEOUT);
+        if (client == null) {
+            client = NbdClient.connect(address, volume, CONNECT_TIMEOUT);
+        }
+        // An owner that hangs or is cut off sends no reset: leave it as soon as the cluster
+        // names another, rather than after the reply timeout.
+        client.abandonWhen(() -> owner.get().filter(address::equals).isPresent() ? null
+                : "the cluster no longer names " + address + " the serving owner");
+        return client;
     }
 
     private void drainIdle() {

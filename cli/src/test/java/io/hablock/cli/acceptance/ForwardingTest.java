@@ -3,6 +3,7 @@ package io.hablock.cli.acceptance;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.hablock.cli.acceptance.support.BackgroundProcess;
 import io.hablock.cli.acceptance.support.Command;
 import io.hablock.cli.acceptance.support.LocalClusterProcesses;
@@ -21,6 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
  * checksums all match afterwards.
  */
 class ForwardingTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
     @TempDir
     static Path dir;
     static LocalClusterProcesses cluster;
@@ -35,6 +38,19 @@ class ForwardingTest {
         if (cluster != null) {
             cluster.close();
         }
+    }
+
+    /** Brings a killed node back and waits until it is normal: each test starts with 3 nodes. */
+    private static void restart(String node) {
+        cluster.start(node);
+        Waits.until(node + " normal", Duration.ofSeconds(60), () -> {
+            for (JsonNode n : cluster.json("node", "ls", "--json")) {
+                if (n.get("name").asText().equals(node)) {
+                    return n.get("status").asText().equals("normal");
+                }
+            }
+            return false;
+        }, () -> cluster.cli("node", "ls").stdout());
     }
 
     @Test
@@ -55,6 +71,42 @@ class ForwardingTest {
         String now = cluster.json("volume", "info", "fw", "--json").get("owner").asText();
         assertThat(now).isNotEqualTo(owner);
         assertThat(cluster.cliOk("volume", "verify", "fw").stdout()).contains("ok: all compared copies are identical");
+        restart(owner);
+    }
+
+    /**
+     * A hung owner (SIGSTOP: no reset, no reply) is left as soon as the cluster names a new
+     * one: the application's longest write stays below the forwarder's 10 s reply timeout.
+     */
+    @Test
+    void aHungOwnerIsLeftAsSoonAsTheClusterNamesANewOne() throws Exception {
+        cluster.cliOk("volume", "create", "hang", "--size", "64M", "--copies", "3");
+        String owner = cluster.json("volume", "info", "hang", "--json").get("owner").asText();
+        String endpoint = List.of("v1", "v2", "v3").stream().filter(n -> !n.equals(owner)).findFirst().orElseThrow();
+
+        try (BackgroundProcess fio = Command.of("fio", "--name=hang", "--ioengine=nbd",
+                "--uri=" + cluster.uri(endpoint, "hang"), "--rw=randwrite", "--bs=4k", "--iodepth=1", "--size=32M",
+                "--rate_iops=200", "--time_based", "--runtime=30", "--output-format=json").start()) {
+            Thread.sleep(5000);
+            cluster.freeze(owner);
+            try {
+                Waits.until("a new owner of hang", Duration.ofSeconds(60),
+                        () -> !cluster.json("volume", "info", "hang", "--json").get("owner").asText().equals(owner),
+                        () -> cluster.cli("volume", "info", "hang").stdout());
+                // The hung owner stays hung (its sockets open, no reset) until fio is done.
+                assertThat(fio.exitCode(Duration.ofMinutes(2))).as("fio%s", fio.describe()).isZero();
+            } finally {
+                cluster.kill(owner);
+            }
+            String out = fio.stdout();
+            JsonNode job = JSON.readTree(out.substring(out.indexOf('{'))).get("jobs").get(0);
+            assertThat(job.get("error").asInt()).as(out).isZero();
+            double longestSeconds = job.get("write").get("clat_ns").get("max").asDouble() / 1e9;
+            System.out.printf("hung owner %s: longest write through %s %.2f s%n", owner, endpoint, longestSeconds);
+            assertThat(longestSeconds).as("longest write (s): the pause of the failover, not the reply timeout")
+                    .isBetween(3.0, 9.5);
+        }
+        restart(owner);
     }
 
     @Test

@@ -21,6 +21,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Supplier;
 
 /**
  * A blocking NBD client, one request at a time: connects, negotiates one export with
@@ -43,6 +44,8 @@ public final class NbdClient implements Closeable {
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
     private static final int REPLY_HEADER_LENGTH = 16;
     private static final int HEAP_CHUNK = 256 << 10;
+    /** How often a long wait on the server asks the abandon check. */
+    private static final long CHECK_EVERY_MILLIS = 250;
 
     private enum State { OPEN, BROKEN, CLOSED }
 
@@ -57,6 +60,7 @@ public final class NbdClient implements Closeable {
     private State state = State.OPEN;
     private IOException brokenBy;
     private long nextCookie = 1;
+    private volatile Supplier<String> abandonCheck = () -> null;
 
     private NbdClient(SocketChannel channel, Selector selector, long timeoutMillis, String export,
             NbdHandshake.Export info) throws IOException {
@@ -125,6 +129,16 @@ public final class NbdClient implements Closeable {
             String host = address.getAddress() == null ? address.getHostString() : address.getAddress().getHostAddress();
             throw new IOException("NBD " + host + ":" + address.getPort() + "/" + export + ": " + io.getMessage(), io);
         }
+    }
+
+    /**
+     * While a wait on the server lasts, {@code check} is asked every quarter of a second: a
+     * non-null answer is the reason to give up on this server at once (the request fails with
+     * it and the connection breaks) instead of waiting out the timeout. A forwarder uses it to
+     * leave an owner the cluster has replaced.
+     */
+    public void abandonWhen(Supplier<String> check) {
+        abandonCheck = Objects.requireNonNull(check, "check");
     }
 
     /** The export's size in bytes. */
@@ -369,15 +383,23 @@ public final class NbdClient implements Closeable {
     private void await(int op, String timeoutMessage) throws IOException {
         key.interestOps(op);
         long deadline = System.nanoTime() + timeoutMillis * 1_000_000;
-        while (selector.select(Math.max(1, (deadline - System.nanoTime()) / 1_000_000)) == 0) {
+        for (;;) {
+            long left = (deadline - System.nanoTime()) / 1_000_000;
+            if (left <= 0) {
+                throw new SocketTimeoutException(timeoutMessage + timeoutMillis + " ms");
+            }
+            if (selector.select(Math.min(left, CHECK_EVERY_MILLIS)) > 0) {
+                selector.selectedKeys().clear();
+                return;
+            }
             if (Thread.interrupted()) {
                 throw new InterruptedIOException("interrupted while waiting for the server");
             }
-            if (System.nanoTime() - deadline >= 0) {
-                throw new SocketTimeoutException(timeoutMessage + timeoutMillis + " ms");
+            String reason = abandonCheck.get();
+            if (reason != null) {
+                throw new IOException(reason);
             }
         }
-        selector.selectedKeys().clear();
     }
 
     private void checkOpen() throws IOException {

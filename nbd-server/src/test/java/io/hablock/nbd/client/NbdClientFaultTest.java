@@ -160,6 +160,25 @@ class NbdClientFaultTest {
     }
 
     @Test
+    void aWaitEndsAsSoonAsTheAbandonCheckGivesAReason() throws IOException {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        serve((in, out) -> {
+            handshake(in, out);
+            readRequest(in);
+            done.join(); // never answers
+        });
+        try (NbdClient client = NbdClient.connect(address(), "x", Duration.ofSeconds(30))) {
+            long start = System.nanoTime();
+            client.abandonWhen(() -> System.nanoTime() - start > 500_000_000L ? "the owner moved" : null);
+            assertThatThrownBy(client::flush).hasMessage("NBD_CMD_FLUSH: the owner moved");
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isBetween(Duration.ofMillis(500), Duration.ofSeconds(5));
+            assertThatThrownBy(client::flush).hasMessageContaining("is broken");
+        } finally {
+            done.complete(null);
+        }
+    }
+
+    @Test
     void aServerThatStopsReadingTimesOutAWrite() throws IOException {
         CompletableFuture<Void> done = new CompletableFuture<>();
         serve((in, out) -> {

@@ -107,6 +107,23 @@ public final class LocalClusterProcesses implements AutoCloseable {
         });
     }
 
+    /**
+     * SIGSTOP: the node hangs. Its sockets stay open and the kernel still accepts data for it,
+     * but nothing answers: to the others it looks like a host cut off without a reset.
+     * {@link #kill} ends it.
+     */
+    public void freeze(String name) {
+        try {
+            Process p = new ProcessBuilder("kill", "-STOP", Long.toString(pid(name))).inheritIO().start();
+            assertThat(p.waitFor()).as("kill -STOP " + name).isZero();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** The node's NBD address: v1 is 127.0.0.11, v2 127.0.0.12, ... */
     public static String nbdUri(String node, String volume) {
         return "nbd://127.0.0.1" + node.substring(1) + ":10809/" + volume;
