@@ -10,6 +10,7 @@ import io.hablock.cli.acceptance.support.LocalClusterProcesses;
 import io.hablock.cli.acceptance.support.Waits;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -53,15 +54,30 @@ class ForwardingTest {
         }, () -> cluster.cli("node", "ls").stdout());
     }
 
+    /** A volume's owner and a node that does not own it, whose host endpoint the test uses. */
+    private record Placement(String owner, String endpoint) {}
+
+    private static Placement create(String volume, String size, int copies) {
+        cluster.cliOk("volume", "create", volume, "--size", size, "--copies", Integer.toString(copies));
+        String owner = cluster.json("volume", "info", volume, "--json").get("owner").asText();
+        return new Placement(owner, List.of("v1", "v2", "v3").stream().filter(n -> !n.equals(owner)).findFirst().orElseThrow());
+    }
+
+    /** fio writing 4 KiB blocks at random through a node's NBD port, with more options. */
+    private static BackgroundProcess randomWrites(String node, String volume, String... options) {
+        List<String> args = new ArrayList<>(List.of("fio", "--name=" + volume, "--ioengine=nbd",
+                "--uri=" + cluster.uri(node, volume), "--rw=randwrite", "--bs=4k"));
+        args.addAll(List.of(options));
+        return Command.of(args).start();
+    }
+
     @Test
     void fioThroughANonOwnerVerifiesAcrossAFailoverOfTheOwner() throws Exception {
-        cluster.cliOk("volume", "create", "fw", "--size", "256M", "--copies", "3");
-        String owner = cluster.json("volume", "info", "fw", "--json").get("owner").asText();
-        String endpoint = List.of("v1", "v2", "v3").stream().filter(n -> !n.equals(owner)).findFirst().orElseThrow();
+        Placement p = create("fw", "256M", 3);
+        String owner = p.owner();
 
-        try (BackgroundProcess fio = Command.of("fio", "--name=follow", "--ioengine=nbd",
-                "--uri=" + cluster.uri(endpoint, "fw"), "--rw=randwrite", "--bs=4k", "--iodepth=8", "--size=24M",
-                "--rate_iops=400", "--verify=crc32c", "--do_verify=1", "--verify_fatal=1").start()) {
+        try (BackgroundProcess fio = randomWrites(p.endpoint(), "fw", "--iodepth=8", "--size=24M",
+                "--rate_iops=400", "--verify=crc32c", "--do_verify=1", "--verify_fatal=1")) {
             Thread.sleep(5000); // writes in full swing through the endpoint
             cluster.kill(owner);
 
@@ -80,13 +96,12 @@ class ForwardingTest {
      */
     @Test
     void aHungOwnerIsLeftAsSoonAsTheClusterNamesANewOne() throws Exception {
-        cluster.cliOk("volume", "create", "hang", "--size", "64M", "--copies", "3");
-        String owner = cluster.json("volume", "info", "hang", "--json").get("owner").asText();
-        String endpoint = List.of("v1", "v2", "v3").stream().filter(n -> !n.equals(owner)).findFirst().orElseThrow();
+        Placement p = create("hang", "64M", 3);
+        String owner = p.owner();
+        String endpoint = p.endpoint();
 
-        try (BackgroundProcess fio = Command.of("fio", "--name=hang", "--ioengine=nbd",
-                "--uri=" + cluster.uri(endpoint, "hang"), "--rw=randwrite", "--bs=4k", "--iodepth=1", "--size=32M",
-                "--rate_iops=200", "--time_based", "--runtime=30", "--output-format=json").start()) {
+        try (BackgroundProcess fio = randomWrites(endpoint, "hang", "--iodepth=1", "--size=32M",
+                "--rate_iops=200", "--time_based", "--runtime=30", "--output-format=json")) {
             Thread.sleep(5000);
             cluster.freeze(owner);
             try {
@@ -111,9 +126,7 @@ class ForwardingTest {
 
     @Test
     void volumeLsShowsTheApplicationAtItsEndpointNotTheForwardersConnection() {
-        cluster.cliOk("volume", "create", "shown", "--size", "64M", "--copies", "2");
-        String owner = cluster.json("volume", "info", "shown", "--json").get("owner").asText();
-        String endpoint = List.of("v1", "v2", "v3").stream().filter(n -> !n.equals(owner)).findFirst().orElseThrow();
+        String endpoint = create("shown", "64M", 2).endpoint();
 
         try (BackgroundProcess client = Command.of("nbdsh", "-u", cluster.uri(endpoint, "shown"),
                 "-c", "h.pread(4096, 0); print('read', flush=True)", "-c", "import sys; sys.stdin.read()").start()) {

@@ -92,6 +92,17 @@ class NbdClientFaultTest {
         return cookie;
     }
 
+    /** A server that reads one request and never answers; complete the future to let it go. */
+    private CompletableFuture<Void> serveSilentAfterOneRequest() {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        serve((in, out) -> {
+            handshake(in, out);
+            readRequest(in);
+            done.join();
+        });
+        return done;
+    }
+
     @Test
     void aSilentServerTimesOut() {
         serve((in, out) -> in.read());
@@ -143,12 +154,7 @@ class NbdClientFaultTest {
 
     @Test
     void aServerThatStopsAnsweringTimesOut() throws IOException {
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        serve((in, out) -> {
-            handshake(in, out);
-            readRequest(in);
-            done.join(); // never answers
-        });
+        CompletableFuture<Void> done = serveSilentAfterOneRequest();
         try (NbdClient client = NbdClient.connect(address(), "x", SHORT)) {
             long start = System.nanoTime();
             assertThatThrownBy(() -> client.read(0, new byte[4096]))
@@ -161,12 +167,7 @@ class NbdClientFaultTest {
 
     @Test
     void aWaitEndsAsSoonAsTheAbandonCheckGivesAReason() throws IOException {
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        serve((in, out) -> {
-            handshake(in, out);
-            readRequest(in);
-            done.join(); // never answers
-        });
+        CompletableFuture<Void> done = serveSilentAfterOneRequest();
         try (NbdClient client = NbdClient.connect(address(), "x", Duration.ofSeconds(30))) {
             long start = System.nanoTime();
             client.abandonWhen(() -> System.nanoTime() - start > 500_000_000L ? "the owner moved" : null);
