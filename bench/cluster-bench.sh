@@ -84,7 +84,6 @@ for k in 1 2 3; do
   port_free "$ip" 10809 || die "$ip:10809 is in use: another cluster-bench running? (see 'ss -ltnp')"
 done
 
-has_row() { local x; for x in "${rows[@]}"; do [ "${x%%|*}" = "$1" ] && return 0; done; return 1; }
 
 # The floor: compiled here, run when seq-write is measured.
 floor=0
@@ -130,28 +129,8 @@ est=$((n_runs * (runtime + 1) + 3 * (size_mib / 100 + 3) + 3 * ${#rows[@]} * (wa
 cat "$out/meta.txt"
 note "$n_runs measured runs, about $((est / 60)) min $((est % 60)) s; results in $out"
 
-note "starting the cluster"
-cluster_started=1 # from here on, cleanup stops whatever cluster.json lists
-# taskset on 'cluster up' pins the processes it starts too: CPU affinity is inherited.
-if ! run_child --finish "${pin_cluster[@]}" java -jar "$jar" cluster up --nodes 3 --ip-base "$ip_base" --zk-port "$zk_port" --dir "$cdir" \
-    >"$out/cluster-up.log" 2>&1; then
-  cat "$out/cluster-up.log" >&2
-  die "hablock cluster up failed (logs: $out)"
-fi
-pid_of() { jq -r --arg n "$1" '.processes[] | select(.name == $n) | .pid' "$cdir/cluster.json"; }
-zk_pid="$(pid_of zookeeper)"
-node_names=(v1 v2 v3)
-declare -A node_pid node_ip node_port
-hablock node ls --zk "$zk" --json >"$out/nodes.json" 2>"$tmp/nodes.err" || { cat "$tmp/nodes.err" >&2; die "hablock node ls failed"; }
-for v in "${node_names[@]}"; do
-  node_pid[$v]="$(pid_of "$v")"
-  [[ "${node_pid[$v]}" =~ ^[0-9]+$ ]] || die "no pid for node $v in $cdir/cluster.json"
-  node_ip[$v]="$(jq -r --arg n "$v" '.[] | select(.name == $n) | .ip' "$out/nodes.json")"
-  node_port[$v]="$(jq -r --arg n "$v" '.[] | select(.name == $n) | .nbdPort' "$out/nodes.json")"
-  [ -n "${node_ip[$v]}" ] || die "node $v is not in 'hablock node ls' (see $out/nodes.json)"
-done
-all_pids=("$zk_pid" "${node_pid[@]}")
-node_pid_list="$(IFS=,; echo "${node_pid[*]}")"
+# shellcheck disable=SC2119 # no extra options for cluster up
+start_cluster
 
 declare -A owner uri owner_pid
 for c in "${copies_list[@]}"; do
@@ -286,22 +265,9 @@ for ((r = 1; r <= rounds; r++)); do
   fi
 done
 
-# ---------------------------------------------------------------- peak RSS
-declare -A hwm
-for v in "${node_names[@]}"; do
-  hwm[$v]="$(peak_rss_mib "${node_pid[$v]}")"
-done
-zk_hwm="$(peak_rss_mib "$zk_pid")"
+peak_rss_of_cluster
 
 # ---------------------------------------------------------------- tables
-col() { # row copies field (see runs.tsv above); empty when not measured
-  awk -F'\t' -v r="$1" -v c="$2" -v f="$3" '$1 == r && $2 == c { print $f }' "$results" | median
-}
-fmt() { # printf format, value; "-" when empty
-  # shellcheck disable=SC2059 # the format is always a literal of this script
-  if [ -n "$2" ]; then printf "$1" "$2"; else echo -; fi
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else print "-" }'; }
 {
   echo
   echo "throughput: medians of $rounds round(s); MB/s = 10^6 bytes/s; each volume through its owner"

@@ -110,3 +110,44 @@ check_servers() { # hook of run_fio in lib.sh: dies with a clear message when a 
   done
   alive "$zk_pid" || die "ZooKeeper (pid $zk_pid) exited during the run; log: $out/zookeeper.log"
 }
+
+# ---------------------------------------------------------------- the cluster
+start_cluster() { # [extra 'cluster up' options]: 3 nodes and ZooKeeper, pinned with pin_cluster; sets
+  # zk_pid, node_names, node_pid, node_ip, node_port (from 'node ls'), all_pids, node_pid_list
+  note "starting the cluster"
+  cluster_started=1 # from here on, cleanup stops whatever cluster.json lists
+  # taskset on 'cluster up' pins the processes it starts too: CPU affinity is inherited.
+  if ! run_child --finish "${pin_cluster[@]}" java -jar "$jar" cluster up --nodes 3 --ip-base "$ip_base" \
+      --zk-port "$zk_port" --dir "$cdir" "$@" >"$out/cluster-up.log" 2>&1; then
+    cat "$out/cluster-up.log" >&2
+    die "hablock cluster up failed (logs: $out)"
+  fi
+  zk_pid="$(pid_of zookeeper)"
+  node_names=(v1 v2 v3)
+  declare -gA node_pid node_ip node_port
+  hablock node ls --zk "$zk" --json >"$out/nodes.json" 2>"$tmp/nodes.err" || { cat "$tmp/nodes.err" >&2; die "hablock node ls failed"; }
+  local v
+  for v in "${node_names[@]}"; do
+    node_pid[$v]="$(pid_of "$v")"
+    [[ "${node_pid[$v]}" =~ ^[0-9]+$ ]] || die "no pid for node $v in $cdir/cluster.json"
+    node_ip[$v]="$(jq -r --arg n "$v" '.[] | select(.name == $n) | .ip' "$out/nodes.json")"
+    node_port[$v]="$(jq -r --arg n "$v" '.[] | select(.name == $n) | .nbdPort' "$out/nodes.json")"
+    [ -n "${node_ip[$v]}" ] || die "node $v is not in 'hablock node ls' (see $out/nodes.json)"
+  done
+  all_pids=("$zk_pid" "${node_pid[@]}")
+  node_pid_list="$(IFS=,; echo "${node_pid[*]}")"
+}
+pid_of() { jq -r --arg n "$1" '.processes[] | select(.name == $n) | .pid' "$cdir/cluster.json"; }
+
+# ---------------------------------------------------------------- results
+col() { # row volume-or-target field (columns of the script's runs.tsv): the median over the rounds, empty when not measured
+  awk -F'\t' -v r="$1" -v t="$2" -v f="$3" '$1 == r && $2 == t { print $f }' "$results" | median
+}
+peak_rss_of_cluster() { # sets hwm[node] and zk_hwm (MiB; ? when gone)
+  declare -gA hwm
+  local v
+  for v in "${node_names[@]}"; do
+    hwm[$v]="$(peak_rss_mib "${node_pid[$v]}")"
+  done
+  zk_hwm="$(peak_rss_mib "$zk_pid")"
+}

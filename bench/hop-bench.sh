@@ -122,30 +122,9 @@ est=$((n_runs * (runtime + 1) + 2 * (size_mib / 100 + 3) + ${#targets[@]} * ${#r
 cat "$out/meta.txt"
 note "$n_runs measured runs, about $((est / 60)) min $((est % 60)) s; results in $out"
 
-note "starting the cluster"
-cluster_started=1 # from here on, cleanup stops whatever cluster.json lists
-# taskset on 'cluster up' pins the processes it starts too: CPU affinity is inherited.
 # --forward: the nodes serve the volumes they do not own (host endpoint). It is explicit so that
 # this works whether forwarding is opt-in or the default of the build.
-if ! run_child --finish "${pin_cluster[@]}" java -jar "$jar" cluster up --nodes 3 --ip-base "$ip_base" --zk-port "$zk_port" \
-    --forward --dir "$cdir" >"$out/cluster-up.log" 2>&1; then
-  cat "$out/cluster-up.log" >&2
-  die "hablock cluster up failed (logs: $out)"
-fi
-pid_of() { jq -r --arg n "$1" '.processes[] | select(.name == $n) | .pid' "$cdir/cluster.json"; }
-zk_pid="$(pid_of zookeeper)"
-node_names=(v1 v2 v3)
-declare -A node_pid node_ip node_port
-hablock node ls --zk "$zk" --json >"$out/nodes.json" 2>"$tmp/nodes.err" || { cat "$tmp/nodes.err" >&2; die "hablock node ls failed"; }
-for v in "${node_names[@]}"; do
-  node_pid[$v]="$(pid_of "$v")"
-  [[ "${node_pid[$v]}" =~ ^[0-9]+$ ]] || die "no pid for node $v in $cdir/cluster.json"
-  node_ip[$v]="$(jq -r --arg n "$v" '.[] | select(.name == $n) | .ip' "$out/nodes.json")"
-  node_port[$v]="$(jq -r --arg n "$v" '.[] | select(.name == $n) | .nbdPort' "$out/nodes.json")"
-  [ -n "${node_ip[$v]}" ] || die "node $v is not in 'hablock node ls' (see $out/nodes.json)"
-done
-all_pids=("$zk_pid" "${node_pid[@]}")
-node_pid_list="$(IFS=,; echo "${node_pid[*]}")"
+start_cluster --forward
 
 # owner[vol]: the node that serves vol; via[vol]: the node the hop targets go through (the first
 # node that is not the owner). entry[target]: the node fio connects to.
@@ -314,24 +293,10 @@ for ((r = 1; r <= rounds; r++)); do
   check_owners "after round $r"
 done
 
-# ---------------------------------------------------------------- peak RSS
-declare -A hwm
-for v in "${node_names[@]}"; do
-  hwm[$v]="$(peak_rss_mib "${node_pid[$v]}")"
-done
-zk_hwm="$(peak_rss_mib "$zk_pid")"
+peak_rss_of_cluster
 
 # ---------------------------------------------------------------- tables
-col() { # row target field (see runs.tsv above); empty when not measured
-  awk -F'\t' -v r="$1" -v t="$2" -v f="$3" '$1 == r && $2 == t { print $f }' "$results" | median
-}
-fmt() { # printf format, value; "-" when empty
-  # shellcheck disable=SC2059 # the format is always a literal of this script
-  if [ -n "$2" ]; then printf "$1" "$2"; else echo -; fi
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else print "-" }'; }
 diff_of() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "") printf "%+.0f", a - b; else print "-" }'; }
-has_row() { local x; for x in "${rows[@]}"; do [ "${x%%|*}" = "$1" ] && return 0; done; return 1; }
 pair() { # format row field volume: "direct/hop" medians
   echo "$(fmt "$1" "$(col "$2" "$4-direct" "$3")")/$(fmt "$1" "$(col "$2" "$4-hop" "$3")")"
 }

@@ -256,6 +256,16 @@ fio_result() { # json rw unit: "value p50us p99us total-ios fio-CPU-ticks" of th
 }
 
 # ---------------------------------------------------------------- tables
+has_row() { # name: the row was selected (--rows)
+  local x
+  for x in "${rows[@]}"; do [ "${x%%|*}" = "$1" ] && return 0; done
+  return 1
+}
+fmt() { # printf format, value; "-" when empty
+  # shellcheck disable=SC2059 # the format is always a literal of the script
+  if [ -n "$2" ]; then printf "$1" "$2"; else echo -; fi
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b > 0) printf "%.2f", a / b; else print "-" }'; }
 median() { grep -E '^[0-9.]+$' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 print_load() { # the others' CPU during the runs (column 9 of $results) and the load average now

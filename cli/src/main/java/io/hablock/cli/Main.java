@@ -7,6 +7,11 @@ import io.hablock.cli.command.NodeCommand;
 import io.hablock.cli.command.ServerCommand;
 import io.hablock.cli.command.VolumeCommand;
 import io.hablock.cli.command.ZooKeeperCommand;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -57,7 +62,7 @@ public final class Main implements Runnable {
     }
 
     static String oneLine(Throwable e) {
-        if (e instanceof java.nio.file.FileSystemException f) {
+        if (e instanceof FileSystemException f) {
             return fileProblem(f);
         }
         String message = e.getMessage();
@@ -68,11 +73,11 @@ public final class Main implements Runnable {
     }
 
     /** Java's file errors say only the path: {@code permission denied: /var/lib/hablock}. */
-    private static String fileProblem(java.nio.file.FileSystemException f) {
-        String what = f instanceof java.nio.file.AccessDeniedException ? "permission denied"
-                : f instanceof java.nio.file.NoSuchFileException ? "no such file or directory"
-                : f instanceof java.nio.file.FileAlreadyExistsException ? "already exists"
-                : f instanceof java.nio.file.NotDirectoryException ? "not a directory"
+    private static String fileProblem(FileSystemException f) {
+        String what = f instanceof AccessDeniedException ? "permission denied"
+                : f instanceof NoSuchFileException ? "no such file or directory"
+                : f instanceof FileAlreadyExistsException ? "already exists"
+                : f instanceof NotDirectoryException ? "not a directory"
                 : f.getReason() == null ? f.getClass().getSimpleName() : f.getReason();
         String path = f.getFile() == null ? "" : ": " + f.getFile() + (f.getOtherFile() == null ? "" : " -> " + f.getOtherFile());
         return what + path;

@@ -35,6 +35,8 @@ final class ForwardingBlockDevice implements BlockDevice {
     private static final Duration GIVE_UP = Duration.ofSeconds(60);
     private static final long RETRY_MS = 200;
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    /** At most one line per this interval about failing requests: one per outage, not one per request. */
+    private static final long RETRY_LOG_NANOS = 10_000_000_000L;
 
     private final String volume;
     private final long size;
@@ -46,7 +48,6 @@ final class ForwardingBlockDevice implements BlockDevice {
     private volatile InetAddress localAddress;
     private final BlockingQueue<NbdClient> idle = new ArrayBlockingQueue<>(CONNECTIONS);
     private volatile boolean closed;
-    private static final long RETRY_LOG_NANOS = 10_000_000_000L;
     private volatile long lastRetryLog = System.nanoTime() - RETRY_LOG_NANOS;
 
     ForwardingBlockDevice(String volume, long size, boolean readOnly, Supplier<Optional<InetSocketAddress>> owner,
@@ -89,7 +90,7 @@ final class ForwardingBlockDevice implements BlockDevice {
                     break;
                 }
                 long now = System.nanoTime();
-                if (now - lastRetryLog > RETRY_LOG_NANOS) { // one line per outage, not one per request
+                if (now - lastRetryLog > RETRY_LOG_NANOS) {
                     lastRetryLog = now;
                     log.info("volume {}: request to the owner failed ({}); retrying until a serving owner answers",
                             volume, e.getMessage());

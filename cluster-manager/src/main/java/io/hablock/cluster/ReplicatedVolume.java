@@ -6,6 +6,7 @@ import io.hablock.blockstore.LocalVolume;
 import io.hablock.cluster.replication.ReplicaRefusedException;
 import io.hablock.cluster.replication.ReplicationClient;
 import io.hablock.nativeio.OperationNotSupportedException;
+import io.hablock.nbd.BlockDevice;
 import io.hablock.nbd.DeviceException;
 import io.hablock.nbd.protocol.NbdError;
 import java.io.IOException;
@@ -264,11 +265,7 @@ final class ReplicatedVolume {
 
     /** One write in parts (as it came off the socket): one message to each copy, one range lock. */
     void write(long offset, ByteBuffer[] parts, boolean fua) throws IOException {
-        long length = 0;
-        for (ByteBuffer p : parts) {
-            length += p.remaining();
-        }
-        try (Change change = change(offset, length)) {
+        try (Change change = change(offset, BlockDevice.lengthOf(parts))) {
             change.replicate(p -> replication.write(p.address(), uuid, epoch, offset, parts, fua), () -> {
                 long position = offset;
                 for (ByteBuffer part : parts) {

@@ -69,6 +69,15 @@ public interface BlockDevice extends AutoCloseable {
         }
     }
 
+    /** The bytes of a write in parts: the sum of what remains in each. */
+    static long lengthOf(ByteBuffer[] parts) {
+        long length = 0;
+        for (ByteBuffer p : parts) {
+            length += p.remaining();
+        }
+        return length;
+    }
+
     /** Makes every write completed so far durable. */
     void flush() throws IOException;
 

@@ -79,11 +79,7 @@ public final class MeteredBlockDevice implements BlockDevice {
 
     @Override
     public void write(long offset, ByteBuffer[] parts, boolean fua) throws IOException {
-        long bytes = 0;
-        for (ByteBuffer p : parts) {
-            bytes += p.remaining();
-        }
-        timedWrite(bytes, () -> delegate.write(offset, parts, fua));
+        timedWrite(BlockDevice.lengthOf(parts), () -> delegate.write(offset, parts, fua));
     }
 
     private interface Write {

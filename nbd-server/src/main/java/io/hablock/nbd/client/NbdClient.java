@@ -1,5 +1,6 @@
 package io.hablock.nbd.client;
 
+import io.hablock.nbd.BlockDevice;
 import io.hablock.nbd.protocol.Nbd;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
@@ -216,10 +217,7 @@ public final class NbdClient implements Closeable {
         if (isReadOnly()) {
             throw new IOException("export '" + export + "' is read-only");
         }
-        long length = 0;
-        for (ByteBuffer p : parts) {
-            length += p.remaining();
-        }
+        long length = BlockDevice.lengthOf(parts);
         int flags = fua ? Nbd.CMD_FLAG_FUA : 0;
         int part = 0;
         long done = 0;
@@ -328,7 +326,7 @@ public final class NbdClient implements Closeable {
      * timeout each time the socket is full.
      */
     private void send(ByteBuffer[] buffers) throws IOException {
-        ByteBuffer[] io = inHeapChunks(buffers);
+        ByteBuffer[] io = hasLargeHeapBuffer(buffers) ? inHeapChunks(buffers) : buffers;
         int first = 0;
         while (first < io.length) {
             if (!io[first].hasRemaining()) {
@@ -337,17 +335,28 @@ public final class NbdClient implements Closeable {
                 await(SelectionKey.OP_WRITE, "the server took no data for ");
             }
         }
-        for (ByteBuffer b : buffers) {
-            b.position(b.limit());
+        if (io != buffers) {
+            for (ByteBuffer b : buffers) {
+                b.position(b.limit());
+            }
         }
+    }
+
+    private static boolean hasLargeHeapBuffer(ByteBuffer[] buffers) {
+        for (ByteBuffer b : buffers) {
+            if (!b.isDirect() && b.remaining() > HEAP_CHUNK) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
      * The JDK moves a heap buffer through a temporary direct buffer of the same size, which its
-     * thread then keeps: heap buffers go in chunks of at most {@link #HEAP_CHUNK} bytes.
+     * thread then keeps: large heap buffers go as views of at most {@link #HEAP_CHUNK} bytes.
      */
     private static ByteBuffer[] inHeapChunks(ByteBuffer[] buffers) {
-        List<ByteBuffer> io = new ArrayList<>(buffers.length);
+        List<ByteBuffer> io = new ArrayList<>(buffers.length + 8);
         for (ByteBuffer b : buffers) {
             if (b.isDirect() || b.remaining() <= HEAP_CHUNK) {
                 io.add(b.duplicate());
