@@ -67,12 +67,12 @@ public final class BlockStore implements Closeable {
         stored.forEach(
                 (name, s) -> {
                     volumes.put(name, s.metadata());
-                    epochs.put(name, newEpoch(s.metadata(), s.epoch()));
+                    epochs.put(name, newEpoch(s.metadata(), s.generation()));
                 });
     }
 
-    private VolumeEpoch newEpoch(VolumeMetadata m, long epoch) {
-        return new VolumeEpoch(m, layout.metadataFile(m.name()), epoch);
+    private VolumeEpoch newEpoch(VolumeMetadata m, Generation generation) {
+        return new VolumeEpoch(m, layout.metadataFile(m.name()), generation);
     }
 
     /** Opens (creating if missing) the store in {@code dataDir}, with native I/O from libc. */
@@ -137,7 +137,7 @@ public final class BlockStore implements Closeable {
 
     /**
      * Creates a sparse volume of {@code sizeBytes} with the given identity: every copy of a
-     * cluster volume carries the cluster volume's uuid. Its epoch starts at 0.
+     * cluster volume carries the cluster volume's uuid. Its generation starts at {@link Generation#ZERO}.
      *
      * @throws InvalidVolumeException bad name, or size not positive, not a multiple of 512, or
      *     above 2^62
@@ -170,7 +170,7 @@ public final class BlockStore implements Closeable {
                             VolumeMetadata.CURRENT_FORMAT);
             build(m, target);
             volumes.put(name, m);
-            epochs.put(name, newEpoch(m, 0));
+            epochs.put(name, newEpoch(m, Generation.ZERO));
             LOG.info("created volume '{}' of {} ({})", name, Sizes.format(sizeBytes), m.uuid());
             return m;
         }

@@ -15,9 +15,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <p>Writes are not durable until {@link #flush()}.
  *
- * <p>Fencing: each volume has a persisted, never decreasing {@linkplain #epoch() epoch}, shared by
- * all its handles. {@link #fenced} runs an operation only if its epoch is not below it; a
- * replication peer applies every message that way, so a deposed owner can never write again.
+ * <p>Fencing: each volume has a persisted, never decreasing {@linkplain #generation() generation},
+ * shared by all its handles. {@link #fenced} runs an operation only if its generation is not below
+ * it; the owner and every copy apply every change that way, so a deposed owner (or an abandoned
+ * connection of the current one) can never write again.
  */
 public final class LocalVolume implements Closeable {
     /** An operation run under an epoch by {@link #fenced}. */
@@ -111,34 +112,39 @@ public final class LocalVolume implements Closeable {
         return file.extents(offset, length);
     }
 
-    /** The highest epoch persisted for this volume; 0 for a new volume or one written before. */
+    /** The epoch of the volume's {@linkplain #generation() generation}. */
     public long epoch() {
+        return epoch.get().epoch();
+    }
+
+    /** The highest generation persisted for this volume; {@link Generation#ZERO} for a new one. */
+    public Generation generation() {
         return epoch.get();
     }
 
     /**
-     * Raises the volume's epoch to {@code newEpoch} if it is above the current one, durably (temp
+     * Raises the volume's generation to {@code next} if it is above the current one, durably (temp
      * file, fsync, rename, directory fsync) before returning; never lowers it. Waits for fenced
-     * operations running under a lower epoch to finish, so none of them is running or will start
-     * once this returns. Must not be called from inside a {@link #fenced} operation.
+     * operations running under a lower generation to finish, so none of them is running or will
+     * start once this returns. Must not be called from inside a {@link #fenced} operation.
      *
-     * @throws IllegalArgumentException {@code newEpoch} is negative
+     * @return the generation before the call (what the copy held)
      */
-    public void raiseEpoch(long newEpoch) throws IOException {
+    public Generation raise(Generation next) throws IOException {
         ensureOpen();
-        epoch.raise(newEpoch);
+        return epoch.raise(next);
     }
 
     /**
-     * Runs {@code operation} under {@code requestEpoch}: persists it first if it is above the
-     * volume's epoch, refuses if it is below, and holds off any {@link #raiseEpoch} until the
+     * Runs {@code operation} under {@code request}: persists it first if it is above the
+     * volume's generation, refuses if it is below, and holds off any {@link #raise} until the
      * operation is done.
      *
-     * @throws StaleEpochException {@code requestEpoch} is below the volume's epoch; nothing ran
+     * @throws StaleEpochException {@code request} is below the volume's generation; nothing ran
      */
-    public <T> T fenced(long requestEpoch, FencedOperation<T> operation) throws IOException {
+    public <T> T fenced(Generation request, FencedOperation<T> operation) throws IOException {
         ensureOpen();
-        return epoch.fenced(requestEpoch, operation);
+        return epoch.fenced(request, operation);
     }
 
     /**

@@ -21,24 +21,26 @@ final class MetadataCodec {
     private MetadataCodec() {}
 
     /** What {@code volume.json} holds: the volume's identity and its fencing epoch. */
-    record Stored(VolumeMetadata metadata, long epoch) {}
+    record Stored(VolumeMetadata metadata, Generation generation) {}
 
     static byte[] toJson(VolumeMetadata m) throws IOException {
-        return toJson(m, 0);
+        return toJson(m, Generation.ZERO);
     }
 
     /**
-     * The file with an {@code epoch} field. Readers of the same format version without epoch
-     * support ignore it; files without it read as epoch 0.
+     * The file with {@code epoch} and {@code generation} (the sequence within the epoch) fields.
+     * Readers of the same format version without them ignore them; files without them read as
+     * {@link Generation#ZERO}.
      */
-    static byte[] toJson(VolumeMetadata m, long epoch) throws IOException {
+    static byte[] toJson(VolumeMetadata m, Generation generation) throws IOException {
         ObjectNode node = JSON.createObjectNode();
         node.put("name", m.name());
         node.put("uuid", m.uuid().toString());
         node.put("sizeBytes", m.sizeBytes());
         node.put("created", m.created().toString()); // ISO-8601, UTC
         node.put("formatVersion", m.formatVersion());
-        node.put("epoch", epoch);
+        node.put("epoch", generation.epoch());
+        node.put("generation", generation.seq());
         String text = JSON.writerWithDefaultPrettyPrinter().writeValueAsString(node) + "\n";
         return text.getBytes(StandardCharsets.UTF_8);
     }
@@ -48,7 +50,7 @@ final class MetadataCodec {
         return decode(bytes).metadata();
     }
 
-    /** Like {@link #fromJson}, with the epoch (0 when absent). */
+    /** Like {@link #fromJson}, with the generation ({@link Generation#ZERO} when absent). */
     static Stored decode(byte[] bytes) throws IOException {
         JsonNode node;
         try {
@@ -76,16 +78,8 @@ final class MetadataCodec {
         if (sizeProblem != null) {
             throw new IOException("bad sizeBytes: " + sizeProblem);
         }
-        JsonNode epoch = node.get("epoch");
-        long epochValue = 0;
-        if (epoch != null && !epoch.isNull()) {
-            if (!epoch.canConvertToExactIntegral()
-                    || !epoch.canConvertToLong()
-                    || epoch.longValue() < 0) {
-                throw new IOException("bad epoch: not a non-negative integer");
-            }
-            epochValue = epoch.longValue();
-        }
+        long epochValue = counter(node, "epoch");
+        long seqValue = counter(node, "generation");
         try {
             VolumeMetadata m =
                     new VolumeMetadata(
@@ -94,10 +88,22 @@ final class MetadataCodec {
                             size.longValue(),
                             Instant.parse(text(node, "created")),
                             format);
-            return new Stored(m, epochValue);
+            return new Stored(m, new Generation(epochValue, seqValue));
         } catch (IllegalArgumentException | DateTimeParseException e) {
             throw new IOException("bad uuid or created: " + oneLine(e.getMessage()));
         }
+    }
+
+    /** An optional non-negative integer field, 0 when absent. */
+    private static long counter(JsonNode node, String name) throws IOException {
+        JsonNode value = node.get(name);
+        if (value == null || value.isNull()) {
+            return 0;
+        }
+        if (!value.canConvertToExactIntegral() || !value.canConvertToLong() || value.longValue() < 0) {
+            throw new IOException("bad " + name + ": not a non-negative integer");
+        }
+        return value.longValue();
     }
 
     private static JsonNode field(JsonNode node, String name) throws IOException {

@@ -5,68 +5,74 @@ import java.nio.file.Path;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
- * The fencing epoch of one volume, persisted in its {@code volume.json}. One instance per volume for
- * the life of the store (it outlives the volume's open file), so every handle sees the same value.
+ * The fencing {@link Generation} of one volume, persisted in its {@code volume.json}. One instance
+ * per volume for the life of the store (it outlives the volume's open file), so every handle sees
+ * the same value.
  *
- * <p>Fenced operations hold the read side of a lock while they run; raising the epoch takes the
- * write side. So once {@link #raise} returns, no operation admitted under a lower epoch is still
- * running, and none will start.
+ * <p>Fenced operations hold the read side of a lock while they run; raising the generation takes
+ * the write side. So once {@link #raise} returns, no operation admitted under a lower generation
+ * is still running, and none will start.
  */
 final class VolumeEpoch {
     private final VolumeMetadata metadata;
     private final Path metadataFile;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-    private volatile long epoch; // written under the write lock
+    private volatile Generation current; // written under the write lock
     private boolean retired; // guarded by the write lock (read under either)
 
-    VolumeEpoch(VolumeMetadata metadata, Path metadataFile, long epoch) {
+    VolumeEpoch(VolumeMetadata metadata, Path metadataFile, Generation current) {
         this.metadata = metadata;
         this.metadataFile = metadataFile;
-        this.epoch = epoch;
+        this.current = current;
     }
 
-    long get() {
-        return epoch;
+    Generation get() {
+        return current;
     }
 
-    /** Persists {@code newEpoch} (temp file, fsync, rename, fsync dir) if above the current one. */
-    void raise(long newEpoch) throws IOException {
-        if (newEpoch < 0) {
-            throw new IllegalArgumentException("negative epoch " + newEpoch);
-        }
-        if (newEpoch <= epoch) {
-            return; // never lowers; the common case takes no lock
+    /**
+     * Persists {@code next} (temp file, fsync, rename, fsync dir) if above the current generation.
+     *
+     * @return the generation before the call
+     */
+    Generation raise(Generation next) throws IOException {
+        Generation before = current;
+        if (!before.isBelow(next)) {
+            return before; // never lowers; the common case takes no lock
         }
         lock.writeLock().lock();
         try {
             ensureLive();
-            if (newEpoch > epoch) {
+            before = current;
+            if (before.isBelow(next)) {
                 DurableFiles.writeAtomically(
-                        metadataFile, MetadataCodec.toJson(metadata, newEpoch), Step.Listener.NONE);
-                epoch = newEpoch;
+                        metadataFile, MetadataCodec.toJson(metadata, next), Step.Listener.NONE);
+                current = next;
             }
+            return before;
         } finally {
             lock.writeLock().unlock();
         }
     }
 
     /**
-     * Runs {@code operation} under {@code requestEpoch}: refuses it below the persisted epoch,
+     * Runs {@code operation} under {@code request}: refuses it below the persisted generation,
      * persists a higher one first, and keeps any raise from completing while it runs.
      */
-    <T> T fenced(long requestEpoch, LocalVolume.FencedOperation<T> operation) throws IOException {
+    <T> T fenced(Generation request, LocalVolume.FencedOperation<T> operation) throws IOException {
         while (true) {
-            if (requestEpoch > epoch) {
-                raise(requestEpoch);
+            if (current.isBelow(request)) {
+                raise(request);
             }
             lock.readLock().lock();
             try {
                 ensureLive();
-                long current = epoch;
-                if (requestEpoch < current) {
-                    throw new StaleEpochException(metadata.name(), requestEpoch, current);
+                Generation now = current;
+                int c = request.compareTo(now);
+                if (c < 0) {
+                    throw new StaleEpochException(metadata.name(), request, now);
                 }
-                if (requestEpoch == current) {
+                if (c == 0) {
                     return operation.run();
                 }
                 // A concurrent raise cannot lower it, so this only repeats after a failed raise.

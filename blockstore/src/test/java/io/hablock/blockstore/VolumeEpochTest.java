@@ -51,7 +51,7 @@ class VolumeEpochTest {
     @Test
     void raisedEpochSurvivesReopenOfTheStore() throws IOException {
         try (LocalVolume v = store.open("v")) {
-            v.raiseEpoch(7);
+            v.raise(Generation.of(7));
             assertThat(v.epoch()).isEqualTo(7);
         }
         store.close();
@@ -66,9 +66,9 @@ class VolumeEpochTest {
     @Test
     void neverLowers() throws IOException {
         try (LocalVolume v = store.open("v")) {
-            v.raiseEpoch(5);
-            v.raiseEpoch(3);
-            v.raiseEpoch(5);
+            v.raise(Generation.of(5));
+            v.raise(Generation.of(3));
+            v.raise(Generation.of(5));
             assertThat(v.epoch()).isEqualTo(5);
         }
         assertThat(Files.readString(dataDir.resolve("volumes/v/volume.json")))
@@ -76,22 +76,45 @@ class VolumeEpochTest {
     }
 
     @Test
-    void negativeEpochIsRejected() throws IOException {
+    void negativeGenerationIsRejected() {
+        assertThatThrownBy(() -> Generation.of(-1)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new Generation(1, -1)).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void withinAnEpochTheSequenceFencesOlderMembership() throws IOException {
         try (LocalVolume v = store.open("v")) {
-            assertThatThrownBy(() -> v.raiseEpoch(-1))
-                    .isInstanceOf(IllegalArgumentException.class);
+            assertThat(v.raise(new Generation(4, 2))).isEqualTo(Generation.ZERO);
+            assertThat(v.raise(new Generation(4, 1))).as("never lowers").isEqualTo(new Generation(4, 2));
+            assertThatThrownBy(() -> v.fenced(new Generation(4, 1), () -> {
+                        write(v, 0, 512, 0x41);
+                        return null;
+                    }))
+                    .isInstanceOf(StaleEpochException.class)
+                    .hasMessage("volume 'v': generation 4.1 is below the volume's generation 4.2")
+                    .matches(e -> !((StaleEpochException) e).olderEpoch());
+            assertThat(read(v, 0, 512)).containsOnly(0);
+            v.fenced(new Generation(5, 0), () -> null);
+            assertThat(v.generation()).isEqualTo(new Generation(5, 0));
         }
+        store.close();
+        store = BlockStore.open(dataDir, PosixFs.system());
+        try (LocalVolume v = store.open("v")) {
+            assertThat(v.generation()).isEqualTo(new Generation(5, 0));
+        }
+        assertThat(Files.readString(dataDir.resolve("volumes/v/volume.json")))
+                .contains("\"epoch\" : 5").contains("\"generation\" : 0");
     }
 
     @Test
     void allHandlesAndLaterOpensShareTheEpoch() throws IOException {
         try (LocalVolume a = store.open("v")) {
-            a.raiseEpoch(2);
+            a.raise(Generation.of(2));
         }
         try (LocalVolume b = store.open("v");
                 LocalVolume c = store.open("v")) {
             assertThat(b.epoch()).isEqualTo(2);
-            c.raiseEpoch(4);
+            c.raise(Generation.of(4));
             assertThat(b.epoch()).isEqualTo(4);
         }
     }
@@ -110,7 +133,7 @@ class VolumeEpochTest {
         store = BlockStore.open(dataDir, PosixFs.system());
         try (LocalVolume v = store.open("v")) {
             assertThat(v.epoch()).isZero();
-            v.raiseEpoch(1);
+            v.raise(Generation.of(1));
         }
         assertThat(MetadataCodec.fromJson(Files.readAllBytes(json)).uuid()).isEqualTo(m.uuid());
     }
@@ -132,19 +155,19 @@ class VolumeEpochTest {
     @Test
     void fencedRunsAtOrAboveTheEpochAndRefusesBelow() throws IOException {
         try (LocalVolume v = store.open("v")) {
-            v.fenced(3, () -> {
+            v.fenced(Generation.of(3), () -> {
                 write(v, 0, 512, 0x33);
                 return null;
             });
             assertThat(v.epoch()).as("raised by the fenced op").isEqualTo(3);
-            assertThatThrownBy(() -> v.fenced(2, () -> {
+            assertThatThrownBy(() -> v.fenced(Generation.of(2), () -> {
                         write(v, 0, 512, 0x22);
                         return null;
                     }))
                     .isInstanceOf(StaleEpochException.class)
                     .hasMessage("volume 'v': epoch 2 is below the volume's epoch 3");
             assertThat(read(v, 0, 512)).containsOnly(0x33);
-            assertThat(v.fenced(3, () -> "ran")).isEqualTo("ran");
+            assertThat(v.fenced(Generation.of(3), () -> "ran")).isEqualTo("ran");
         }
     }
 
@@ -158,7 +181,7 @@ class VolumeEpochTest {
                     pool.submit(
                             () ->
                                     v.fenced(
-                                            0,
+                                            Generation.ZERO,
                                             () -> {
                                                 inside.countDown();
                                                 awaitUninterruptibly(release);
@@ -167,7 +190,7 @@ class VolumeEpochTest {
             assertThat(inside.await(10, TimeUnit.SECONDS)).isTrue();
             Thread raiser = new Thread(() -> {
                 try {
-                    v.raiseEpoch(1);
+                    v.raise(Generation.of(1));
                 } catch (IOException e) {
                     throw new java.io.UncheckedIOException(e);
                 }
@@ -203,7 +226,7 @@ class VolumeEpochTest {
             for (int i = 1; i <= 40; i++) {
                 long e = i;
                 all.add(pool.submit(() -> {
-                    v.raiseEpoch(e);
+                    v.raise(Generation.of(e));
                     return null;
                 }));
             }
@@ -226,7 +249,7 @@ class VolumeEpochTest {
         LocalVolume v = store.open("v");
         v.close();
         store.delete("v");
-        assertThatThrownBy(() -> v.raiseEpoch(9)).isInstanceOf(IOException.class);
+        assertThatThrownBy(() -> v.raise(Generation.of(9))).isInstanceOf(IOException.class);
         assertThat(dataDir.resolve("volumes/v")).doesNotExist();
     }
 }

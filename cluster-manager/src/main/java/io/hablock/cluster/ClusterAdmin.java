@@ -31,8 +31,18 @@ public final class ClusterAdmin {
         this.cluster = cluster;
     }
 
-    /** Creates a volume and waits until every copy exists and the owner serves it. */
+    /** Creates a volume with the default minimum of in-sync copies ({@link VolumeRecord#defaultMinCopies}). */
     public VolumeRecord createVolume(String name, long sizeBytes, int copies, Duration timeout) throws ClusterException {
+        return createVolume(name, sizeBytes, copies, VolumeRecord.defaultMinCopies(copies), timeout);
+    }
+
+    /**
+     * Creates a volume and waits until every copy exists and the owner serves it.
+     *
+     * @param minCopies fewest in-sync copies with which writes are acknowledged (1 to {@code copies})
+     */
+    public VolumeRecord createVolume(String name, long sizeBytes, int copies, int minCopies, Duration timeout)
+            throws ClusterException {
         try {
             VolumeNames.checkName(name);
             VolumeNames.checkSize(name, sizeBytes);
@@ -41,6 +51,9 @@ public final class ClusterAdmin {
         }
         if (copies < 1 || copies > MAX_COPIES) {
             throw new ClusterException("--copies must be between 1 and " + MAX_COPIES + ", not " + copies);
+        }
+        if (minCopies < 1 || minCopies > copies) {
+            throw new ClusterException("--min-copies must be between 1 and the copy count " + copies + ", not " + minCopies);
         }
         if (cluster.volume(name).isPresent()) {
             throw new ClusterException("volume '" + name + "' already exists");
@@ -63,7 +76,7 @@ public final class ClusterAdmin {
             }
             sleep();
         }
-        VolumeRecord request = VolumeRecord.pending(name, cluster.nextVdisk(), sizeBytes, copies);
+        VolumeRecord request = VolumeRecord.pending(name, cluster.nextVdisk(), sizeBytes, copies, minCopies);
         if (!cluster.createVolume(request)) {
             throw new ClusterException("volume '" + name + "' already exists");
         }

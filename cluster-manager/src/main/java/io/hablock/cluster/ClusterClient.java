@@ -144,7 +144,7 @@ public final class ClusterClient implements AutoCloseable {
     public Optional<String> controllerId() throws ClusterException {
         List<String> locks = children(paths.controller());
         Optional<String> first = locks.stream()
-                .filter(n -> n.contains("-lock-") || n.contains("lock-"))
+                .filter(n -> n.contains("latch-"))
                 .min(Comparator.comparingLong(ZkPaths::sequenceOf));
         if (first.isEmpty()) {
             return Optional.empty();

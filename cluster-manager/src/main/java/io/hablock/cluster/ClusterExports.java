@@ -60,7 +60,7 @@ final class ClusterExports implements ExportProvider {
     @Override
     public BlockDevice open(String name, SocketAddress client) throws ExportUnavailableException {
         Optional<ReplicatedVolume> served = agent.served(name);
-        if (served.isEmpty() || served.get().isFenced()) {
+        if (served.isEmpty() || served.get().isStopped()) {
             Optional<VolumeRecord> record = agent.cachedVolume(name);
             if (forward && record.isPresent() && record.get().state() == io.hablock.cluster.model.VolumeState.READY) {
                 Runnable closeSession = client == null ? () -> {
@@ -91,14 +91,15 @@ final class ClusterExports implements ExportProvider {
         }
     }
 
-    /** Where the volume is served now, when its owner has fenced the copies and serves it. */
-    private Optional<java.net.InetSocketAddress> ownerAddress(String name) {
+    /** Where the volume is served now, and at which epoch, when its owner has fenced the copies and serves it. */
+    private Optional<ForwardingBlockDevice.Owner> ownerAddress(String name) {
         Optional<VolumeRecord> r = agent.cachedVolume(name);
         if (r.isEmpty() || !r.get().isServed()) {
             return Optional.empty();
         }
         NodeInfo n = agent.cachedNodes().get(r.get().owner());
-        return n == null ? Optional.empty() : Optional.of(new java.net.InetSocketAddress(n.host(), n.nbdPort()));
+        return n == null ? Optional.empty()
+                : Optional.of(new ForwardingBlockDevice.Owner(new java.net.InetSocketAddress(n.host(), n.nbdPort()), r.get().epoch()));
     }
 
     private String whereIs(String name) {

@@ -12,6 +12,7 @@ import io.hablock.cluster.replication.ReplicationClient;
 import io.hablock.cluster.replication.ReplicationServer;
 import io.hablock.nbd.server.NbdServer;
 import io.hablock.nbd.server.NbdServerConfig;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
@@ -53,11 +54,31 @@ public final class ClusterNode implements AutoCloseable {
      * @param rebuildBytesPerSecond rebuild rate limit (bytes on the wire per second), 0 for none
      * @param forward serve volumes owned elsewhere too, forwarding to the owner (a host endpoint);
      *     otherwise a client asking for one is told where it is
+     * @param delays test-only delays at named steps ({@link TestDelays#NONE} outside tests)
      */
     public record Config(Path dataDir, String name, String advertiseHost, NbdServerConfig nbd,
             InetSocketAddress replicationListen, InetSocketAddress metricsListen, String zkConnect, InetSocketAddress embeddedZkListen, String cluster,
             Duration sessionTimeout, long capacityBytes, Duration replicationTimeout, boolean readOnly,
-            long rebuildBytesPerSecond, boolean forward) {
+            long rebuildBytesPerSecond, boolean forward, TestDelays delays) {
+
+        public Config {
+            delays = delays == null ? TestDelays.NONE : delays;
+        }
+
+        /** Without test delays. */
+        public Config(Path dataDir, String name, String advertiseHost, NbdServerConfig nbd,
+                InetSocketAddress replicationListen, InetSocketAddress metricsListen, String zkConnect,
+                InetSocketAddress embeddedZkListen, String cluster, Duration sessionTimeout, long capacityBytes,
+                Duration replicationTimeout, boolean readOnly, long rebuildBytesPerSecond, boolean forward) {
+            this(dataDir, name, advertiseHost, nbd, replicationListen, metricsListen, zkConnect, embeddedZkListen, cluster,
+                    sessionTimeout, capacityBytes, replicationTimeout, readOnly, rebuildBytesPerSecond, forward, TestDelays.NONE);
+        }
+
+        /** The same settings with test-only delays. */
+        public Config withDelays(TestDelays d) {
+            return new Config(dataDir, name, advertiseHost, nbd, replicationListen, metricsListen, zkConnect, embeddedZkListen,
+                    cluster, sessionTimeout, capacityBytes, replicationTimeout, readOnly, rebuildBytesPerSecond, forward, d);
+        }
 
         /** Without forwarding. */
         public Config(Path dataDir, String name, String advertiseHost, NbdServerConfig nbd,
@@ -77,6 +98,7 @@ public final class ClusterNode implements AutoCloseable {
     private ReplicationClient replicationClient;
     private ReplicationServer replicationServer;
     private NodeAgent agent;
+    private Lease lease;
     private Controller controller;
     private NbdServer nbd;
     private final NodeMetrics metrics = new NodeMetrics();
@@ -112,8 +134,20 @@ public final class ClusterNode implements AutoCloseable {
         }
         cluster = ClusterClient.connect(connect, config.cluster(), config.sessionTimeout(), ClusterClient.DEFAULT_CONNECT_TIMEOUT);
         replicationClient = new ReplicationClient(config.replicationTimeout());
-        agent = new NodeAgent(cluster, store, nodeId, replicationClient, metrics, config.rebuildBytesPerSecond());
-        cluster.curator().getConnectionStateListenable().addListener((client, state) -> agent.connectionChanged(state));
+        if (!config.delays().isEmpty()) {
+            log.warn("TEST DELAYS ACTIVE (--test-delay): {}; never run a production node like this", config.delays());
+        }
+        lease = new Lease(cluster.curator(), cluster.paths().node(nodeId), config.sessionTimeout(), System::nanoTime);
+        agent = new NodeAgent(cluster, store, nodeId, replicationClient, metrics, config.rebuildBytesPerSecond(), lease,
+                config.delays());
+        lease.onChange(agent::requestPass);
+        cluster.curator().getConnectionStateListenable().addListener((client, state) -> {
+            if (state == org.apache.curator.framework.state.ConnectionState.LOST) {
+                lease.sessionLost();
+                agent.sessionLost();
+            }
+            agent.requestPass();
+        });
         replicationServer = new ReplicationServer(config.replicationListen(), agent::copy).start();
         nbd = new NbdServer(config.nbd(), new ClusterExports(agent, config.readOnly(), metrics, config.forward())).start();
         if (config.metricsListen() != null) {
@@ -122,16 +156,16 @@ public final class ClusterNode implements AutoCloseable {
             metrics.gauge(MetricName.of("hablock_node_used_bytes"), "Bytes allocated by this node's copies", this::safeUsed);
             metrics.gauge(MetricName.of("hablock_node_served_volumes"), "Volumes this node owns and serves",
                     () -> agent.servedVolumes().size());
+            metrics.gauge(MetricName.of("hablock_node_lease_held"),
+                    "1 while this node's ZooKeeper lease holds (it may answer for the volumes it owns), else 0",
+                    () -> holdsLease() ? 1 : 0);
             metricsEndpoint = PrometheusEndpoint.start(config.metricsListen(), metrics);
         }
         join();
+        lease.start();
         agent.start();
         controller = new Controller(cluster, nodeId).start();
-        publisher = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "node-publisher");
-            t.setDaemon(true);
-            return t;
-        });
+        publisher = Executors.newSingleThreadScheduledExecutor(new DefaultThreadFactory("node-publisher", true));
         publisher.scheduleWithFixedDelay(this::publish, PUBLISH_PERIOD_S, PUBLISH_PERIOD_S, TimeUnit.SECONDS);
         log.info("node {} ({}) joined cluster '{}' through ZooKeeper {}", config.name(), nodeId, config.cluster(), connect);
     }
@@ -207,6 +241,16 @@ public final class ClusterNode implements AutoCloseable {
         return nodeId;
     }
 
+    /** True while this node's lease holds: it may answer for the volumes it owns (see {@link Lease}). */
+    public boolean holdsLease() {
+        return lease != null && lease.validSession() != 0;
+    }
+
+    /** The node's test delays ({@link TestDelays#NONE} outside tests). */
+    public TestDelays delays() {
+        return config.delays();
+    }
+
     public ClusterClient cluster() {
         return cluster;
     }
@@ -250,6 +294,9 @@ public final class ClusterNode implements AutoCloseable {
         }
         if (agent != null) {
             agent.close();
+        }
+        if (lease != null) {
+            lease.close();
         }
         if (registration != null) {
             try {

@@ -9,28 +9,39 @@ import io.hablock.cluster.model.ReplicaState;
 import io.hablock.cluster.model.Versioned;
 import io.hablock.cluster.model.VolumeRecord;
 import io.hablock.cluster.model.VolumeState;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import java.io.IOException;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
+import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.recipes.cache.CuratorCache;
-import org.apache.curator.framework.recipes.leader.LeaderSelector;
-import org.apache.curator.framework.recipes.leader.LeaderSelectorListenerAdapter;
+import org.apache.curator.framework.recipes.leader.LeaderLatch;
+import org.apache.curator.framework.recipes.leader.LeaderLatchListener;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The cluster's single decision maker, elected with Curator's {@link LeaderSelector}. While it
+ * The cluster's single decision maker, elected with Curator's {@link LeaderLatch}. While it
  * leads, it reconciles desired and actual state in one loop on one thread: member status from
- * liveness, placement of new volumes, readiness, removal. ZooKeeper callbacks only ask that
- * thread for another pass.
+ * liveness, placement of new volumes ({@link Placement}), readiness, failover, rebuilds, moves,
+ * removal. ZooKeeper callbacks and the latch's listener run on that thread too, or only ask it
+ * for another pass. Every decision is a compare-and-set on the record it read.
+ *
+ * <p>Ownership moves in two ways only. Failover, when the owner's registration is gone (its
+ * session expired, so its lease ran out long before) or its copy is out of sync: the owner's
+ * liveness is read again right before the compare-and-set. Handover, when the owner is alive (a
+ * move, a drain): the controller only asks, and the owner stops serving before it names the new
+ * owner itself. So no two nodes ever serve a volume at once.
  */
 public final class Controller implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Controller.class);
@@ -39,32 +50,45 @@ public final class Controller implements AutoCloseable {
 
     private final ClusterClient cluster;
     private final String nodeId;
-    private final LeaderSelector selector;
+    private final LeaderLatch latch;
     private final ScheduledExecutorService loop;
     private final AtomicBoolean passQueued = new AtomicBoolean();
     private volatile boolean leading;
-    private volatile CountDownLatch stepDown = new CountDownLatch(1);
     private int passes;
+    // Loop thread only, while leading:
+    private CuratorCache nodesCache;
+    private CuratorCache membersCache;
+    private CuratorCache volumesCache;
+    private ScheduledFuture<?> tick;
     /** Warnings already recorded, so that a waiting situation is reported once. */
-    private final java.util.Set<String> unservable = new java.util.HashSet<>();
-    private final java.util.Set<String> unplaceable = new java.util.HashSet<>();
+    private final Set<String> unservable = new HashSet<>();
+    private final Set<String> unplaceable = new HashSet<>();
 
     public Controller(ClusterClient cluster, String nodeId) {
         this.cluster = cluster;
         this.nodeId = nodeId;
-        this.loop = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "controller");
-            t.setDaemon(true);
-            return t;
-        });
-        this.selector = new LeaderSelector(cluster.curator(), cluster.paths().controller(), new Listener());
-        selector.setId(nodeId);
-        selector.autoRequeue();
+        this.loop = Executors.newSingleThreadScheduledExecutor(new DefaultThreadFactory("controller", true));
+        this.latch = new LeaderLatch(cluster.curator(), cluster.paths().controller(), nodeId, LeaderLatch.CloseMode.SILENT);
+        latch.addListener(new LeaderLatchListener() {
+            @Override
+            public void isLeader() {
+                lead();
+            }
+
+            @Override
+            public void notLeader() {
+                stepDown();
+            }
+        }, loop);
     }
 
     /** Joins the election. */
     public Controller start() {
-        selector.start();
+        try {
+            latch.start();
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot join the controller election: " + e.getMessage(), e);
+        }
         return this;
     }
 
@@ -72,52 +96,76 @@ public final class Controller implements AutoCloseable {
         return leading;
     }
 
-    private final class Listener extends LeaderSelectorListenerAdapter {
-        @Override
-        public void takeLeadership(CuratorFramework client) throws Exception {
-            CountDownLatch done = new CountDownLatch(1);
-            stepDown = done;
-            leading = true;
-            log.info("this node ({}) is now the controller", nodeId);
-            cluster.recordQuietly(Event.info(SOURCE, "node " + nodeId + " is the controller"));
-            try (CuratorCache nodes = CuratorCache.build(client, cluster.paths().nodes());
-                    CuratorCache volumes = CuratorCache.build(client, cluster.paths().volumes())) {
-                nodes.listenable().addListener((type, oldData, data) -> requestPass());
-                volumes.listenable().addListener((type, oldData, data) -> requestPass());
-                nodes.start();
-                volumes.start();
-                var tick = loop.scheduleWithFixedDelay(Controller.this::requestPass, 0, PERIOD_MS, TimeUnit.MILLISECONDS);
-                try {
-                    done.await();
-                } finally {
-                    tick.cancel(false);
-                }
-            } finally {
-                leading = false;
-                log.info("this node ({}) is no longer the controller", nodeId);
+    /** On the loop: this node leads now. */
+    private void lead() {
+        if (leading || loop.isShutdown()) {
+            return;
+        }
+        leading = true;
+        log.info("this node ({}) is now the controller", nodeId);
+        cluster.recordQuietly(Event.info(SOURCE, "node " + nodeId + " is the controller"));
+        nodesCache = CuratorCache.build(cluster.curator(), cluster.paths().nodes());
+        membersCache = CuratorCache.build(cluster.curator(), cluster.paths().members()); // cordon, drain
+        volumesCache = CuratorCache.build(cluster.curator(), cluster.paths().volumes());
+        for (CuratorCache cache : List.of(nodesCache, membersCache, volumesCache)) {
+            cache.listenable().addListener((type, oldData, data) -> requestPass());
+            cache.start();
+        }
+        tick = loop.scheduleWithFixedDelay(this::requestPass, 0, PERIOD_MS, TimeUnit.MILLISECONDS);
+    }
+
+    /** On the loop: this node no longer leads. */
+    private void stepDown() {
+        boolean was = leading;
+        leading = false;
+        release();
+        if (was) {
+            log.info("this node ({}) is no longer the controller", nodeId);
+        }
+    }
+
+    /** On the loop: stops what {@link #lead()} started. */
+    private void release() {
+        if (tick != null) {
+            tick.cancel(false);
+            tick = null;
+        }
+        for (CuratorCache cache : java.util.Arrays.asList(nodesCache, membersCache, volumesCache)) {
+            if (cache != null) {
+                cache.close();
             }
         }
+        nodesCache = null;
+        membersCache = null;
+        volumesCache = null;
     }
 
     /** Asks the loop for one more pass; passes requested while one waits are merged. */
     void requestPass() {
         if (leading && passQueued.compareAndSet(false, true)) {
-            loop.execute(() -> {
+            try {
+                loop.execute(this::pass);
+            } catch (RejectedExecutionException e) {
                 passQueued.set(false);
-                try {
-                    if (leading) {
-                        reconcile();
-                    }
-                } catch (ClusterException e) {
-                    if (leading) {
-                        log.warn("controller pass failed: {}", e.getMessage());
-                    } else {
-                        log.debug("controller pass ended by a step-down: {}", e.getMessage());
-                    }
-                } catch (RuntimeException e) {
-                    log.error("controller pass failed", e);
-                }
-            });
+            }
+        }
+    }
+
+    private void pass() {
+        passQueued.set(false);
+        if (!leading) {
+            return;
+        }
+        try {
+            reconcile();
+        } catch (ClusterException e) {
+            if (leading) {
+                log.warn("controller pass failed: {}", e.getMessage());
+            } else {
+                log.debug("controller pass ended by a step-down: {}", e.getMessage());
+            }
+        } catch (RuntimeException e) {
+            log.error("controller pass failed", e);
         }
     }
 
@@ -126,15 +174,16 @@ public final class Controller implements AutoCloseable {
         Map<String, NodeInfo> live = cluster.liveNodes();
         Map<String, Member> members = reconcileMembers(live);
         List<Versioned<VolumeRecord>> volumes = cluster.volumes();
+        Placement.Snapshot s = new Placement.Snapshot(live, members, volumes.stream().map(Versioned::value).toList());
         for (Versioned<VolumeRecord> v : volumes) {
             VolumeRecord r = v.value();
             switch (r.state()) {
-                case PENDING -> place(r, live, members, volumes);
+                case PENDING -> place(r, s);
                 case CREATING -> finishCreating(r);
                 case DELETING -> finishDeleting(v, live);
                 case READY -> {
-                    if (!failover(r, live, members, volumes)) {
-                        restoreCopies(r, live, members, volumes);
+                    if (!failover(r, s)) {
+                        restoreCopies(r, s);
                     }
                 }
                 default -> {
@@ -172,68 +221,57 @@ public final class Controller implements AutoCloseable {
         return members;
     }
 
-    private void place(VolumeRecord r, Map<String, NodeInfo> live, Map<String, Member> members,
-            List<Versioned<VolumeRecord>> volumes) throws ClusterException {
-        Map<String, Long> provisioned = new HashMap<>();
-        for (Versioned<VolumeRecord> v : volumes) {
-            for (String node : v.value().replicas().keySet()) {
-                provisioned.merge(node, v.value().sizeBytes(), Long::sum);
-            }
-        }
-        List<NodeInfo> candidates = new ArrayList<>();
-        for (NodeInfo n : live.values()) {
-            Member m = members.get(n.id());
-            long free = n.capacityBytes() - provisioned.getOrDefault(n.id(), 0L);
-            if (m != null && m.status() == NodeStatus.NORMAL && free >= r.sizeBytes()) {
-                candidates.add(n);
-            }
-        }
-        candidates.sort(Comparator.<NodeInfo>comparingLong(n -> provisioned.getOrDefault(n.id(), 0L))
-                .thenComparing(NodeInfo::name));
-        if (candidates.size() < r.copies()) {
-            String why = "cannot place " + r.copies() + " copies of " + Sizes.format(r.sizeBytes()) + ": only "
-                    + candidates.size() + " of " + live.size() + " live node(s) have room";
+    private void place(VolumeRecord r, Placement.Snapshot s) throws ClusterException {
+        Placement.Decision d = Placement.place(r, s);
+        if (d.refusal() != null) {
+            String why = "cannot place " + r.copies() + " copies of " + Sizes.format(r.sizeBytes()) + ": " + d.refusal();
             cluster.updateVolume(r.name(), v -> v.state() == VolumeState.PENDING ? v.failed(why) : v);
             log.info("volume {}: {}", r.name(), why);
             return;
         }
-        List<String> chosen = new ArrayList<>(candidates.subList(0, r.copies()).stream().map(NodeInfo::id).toList());
-        // The owner serves all the volume's I/O: the chosen node that owns the fewest volumes.
-        Map<String, Long> owned = new HashMap<>();
-        volumes.forEach(v -> owned.merge(String.valueOf(v.value().owner()), 1L, Long::sum));
-        String owner = chosen.stream().min(Comparator.comparingLong(n -> owned.getOrDefault(n, 0L))).orElseThrow();
-        chosen.remove(owner);
-        chosen.add(0, owner);
-        cluster.updateVolume(r.name(), v -> v.state() == VolumeState.PENDING ? v.placed(chosen) : v);
-        log.info("volume {} placed on {} (owner {})", r.name(), chosen, chosen.get(0));
+        cluster.updateVolume(r.name(), v -> v.state() == VolumeState.PENDING ? v.placed(d.nodes()) : v);
+        log.info("volume {} placed on {} (owner {})", r.name(), d.nodes(), d.nodes().get(0));
     }
 
     /**
-     * The owner is gone: a live node with an in-sync copy takes over at the next epoch (it fences
-     * the copies before it serves). Returns true when ownership changed or cannot yet.
+     * The owner cannot serve (its registration is gone, or its copy is out of sync): a live node
+     * with an in-sync copy takes over at the next epoch; it fences the copies before it serves.
+     * The owner's liveness is read from ZooKeeper again inside the compare-and-set, after the
+     * record it changes was read: an owner back meanwhile (it takes the volume again itself)
+     * makes the change void. Returns true when ownership changed or cannot yet.
      */
-    private boolean failover(VolumeRecord r, Map<String, NodeInfo> live, Map<String, Member> members,
-            List<Versioned<VolumeRecord>> volumes) throws ClusterException {
-        if (r.owner() == null || live.containsKey(r.owner())) {
+    private boolean failover(VolumeRecord r, Placement.Snapshot s) throws ClusterException {
+        if (!Placement.ownerLost(r, s)) {
             return false;
         }
-        List<String> candidates = r.inSync().stream().filter(n -> !n.equals(r.owner()) && live.containsKey(n)).toList();
-        if (candidates.isEmpty()) {
+        Optional<String> target = Placement.failoverTarget(r, s);
+        if (target.isEmpty()) {
             if (unservable.add(r.name() + "@" + r.epoch())) {
                 cluster.recordQuietly(Event.warn(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") has no live in-sync copy: "
-                        + "waiting for node " + nameOf(r.owner(), members) + " to come back"));
+                        + "waiting for node " + nameOf(r.owner(), s.members()) + " to come back"));
             }
             return true;
         }
-        Map<String, Long> owned = new HashMap<>();
-        volumes.forEach(v -> owned.merge(String.valueOf(v.value().owner()), 1L, Long::sum));
-        String next = candidates.stream().min(Comparator.comparingLong(n -> owned.getOrDefault(n, 0L))).orElseThrow();
+        String next = target.get();
         String old = r.owner();
-        var done = cluster.updateVolume(r.name(), cur -> cur.epoch() == r.epoch() && old.equals(cur.owner())
-                && cur.state() == VolumeState.READY ? cur.withOwner(next, true) : cur);
-        if (done.isPresent() && next.equals(done.get().value().owner()) && done.get().value().epoch() == r.epoch() + 1) {
-            NodeInfo n = live.get(next);
-            cluster.recordQuietly(Event.info(SOURCE, "node " + nameOf(old, members) + " (" + old + ") failover completed: volume "
+        AtomicBoolean changed = new AtomicBoolean();
+        try {
+            cluster.updateVolume(r.name(), cur -> {
+                changed.set(false);
+                if (cur.epoch() != r.epoch() || !old.equals(cur.owner()) || cur.state() != VolumeState.READY
+                        || cur.replicas().get(next) != ReplicaState.IN_SYNC
+                        || (cur.replicas().get(old) == ReplicaState.IN_SYNC && registered(old))) {
+                    return cur;
+                }
+                changed.set(true);
+                return cur.withOwner(next, false);
+            });
+        } catch (IllegalStateException e) {
+            throw new ClusterException("volume " + r.name() + ": failover not decided: " + e.getMessage(), e);
+        }
+        if (changed.get()) {
+            NodeInfo n = s.live().get(next);
+            cluster.recordQuietly(Event.info(SOURCE, "node " + nameOf(old, s.members()) + " (" + old + ") failover completed: volume "
                     + r.name() + " (" + r.vdisk() + ") now owned by node " + n.name() + " (" + next + "), ip address="
                     + n.host() + ", epoch " + (r.epoch() + 1)));
             log.info("volume {}: failover from {} to {} at epoch {}", r.name(), old, next, r.epoch() + 1);
@@ -241,114 +279,59 @@ public final class Controller implements AutoCloseable {
         return true;
     }
 
+    /** Whether the node's ephemeral registration exists now (read from ZooKeeper, not a cache). */
+    private boolean registered(String node) {
+        try {
+            return cluster.curator().checkExists().forPath(cluster.paths().node(node)) != null;
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot check node " + node + ": " + e.getMessage(), e);
+        }
+    }
+
     /**
-     * Restores the volume's copy count: copies on dead nodes leave the in-sync set, a stale copy on
-     * a live node is resynced (delta), or a new copy is built on a node with room; a copy beyond
-     * the count (a node that rejoined after a rebuild elsewhere) is removed. One rebuild per
-     * volume at a time, started by its owner once it serves.
+     * Restores the volume's copy count once its owner serves it: a stale copy on a live node is
+     * resynced (delta), or a new copy is built on a node with room; copies beyond the count (a
+     * node that rejoined after a rebuild elsewhere, a move, a drain) are removed. Moves and drains
+     * are asked of the owner. One rebuild per volume at a time, run by its owner. Copies that fail
+     * are taken out of sync by the owner, which alone changes that while it serves.
      */
-    private void restoreCopies(VolumeRecord r, Map<String, NodeInfo> live, Map<String, Member> members,
-            List<Versioned<VolumeRecord>> volumes) throws ClusterException {
-        List<String> deadInSync = r.inSync().stream().filter(n -> !n.equals(r.owner()) && !live.containsKey(n)).toList();
-        if (!deadInSync.isEmpty()) {
-            List<String> marked = new ArrayList<>();
-            cluster.updateVolume(r.name(), cur -> {
-                marked.clear();
-                VolumeRecord next = cur;
-                for (String n : deadInSync) {
-                    if (next.replicas().get(n) == ReplicaState.IN_SYNC && !n.equals(next.owner())) {
-                        next = next.withReplica(n, ReplicaState.STALE);
-                        marked.add(n);
-                    }
-                }
-                return next;
-            });
-            for (String n : marked) {
-                cluster.recordQuietly(Event.warn(SOURCE, "volume " + r.name() + " copy on node " + n + " out of sync: node "
-                        + nameOf(n, members) + " is unreachable"));
-            }
-            return;
-        }
-        // A rebuild whose target died cannot finish: that copy is stale again (it may be retried).
-        List<String> deadTargets = r.replicas().entrySet().stream()
-                .filter(e -> e.getValue() == ReplicaState.REBUILDING && !live.containsKey(e.getKey()))
-                .map(Map.Entry::getKey).toList();
-        if (!deadTargets.isEmpty()) {
-            cluster.updateVolume(r.name(), cur -> {
-                VolumeRecord next = cur;
-                for (String n : deadTargets) {
-                    if (next.replicas().get(n) == ReplicaState.REBUILDING) {
-                        next = next.withReplica(n, ReplicaState.STALE);
-                    }
-                }
-                return next;
-            });
-            return;
-        }
+    private void restoreCopies(VolumeRecord r, Placement.Snapshot s) throws ClusterException {
         if (!r.isServed() || r.replicas().containsValue(ReplicaState.REBUILDING)
                 || r.replicas().containsValue(ReplicaState.CREATING)) {
             return;
         }
-        // Copies on draining nodes are on their way out: they do not count toward the copy count.
-        List<String> usable = r.inSync().stream().filter(n -> !isDraining(members.get(n))).toList();
+        if (r.handoverTo() != null) {
+            String to = r.handoverTo();
+            if (!s.isLive(to) || r.replicas().get(to) != ReplicaState.IN_SYNC) {
+                cluster.updateVolume(r.name(), cur -> to.equals(cur.handoverTo()) ? cur.withHandoverTo(null) : cur);
+            }
+            return; // the owner hands it over
+        }
+        List<String> usable = Placement.usableCopies(r, s);
         String wanted = r.desiredOwner();
-        if (wanted != null && !live.containsKey(wanted)) {
+        if (wanted != null && !s.isLive(wanted)) {
             cluster.updateVolume(r.name(), cur -> wanted.equals(cur.desiredOwner()) ? cur.withDesiredOwner(null) : cur);
-            cluster.recordQuietly(Event.warn(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") move to node " + nameOf(wanted, members)
-                    + " abandoned: the node is not live"));
+            cluster.recordQuietly(Event.warn(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") move to node "
+                    + nameOf(wanted, s.members()) + " abandoned: the node is not live"));
             return;
         }
         if (wanted != null && r.replicas().get(wanted) == ReplicaState.IN_SYNC && !wanted.equals(r.owner())) {
             // Never pull a volume from under a connected client: wait until it leaves.
             if (cluster.sessionsOf(r.name()).isEmpty()) {
-                transferOwnership(r, wanted, members, live, true);
+                askHandover(r, wanted);
             }
             return;
         }
-        if (wanted == null && isDraining(members.get(r.owner())) && usable.size() >= r.copies()) {
-            // The owner is draining: hand the volume to another in-sync copy first.
-            transferOwnership(r, usable.get(0), members, live, false);
+        if (wanted == null && s.status(r.owner()) == NodeStatus.DRAINING && usable.size() >= r.copies()) {
+            askHandover(r, usable.get(0)); // the owner is draining: hand the volume to another in-sync copy first
             return;
         }
         boolean needsLocalCopy = wanted != null && !r.replicas().containsKey(wanted);
         if (usable.size() < r.copies() || needsLocalCopy) {
-            String target = needsLocalCopy ? wanted : r.replicas().entrySet().stream()
-                    .filter(e -> e.getValue() == ReplicaState.STALE && live.containsKey(e.getKey())
-                            && takesCopies(members.get(e.getKey())))
-                    .map(Map.Entry::getKey).findFirst().orElse(null);
-            boolean fresh = target == null || !r.replicas().containsKey(target);
-            if (target == null) {
-                target = newCopyNode(r, live, members, volumes);
-            }
-            if (target == null) {
-                if (unplaceable.add(r.name() + "@" + usable.size())) {
-                    cluster.recordQuietly(Event.warn(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") has " + usable.size() + " of "
-                            + r.copies() + " copies and no node with room for another"));
-                }
-                return;
-            }
-            String t = target;
-            var done = cluster.updateVolume(r.name(), cur -> {
-                if (cur.epoch() != r.epoch() || cur.replicas().containsValue(ReplicaState.REBUILDING)) {
-                    return cur;
-                }
-                return fresh ? cur.withNewReplica(t, ReplicaState.REBUILDING) : cur.withReplica(t, ReplicaState.REBUILDING);
-            });
-            if (done.isPresent() && done.get().value().replicas().get(t) == ReplicaState.REBUILDING) {
-                cluster.recordQuietly(Event.info(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") rebuilding on node " + t
-                        + (needsLocalCopy ? " (locality rebuild)" : fresh ? "" : " (resync of its stale copy)")));
-            }
+            startRebuild(r, s, usable, needsLocalCopy ? wanted : null);
             return;
         }
-        // Enough in-sync copies: stale ones, then in-sync ones beyond the count (a locality rebuild,
-        // a drain), are no longer needed. The owner's copy always stays.
-        List<String> extra = new ArrayList<>(r.replicas().entrySet().stream()
-                .filter(e -> e.getValue() == ReplicaState.STALE).map(Map.Entry::getKey).toList());
-        List<String> surplus = r.inSync().stream().filter(n -> !n.equals(r.owner()))
-                .sorted(Comparator.comparing((String n) -> !isDraining(members.get(n)))).toList();
-        for (int i = 0; i < r.inSync().size() - r.copies() && i < surplus.size(); i++) {
-            extra.add(surplus.get(i));
-        }
+        List<String> extra = Placement.surplusCopies(r, s);
         if (!extra.isEmpty()) {
             List<String> removed = new ArrayList<>();
             cluster.updateVolume(r.name(), cur -> {
@@ -370,42 +353,40 @@ public final class Controller implements AutoCloseable {
         }
     }
 
-    /** Hands the volume to another node holding an in-sync copy, at the next epoch. */
-    private void transferOwnership(VolumeRecord r, String next, Map<String, Member> members, Map<String, NodeInfo> live,
-            boolean requested) throws ClusterException {
-        var done = cluster.updateVolume(r.name(), cur -> cur.epoch() == r.epoch() && cur.replicas().get(next) == ReplicaState.IN_SYNC
-                ? cur.withOwner(next, false) : cur);
-        if (done.isPresent() && next.equals(done.get().value().owner())) {
-            NodeInfo n = live.get(next);
-            cluster.recordQuietly(Event.info(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") moved from node " + nameOf(r.owner(), members)
-                    + " to node " + (n == null ? next : n.name() + " (" + next + ")") + ", epoch " + (r.epoch() + 1)
-                    + (requested ? "; locality rebuild completed, ret:0" : " (drain)")));
-        }
-    }
-
-    private static boolean isDraining(Member m) {
-        return m != null && m.status() == NodeStatus.DRAINING;
-    }
-
-    private static boolean takesCopies(Member m) {
-        return m != null && m.status() == NodeStatus.NORMAL;
-    }
-
-    /** A live node taking copies, with room, that holds none of this volume; least provisioned first. */
-    private String newCopyNode(VolumeRecord r, Map<String, NodeInfo> live, Map<String, Member> members,
-            List<Versioned<VolumeRecord>> volumes) {
-        Map<String, Long> provisioned = new HashMap<>();
-        for (Versioned<VolumeRecord> v : volumes) {
-            for (String node : v.value().replicas().keySet()) {
-                provisioned.merge(node, v.value().sizeBytes(), Long::sum);
+    /** Marks a copy REBUILDING: a stale one (delta resync), else a new one; the owner runs it. */
+    private void startRebuild(VolumeRecord r, Placement.Snapshot s, List<String> usable, String localityTarget)
+            throws ClusterException {
+        Optional<String> stale = localityTarget == null ? Placement.staleCopyToResync(r, s) : Optional.empty();
+        Optional<String> target = localityTarget != null ? Optional.of(localityTarget)
+                : stale.isPresent() ? stale : Placement.newCopyNode(r, s);
+        if (target.isEmpty()) {
+            if (unplaceable.add(r.name() + "@" + usable.size())) {
+                cluster.recordQuietly(Event.warn(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") has " + usable.size() + " of "
+                        + r.copies() + " copies and no node with room for another"));
             }
+            return;
         }
-        return live.values().stream()
-                .filter(n -> !r.replicas().containsKey(n.id()) && takesCopies(members.get(n.id()))
-                        && n.capacityBytes() - provisioned.getOrDefault(n.id(), 0L) >= r.sizeBytes())
-                .sorted(Comparator.<NodeInfo>comparingLong(n -> provisioned.getOrDefault(n.id(), 0L))
-                        .thenComparing(NodeInfo::name))
-                .map(NodeInfo::id).findFirst().orElse(null);
+        String t = target.get();
+        boolean fresh = !r.replicas().containsKey(t);
+        var done = cluster.updateVolume(r.name(), cur -> {
+            if (cur.epoch() != r.epoch() || cur.replicas().containsValue(ReplicaState.REBUILDING)) {
+                return cur;
+            }
+            if (fresh) {
+                return cur.replicas().containsKey(t) ? cur : cur.withNewReplica(t, ReplicaState.REBUILDING);
+            }
+            return cur.replicas().get(t) == ReplicaState.STALE ? cur.withReplica(t, ReplicaState.REBUILDING) : cur;
+        });
+        if (done.isPresent() && done.get().value().replicas().get(t) == ReplicaState.REBUILDING) {
+            cluster.recordQuietly(Event.info(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") rebuilding on node " + t
+                    + (localityTarget != null ? " (locality rebuild)" : fresh ? "" : " (resync of its stale copy)")));
+        }
+    }
+
+    /** Asks the owner to hand the volume over to {@code next} (it holds an in-sync copy). */
+    private void askHandover(VolumeRecord r, String next) throws ClusterException {
+        cluster.updateVolume(r.name(), cur -> cur.epoch() == r.epoch() && cur.handoverTo() == null
+                && cur.replicas().get(next) == ReplicaState.IN_SYNC && !next.equals(cur.owner()) ? cur.withHandoverTo(next) : cur);
     }
 
     private static String nameOf(String id, Map<String, Member> members) {
@@ -414,7 +395,7 @@ public final class Controller implements AutoCloseable {
     }
 
     private void finishCreating(VolumeRecord r) throws ClusterException {
-        if (!r.replicas().isEmpty() && r.replicas().values().stream().allMatch(s -> s == ReplicaState.IN_SYNC)) {
+        if (!r.replicas().isEmpty() && r.replicas().values().stream().allMatch(st -> st == ReplicaState.IN_SYNC)) {
             var done = cluster.updateVolume(r.name(), v -> v.state() == VolumeState.CREATING ? v.withState(VolumeState.READY) : v);
             if (done.isPresent() && done.get().value().state() == VolumeState.READY) {
                 cluster.recordQuietly(Event.info(SOURCE, "volume " + r.name() + " (" + r.vdisk() + ") ready: " + r.type()
@@ -443,15 +424,27 @@ public final class Controller implements AutoCloseable {
         }
     }
 
+    /**
+     * Leaves the election and stops, on the caller's thread: the latch's znode is gone and the
+     * loop has ended when this returns, so the ZooKeeper client may close right after.
+     */
     @Override
     public void close() {
-        leading = false;
-        stepDown.countDown();
         try {
-            selector.close();
-        } catch (RuntimeException e) {
-            log.debug("leader selector close", e);
+            latch.close();
+        } catch (IOException | RuntimeException e) {
+            log.debug("leader latch close: {}", e.toString());
+        }
+        try {
+            loop.submit(this::stepDown).get(5, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            log.debug("controller stop: {}", e.toString());
         }
         loop.shutdownNow();
+        try {
+            loop.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

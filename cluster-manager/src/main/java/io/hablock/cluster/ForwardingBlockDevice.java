@@ -3,10 +3,12 @@ package io.hablock.cluster;
 import io.hablock.blockstore.Extent;
 import io.hablock.nbd.BlockDevice;
 import io.hablock.nbd.client.NbdClient;
+import io.hablock.nbd.client.NbdCommandException;
 import java.io.IOException;
 import java.net.BindException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
@@ -21,8 +23,15 @@ import org.slf4j.LoggerFactory;
  * A volume owned by another node, served here by forwarding every request to the current
  * owner over NBD. When the owner goes away (killed, cut off, moved), a request waits for the
  * cluster to name a new owner that serves the volume, reconnects there and is sent again: the
- * client on this host sees a pause, not an error. Requests are idempotent (a write of the same
- * bytes at the same place), so sending one twice is harmless.
+ * client on this host sees a pause, not an error.
+ *
+ * <p>A request is sent again only when its earlier attempt can no longer land after it: the
+ * owner answered it (with an error), closed the connection (an owner runs no queued request of
+ * a closed connection), or the cluster named another owner or epoch (the new owner fenced every
+ * in-sync copy before it served: nothing of the old epoch lands there). While the cluster still
+ * names the owner it was sent to, a request waits for that owner's answer, up to
+ * {@link #GIVE_UP}, and then fails without a second attempt: a write sent twice could otherwise
+ * land after a newer write to the same place.
  */
 final class ForwardingBlockDevice implements BlockDevice {
     private static final Logger log = LoggerFactory.getLogger(ForwardingBlockDevice.class);
@@ -32,25 +41,33 @@ final class ForwardingBlockDevice implements BlockDevice {
      * handshake for every request beyond them.
      */
     private static final int CONNECTIONS = 64;
-    private static final Duration GIVE_UP = Duration.ofSeconds(60);
+    static final Duration GIVE_UP = Duration.ofSeconds(60);
     private static final long RETRY_MS = 200;
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
     /** At most one line per this interval about failing requests: one per outage, not one per request. */
     private static final long RETRY_LOG_NANOS = 10_000_000_000L;
 
+    /** The node serving the volume, at an epoch: a connection belongs to one. */
+    record Owner(InetSocketAddress address, long epoch) {
+    }
+
+    /** A connection to the owner it was made to. */
+    private record Link(NbdClient client, Owner owner) {
+    }
+
     private final String volume;
     private final long size;
     private final boolean readOnly;
-    /** The address of the node serving the volume now, if any. */
-    private final Supplier<Optional<InetSocketAddress>> owner;
+    /** The node serving the volume now, if any. */
+    private final Supplier<Optional<Owner>> owner;
     private final Runnable onClose;
     /** This node's advertised address: connections come from it, so the owner can tell them from applications'. */
     private volatile InetAddress localAddress;
-    private final BlockingQueue<NbdClient> idle = new ArrayBlockingQueue<>(CONNECTIONS);
+    private final BlockingQueue<Link> idle = new ArrayBlockingQueue<>(CONNECTIONS);
     private volatile boolean closed;
     private volatile long lastRetryLog = System.nanoTime() - RETRY_LOG_NANOS;
 
-    ForwardingBlockDevice(String volume, long size, boolean readOnly, Supplier<Optional<InetSocketAddress>> owner,
+    ForwardingBlockDevice(String volume, long size, boolean readOnly, Supplier<Optional<Owner>> owner,
             InetAddress localAddress, Runnable onClose) {
         this.localAddress = localAddress;
         this.volume = volume;
@@ -64,26 +81,38 @@ final class ForwardingBlockDevice implements BlockDevice {
         void run(NbdClient client) throws IOException;
     }
 
-    /** Runs {@code call} on a connection to the current owner, reconnecting and retrying until it succeeds. */
+    /**
+     * Runs {@code call} on a connection to the current owner, reconnecting and sending it again
+     * when that is safe (see the class comment), until it succeeds or {@link #GIVE_UP} passed.
+     */
     private void forward(Call call) throws IOException {
         long deadline = System.nanoTime() + GIVE_UP.toNanos();
         IOException last = null;
         while (!closed) {
-            NbdClient client = idle.poll();
+            Link link = idle.poll();
             try {
-                if (client == null) {
-                    client = connect();
+                Optional<Owner> now = owner.get();
+                if (link != null && !now.equals(Optional.of(link.owner()))) {
+                    link.client().close(); // made to an owner the cluster has replaced (a pause, a failover)
+                    link = null;
                 }
-                call.run(client);
-                if (!idle.offer(client)) {
-                    client.close();
+                if (link == null) {
+                    link = connect(now);
+                }
+                call.run(link.client());
+                if (!idle.offer(link)) {
+                    link.client().close();
                 }
                 return;
             } catch (IOException e) {
                 // The owner died, was cut off, or no longer serves the volume: find the next one.
                 last = e;
-                if (client != null) {
-                    client.close();
+                if (link != null) {
+                    link.client().close();
+                    if (!mayResend(link.owner(), e)) {
+                        throw new IOException("volume " + volume + ": the owner did not answer within "
+                                + GIVE_UP.toSeconds() + " s and still serves the volume: " + e.getMessage(), e);
+                    }
                 }
                 drainIdle();
                 if (System.nanoTime() > deadline) {
@@ -104,9 +133,25 @@ final class ForwardingBlockDevice implements BlockDevice {
                 + (last == null ? "" : ": " + last.getMessage()), last);
     }
 
-    private NbdClient connect() throws IOException {
-        InetSocketAddress address = owner.get()
-                .orElseThrow(() -> new IOException("volume " + volume + " has no serving owner right now"));
+    /**
+     * Whether a request whose attempt on a connection to {@code sentTo} failed with {@code e} may
+     * be sent again: when the owner answered, closed the connection, or is no longer the one the
+     * cluster names. Not when the wait for its answer ran out while it still is.
+     */
+    private boolean mayResend(Owner sentTo, IOException e) {
+        if (e instanceof NbdCommandException) {
+            return true; // answered: that attempt is over
+        }
+        boolean timedOut = false;
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            timedOut |= t instanceof SocketTimeoutException;
+        }
+        return !timedOut || !owner.get().equals(Optional.of(sentTo));
+    }
+
+    private Link connect(Optional<Owner> now) throws IOException {
+        Owner target = now.orElseThrow(() -> new IOException("volume " + volume + " has no serving owner right now"));
+        InetSocketAddress address = target.address();
         NbdClient client = null;
         InetAddress local = localAddress;
         if (local != null) {
@@ -122,15 +167,16 @@ final class ForwardingBlockDevice implements BlockDevice {
             client = NbdClient.connect(address, volume, CONNECT_TIMEOUT);
         }
         // An owner that hangs or is cut off sends no reset: leave it as soon as the cluster
-        // names another, rather than after the reply timeout.
-        client.abandonWhen(() -> owner.get().filter(address::equals).isPresent() ? null
-                : "the cluster no longer names " + address + " the serving owner");
-        return client;
+        // names another, and wait for it as long as it does not.
+        client.replyTimeout(GIVE_UP);
+        client.abandonWhen(() -> owner.get().filter(target::equals).isPresent() ? null
+                : "the cluster no longer names " + address + " (epoch " + target.epoch() + ") the serving owner");
+        return new Link(client, target);
     }
 
     private void drainIdle() {
-        for (NbdClient c; (c = idle.poll()) != null; ) {
-            c.close();
+        for (Link l; (l = idle.poll()) != null; ) {
+            l.client().close();
         }
     }
 

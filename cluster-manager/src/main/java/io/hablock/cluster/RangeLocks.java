@@ -24,38 +24,40 @@ final class RangeLocks {
 
     /** A held set of stripes; {@link #close()} releases them. */
     final class Held implements AutoCloseable {
-        private final boolean[] locked;
+        private final int[] locked; // ascending
 
-        private Held(boolean[] locked) {
+        private Held(int[] locked) {
             this.locked = locked;
         }
 
         @Override
         public void close() {
-            for (int i = STRIPES - 1; i >= 0; i--) {
-                if (locked[i]) {
-                    stripes[i].unlock();
-                }
+            for (int i = locked.length - 1; i >= 0; i--) {
+                stripes[locked[i]].unlock();
             }
         }
     }
 
     /** Locks {@code [offset, offset + length)}; blocks while an overlapping change holds it. */
     Held lock(long offset, long length) {
-        boolean[] wanted = new boolean[STRIPES];
         long first = offset >>> CHUNK_SHIFT;
         long last = (offset + Math.max(length, 1) - 1) >>> CHUNK_SHIFT;
+        int[] wanted;
         if (last - first + 1 >= STRIPES) {
-            java.util.Arrays.fill(wanted, true);
+            wanted = new int[STRIPES];
+            for (int i = 0; i < STRIPES; i++) {
+                wanted[i] = i;
+            }
         } else {
+            // Most changes touch one or two chunks: their stripes, in ascending order (no deadlock).
+            wanted = new int[(int) (last - first + 1)];
             for (long c = first; c <= last; c++) {
-                wanted[(int) (c % STRIPES)] = true;
+                wanted[(int) (c - first)] = (int) (c % STRIPES);
             }
+            java.util.Arrays.sort(wanted);
         }
-        for (int i = 0; i < STRIPES; i++) {
-            if (wanted[i]) {
-                stripes[i].lock();
-            }
+        for (int i : wanted) {
+            stripes[i].lock();
         }
         return new Held(wanted);
     }

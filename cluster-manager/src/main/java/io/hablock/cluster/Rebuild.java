@@ -41,13 +41,16 @@ final class Rebuild implements Runnable {
     private final Consumer<Long> sentBytes;
     private final Runnable onEnd;
     private final AtomicBoolean cancelled = new AtomicBoolean();
+    private volatile boolean succeeded;
     /** An in-sync copy checked after a failover (it gets every change already), not a rebuild. */
     private final boolean reconcileOnly;
-    private final ReplicatedVolume.CopyFailureHandler onCopyFailure;
+    private final ReplicatedVolume.Catalogue onCopyFailure;
+    private final TestDelays delays;
 
     Rebuild(ReplicatedVolume volume, String vdisk, ReplicatedVolume.Peer target, ReplicationClient replication,
-            ClusterClient cluster, String ownerId, long bytesPerSecond, Consumer<Long> sentBytes, Runnable onEnd) {
-        this(volume, vdisk, target, replication, cluster, ownerId, bytesPerSecond, sentBytes, onEnd, false, null);
+            ClusterClient cluster, String ownerId, long bytesPerSecond, Consumer<Long> sentBytes, TestDelays delays,
+            Runnable onEnd) {
+        this(volume, vdisk, target, replication, cluster, ownerId, bytesPerSecond, sentBytes, onEnd, false, null, delays);
     }
 
     /**
@@ -57,13 +60,15 @@ final class Rebuild implements Runnable {
      */
     static Rebuild reconcile(ReplicatedVolume volume, String vdisk, ReplicatedVolume.Peer target,
             ReplicationClient replication, ClusterClient cluster, String ownerId, Consumer<Long> sentBytes, Runnable onEnd,
-            ReplicatedVolume.CopyFailureHandler onCopyFailure) {
-        return new Rebuild(volume, vdisk, target, replication, cluster, ownerId, 0, sentBytes, onEnd, true, onCopyFailure);
+            ReplicatedVolume.Catalogue onCopyFailure) {
+        return new Rebuild(volume, vdisk, target, replication, cluster, ownerId, 0, sentBytes, onEnd, true, onCopyFailure,
+                TestDelays.NONE);
     }
 
     private Rebuild(ReplicatedVolume volume, String vdisk, ReplicatedVolume.Peer target, ReplicationClient replication,
             ClusterClient cluster, String ownerId, long bytesPerSecond, Consumer<Long> sentBytes, Runnable onEnd,
-            boolean reconcileOnly, ReplicatedVolume.CopyFailureHandler onCopyFailure) {
+            boolean reconcileOnly, ReplicatedVolume.Catalogue onCopyFailure, TestDelays delays) {
+        this.delays = delays;
         this.reconcileOnly = reconcileOnly;
         this.onCopyFailure = onCopyFailure;
         this.volume = volume;
@@ -79,6 +84,21 @@ final class Rebuild implements Runnable {
 
     void cancel() {
         cancelled.set(true);
+    }
+
+    /** True once the copy was brought up to date (and, for a rebuild, recorded in sync). */
+    boolean succeeded() {
+        return succeeded;
+    }
+
+    /** The node whose copy this rebuild brings up to date. */
+    String targetId() {
+        return target.nodeId();
+    }
+
+    /** True for the check after a takeover (the copy stays in sync), false for a rebuild. */
+    boolean isCheckOnly() {
+        return reconcileOnly;
     }
 
     /** Chunk size of the comparison: 4 KiB up to 1 GiB volumes, so a delta resync sends little. */
@@ -98,7 +118,7 @@ final class Rebuild implements Runnable {
         long sent = 0;
         try {
             if (!reconcileOnly) {
-                volume.addCatchUp(target);
+                joinAsCatchUp();
             }
             long chunk = chunkSize(volume.size());
             long[] mine = volume.local().checksums(chunk);
@@ -148,7 +168,7 @@ final class Rebuild implements Runnable {
             while (!inFlight.isEmpty()) {
                 await(inFlight.poll());
             }
-            await(replication.flush(target.address(), volume.uuid(), volume.epoch()));
+            await(volume.sendRebuildRun(g -> replication.flush(target.address(), volume.uuid(), g)));
             long total = sent;
             if (reconcileOnly) {
                 if (done > 0) {
@@ -156,8 +176,13 @@ final class Rebuild implements Runnable {
                             + "failover: " + done + " chunk(s) differed (writes in flight when the old owner died)"));
                 }
                 log.info("{}: copy on {} checked after failover, {} chunk(s) differed", label, target.nodeId(), done);
+                succeeded = true;
                 return;
             }
+            if (cancelled.get()) {
+                throw new IOException("cancelled");
+            }
+            delays.at(TestDelays.REBUILD_BEFORE_PROMOTE);
             boolean joined = volume.promote(target.nodeId(), () -> cluster.updateVolume(volume.name(), cur -> {
                 if (cur.epoch() != volume.epoch() || !ownerId.equals(cur.owner()) || cur.state() != VolumeState.READY
                         || cur.replicas().get(target.nodeId()) != ReplicaState.REBUILDING) {
@@ -168,6 +193,8 @@ final class Rebuild implements Runnable {
             if (!joined) {
                 throw new IOException("the volume is gone");
             }
+            succeeded = true;
+            delays.at(TestDelays.REBUILD_AFTER_PROMOTE);
             double seconds = Math.max(0.001, (System.nanoTime() - startNs) / 1e9);
             cluster.recordQuietly(Event.info(Controller.SOURCE, label + " volume rebuild completed on node " + target.nodeId()
                     + ", ret:0: " + done + " of " + mine.length + " chunks differed, " + human(total) + " sent in "
@@ -176,7 +203,7 @@ final class Rebuild implements Runnable {
         } catch (IOException | RuntimeException e) {
             String why = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
             if (reconcileOnly) {
-                if (!cancelled.get() && !volume.isFenced()) {
+                if (!cancelled.get() && !volume.isStopped()) {
                     try {
                         onCopyFailure.copyFailed(volume, target, e);
                     } catch (IOException ex) {
@@ -204,6 +231,27 @@ final class Rebuild implements Runnable {
         }
     }
 
+    /**
+     * Has every change sent to the target from now on, at a new generation it persisted first.
+     * The target node creates its copy when it sees the rebuild: give it a moment.
+     */
+    private void joinAsCatchUp() throws IOException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+            try {
+                volume.addCatchUp(target);
+                return;
+            } catch (IOException e) {
+                boolean noCopyYet = e.getCause() instanceof ReplicaRefusedException r
+                        && r.reason() == ReplicaRefusedException.Reason.UNKNOWN_VOLUME;
+                if (!noCopyYet || System.nanoTime() > deadline || cancelled.get()) {
+                    throw e;
+                }
+                sleep(200);
+            }
+        }
+    }
+
     private long[] targetChecksums(long chunk) throws IOException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (true) {
@@ -227,21 +275,29 @@ final class Rebuild implements Runnable {
     private record Sent(java.util.concurrent.CompletableFuture<Void> future, long bytes) {
     }
 
-    /** Reads one run and hands it to the connection, with the range locked meanwhile. */
+    /**
+     * Reads one run and hands it to the connection, with the range locked meanwhile (so it is in
+     * order with the changes of that range) at the volume's current generation.
+     */
     private Sent sendRun(long offset, long length) throws IOException {
         try (RangeLocks.Held held = volume.lockRange(offset, length)) {
             ByteBuffer data = ByteBuffer.allocate((int) length);
             volume.local().read(data, offset);
             data.flip();
             if (isZero(data.array())) {
-                return new Sent(replication.writeZeroes(target.address(), volume.uuid(), volume.epoch(), offset, length,
-                        true, false), 56);
+                return volume.sendRebuildRun(g -> new Sent(replication.writeZeroes(target.address(), volume.uuid(), g, offset,
+                        length, true, false), HEADER_BYTES));
             }
-            ReplicationClient.CompressedWrite w = replication.writeCompressed(target.address(), volume.uuid(),
-                    volume.epoch(), offset, data);
-            return new Sent(w.future(), 56L + w.wireBytes());
+            return volume.sendRebuildRun(g -> {
+                ReplicationClient.CompressedWrite w = replication.writeCompressed(target.address(), volume.uuid(), g, offset,
+                        data);
+                return new Sent(w.future(), HEADER_BYTES + w.wireBytes());
+            });
         }
     }
+
+    /** Bytes of a frame's length prefix and header, counted as sent. */
+    private static final long HEADER_BYTES = 68;
 
     private static boolean isZero(byte[] b) {
         return Arrays.mismatch(b, new byte[b.length]) < 0;

@@ -4,10 +4,13 @@ import io.hablock.blockstore.Extent;
 import io.hablock.nbd.BlockDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.util.List;
 
-/** One NBD connection's handle on a {@link ReplicatedVolume}. */
+/**
+ * One NBD connection's handle on a {@link ReplicatedVolume}. Reads are never sent straight from
+ * the file (sendfile): the data must be read before the check that this node still owns the
+ * volume, not after it.
+ */
 final class ReplicatedBlockDevice implements BlockDevice {
     private final ReplicatedVolume volume;
     private final boolean readOnly;
@@ -40,11 +43,6 @@ final class ReplicatedBlockDevice implements BlockDevice {
     public boolean prefersInlineIo() {
         // Alone, the volume is a local file (microseconds); with copies, writes wait on the network.
         return !volume.hasPeers();
-    }
-
-    @Override
-    public FileChannel zeroCopySource(long offset, long length) throws IOException {
-        return volume.zeroCopySource(offset, length);
     }
 
     @Override

@@ -10,7 +10,7 @@ import org.apache.curator.utils.ZKPaths;
  * <pre>
  * /hablock/CLUSTER/nodes/NODE_ID        ephemeral: a live node's addresses and capacity
  * /hablock/CLUSTER/members/NODE_ID      persistent: name, ip, status
- * /hablock/CLUSTER/controller           LeaderSelector latch (one controller)
+ * /hablock/CLUSTER/controller           LeaderLatch (one controller)
  * /hablock/CLUSTER/volumes/NAME         persistent: the volume record, changed by versioned CAS
  * /hablock/CLUSTER/clients/NAME/ID      ephemeral: an NBD client connected to the volume's owner
  * /hablock/CLUSTER/rebuilds/NAME        ephemeral: progress of the volume's rebuild, by its owner

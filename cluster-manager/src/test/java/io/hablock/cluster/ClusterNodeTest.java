@@ -194,7 +194,10 @@ class ClusterNodeTest {
         assertThat(p.waitFor(90, TimeUnit.SECONDS)).isTrue();
 
         assertThat(p.exitValue()).as("nbdsh must see the write fail: %s", out).isNotZero();
-        assertThat(out).contains("Input/output error");
+        // EIO when the owner still had its lease and could not record the copy out of sync; once
+        // its session is declared lost (the victim's stop takes a while without ZooKeeper), the
+        // owner serves nothing at all.
+        assertThat(out).containsAnyOf("Input/output error", "no export named 'noack'");
         zk.restart();
     }
 
@@ -205,7 +208,7 @@ class ClusterNodeTest {
         ClusterNode copy = node(copyId);
         try (ReplicationClient stale = new ReplicationClient(Duration.ofSeconds(5))) {
             ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
-                    () -> stale.write(copy.replicationAddress(), v.uuid(), v.epoch() - 1, 0,
+                    () -> stale.write(copy.replicationAddress(), v.uuid(), io.hablock.blockstore.Generation.of(v.epoch() - 1), 0,
                             ByteBuffer.wrap(new byte[4096]).put(0, (byte) 7), false).get());
             assertThat(e.getCause()).isInstanceOf(ReplicaRefusedException.class);
             assertThat(((ReplicaRefusedException) e.getCause()).reason()).isEqualTo(ReplicaRefusedException.Reason.STALE_EPOCH);

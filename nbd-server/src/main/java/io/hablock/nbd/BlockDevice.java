@@ -9,8 +9,9 @@ import java.util.List;
 /**
  * What the NBD server serves: a fixed-size range of bytes. The server validates every request
  * (range, flags, read-only) before calling in, so implementations see only well-formed calls.
- * Calls are blocking and arrive concurrently from the server's I/O workers; an implementation
- * is thread-safe. Failures are {@link IOException}s: a {@link DeviceException} carries the
+ * Calls are blocking and arrive concurrently from the server's I/O workers (small ones of a
+ * device that {@linkplain #prefersInlineIo() prefers it} on its network thread, where they must
+ * not wait); an implementation is thread-safe. Failures are {@link IOException}s: a {@link DeviceException} carries the
  * NBD error to send, any other exception becomes EIO (or the errno of a native failure).
  *
  * <p>A plain local copy is one implementation; the replicated volume of the cluster is another.
@@ -34,10 +35,20 @@ public interface BlockDevice extends AutoCloseable {
      * as a local file served from the page cache does. The server may then run them on its
      * network thread, saving two thread hops per request; it times them and moves the work back
      * to its I/O workers as soon as one is slow. A device that waits on the network (a
-     * replicated volume) must say false.
+     * replicated volume) must say false. Called on the network thread, a device never waits: when
+     * it would have to, it throws {@link WouldBlockException} and the server calls again from a
+     * worker.
      */
     default boolean prefersInlineIo() {
         return false;
+    }
+
+    /**
+     * False while the server runs the calling request on its network thread (any wait there
+     * stalls every connection it serves), true on its I/O workers and other threads.
+     */
+    static boolean mayWait() {
+        return !NetworkThread.isCurrent();
     }
 
     /**

@@ -121,6 +121,10 @@ public final class ServerCommand implements Callable<Integer> {
     @Option(names = "--read-only", description = "Serve every volume read-only.")
     boolean readOnly;
 
+    /** Test-only delays at named steps (races made to happen every run); hidden from --help. */
+    @Option(names = "--test-delay", paramLabel = "STEP=DURATION[xCOUNT]", hidden = true)
+    java.util.List<String> testDelays;
+
     @Override
     public Integer call() throws Exception {
         InetSocketAddress nbd = HostPort.resolve(HostPort.parse(listen, "0.0.0.0", NbdServerConfig.DEFAULT_PORT));
@@ -149,7 +153,8 @@ public final class ServerCommand implements Callable<Integer> {
         ClusterNode.Config config = new ClusterNode.Config(dataDir.toAbsolutePath(), name == null ? hostName() : name,
                 advertise == null ? advertisedHost(nbd) : advertise, nbdConfig, replication, metrics, zk, embeddedZk, cluster,
                 session, noCopies ? -1 : capacity == null ? 0 : Sizes.parse(capacity), Durations.parse(replicationTimeout, "--replication-timeout"),
-                readOnly, rebuildRate.strip().equals("0") ? 0 : Sizes.parse(rebuildRate), forward);
+                readOnly, rebuildRate.strip().equals("0") ? 0 : Sizes.parse(rebuildRate), forward)
+                .withDelays(io.hablock.cluster.TestDelays.parse(testDelays));
         CountDownLatch stop = new CountDownLatch(1);
         Signal.handle(new Signal("TERM"), s -> stop.countDown());
         Signal.handle(new Signal("INT"), s -> stop.countDown());

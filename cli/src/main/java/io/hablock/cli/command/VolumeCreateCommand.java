@@ -12,7 +12,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code hablock volume create NAME --size 10G [--copies 3]}. */
+/** {@code hablock volume create NAME --size 10G [--copies 3] [--min-copies 2]}. */
 @Command(name = "create", mixinStandardHelpOptions = true,
         description = {"Create a sparse volume with N copies on N different nodes; returns when every copy exists "
                 + "and the owner serves it over NBD."})
@@ -31,6 +31,12 @@ public final class VolumeCreateCommand implements Callable<Integer> {
             description = "Number of copies, each on its own node, 1 to " + ClusterAdmin.MAX_COPIES + " (default ${DEFAULT-VALUE}).")
     int copies;
 
+    @Option(names = "--min-copies", paramLabel = "N",
+            description = {"Fewest copies in sync (the owner's included) with which a write is still acknowledged; "
+                    + "below it the volume is read-only (writes fail with EIO) until copies are rebuilt, rather than "
+                    + "acknowledging writes kept on too few disks. 1 to --copies (default: 2 from 3 copies on, else 1)."})
+    Integer minCopies;
+
     @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "60s",
             description = "Give up (and withdraw the request) when not ready by then (default ${DEFAULT-VALUE}).")
     String timeout;
@@ -43,7 +49,8 @@ public final class VolumeCreateCommand implements Callable<Integer> {
         long bytes = ClusterAdmin.parseSize(size); // a bad size is refused before the cluster is asked
         Duration limit = Durations.parse(timeout, "--timeout");
         try (ClusterClient cluster = options.connect()) {
-            VolumeRecord r = new ClusterAdmin(cluster).createVolume(name, bytes, copies, limit);
+            VolumeRecord r = new ClusterAdmin(cluster).createVolume(name, bytes, copies,
+                    minCopies == null ? VolumeRecord.defaultMinCopies(copies) : minCopies, limit);
             VolumeView v = VolumeView.of(r, cluster.members(), List.of());
             Output.print(v, json, () -> "volume " + v.name() + " (" + v.vdisk() + ") created: " + v.size() + ", "
                     + v.type() + " on " + v.copiesColumn() + ", owner " + v.owner() + ", uuid " + v.uuid());

@@ -36,7 +36,7 @@ public final class VolumeInfoCommand implements Callable<Integer> {
                 "type:     " + v.type(),
                 "state:    " + v.state() + ", " + v.health(),
                 "owner:    " + v.owner() + (v.ownerId() == null ? "" : " (" + v.ownerId() + ")") + ", epoch " + v.epoch(),
-                "copies:   " + v.copiesColumn(),
+                "copies:   " + v.copiesColumn() + " (writes need " + v.minCopies() + " in sync)",
                 "attached: " + (v.attached().isEmpty() ? "nowhere" : String.join(", ", v.attached())),
                 "clients:  " + (v.clients().isEmpty() ? "none" : String.join(", ", v.clients())),
                 "created:  " + v.created()));

@@ -16,9 +16,12 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The fault-injection checker, short run: ZooKeeper and three nodes in network namespaces, a
  * client writing versioned blocks through the owner, and three faults: the owner killed (then
- * restarted), the owner cut off (its link down, then up), a copy cut off. After each: nothing acknowledged lost, no read back in time, the old owner
- * refuses writes, {@code volume verify} passes. Needs root (CI runs as root). The other kinds
- * (a copy or the controller killed) and long random runs: {@code bench/faultcheck.sh}.
+ * restarted), the owner cut off (its link down, then up), a copy cut off. After each: nothing
+ * acknowledged lost, no read back in time, the old owner refuses writes and answers no read
+ * with old data on a connection opened before the fault, no epoch had two owners,
+ * {@code volume verify} passes. Needs root (CI runs as root). The other kinds (a copy or the
+ * controller killed, pauses, ZooKeeper-only cuts, kills at the end of a rebuild) and long random
+ * runs: {@code bench/faultcheck.sh}.
  */
 class FaultInjectionTest {
     @TempDir
@@ -46,6 +49,10 @@ class FaultInjectionTest {
         assertThat(s.get("staleReads").asLong()).as(r.describe()).isZero();
         assertThat(s.get("corruptBlocks").asLong()).as(r.describe()).isZero();
         assertThat(s.get("doubleOwners").asLong()).as(r.describe()).isZero();
+        assertThat(s.get("staleReadsFromOldOwner").asLong()).as(r.describe()).isZero();
+        assertThat(s.get("oldOwnerReads").get("sent").asLong()).as(r.describe()).isPositive();
+        assertThat(s.get("epochsWithTwoOwners").asLong()).as(r.describe()).isZero();
+        assertThat(s.get("ownerChangesByEpoch").asLong()).as(r.describe()).isGreaterThanOrEqualTo(2);
         assertThat(s.get("verifyFailures").asLong()).as(r.describe()).isZero();
         assertThat(s.get("problems")).as(r.describe()).isEmpty();
         assertThat(s.get("failoverSeconds").get("count").asInt()).as(r.describe()).isGreaterThanOrEqualTo(2);

@@ -1,6 +1,7 @@
 package io.hablock.cluster.model;
 
 import com.fasterxml.jackson.annotation.JsonIgnore;
+import io.hablock.blockstore.Generation;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,40 +27,61 @@ import java.util.UUID;
  * @param servedEpoch the epoch at which the owner serves the volume over NBD (it fenced the copies
  *     first); below {@code epoch} while a new owner is taking over
  * @param desiredOwner the node an operator asked to own it ({@code volume move}), until it does; else null
+ * @param minCopies fewest in-sync copies (the owner's included) with which the owner still
+ *     acknowledges writes; below, the volume is read-only
+ * @param generation the generation every in-sync copy has persisted (at least): the owner fenced
+ *     them all with it before it was written here. A copy listed in sync whose own generation is
+ *     lower has lost state (its data went back in time) and must not serve
+ * @param handoverTo the node the controller asked the owner to hand the volume to (a move or a
+ *     drain); the owner stops serving, then makes that node the owner itself. Else null
  */
 public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes, int copies, VolumeState state,
         String owner, long epoch, Map<String, ReplicaState> replicas, long created, String error, long servedEpoch,
-        String desiredOwner) {
+        String desiredOwner, int minCopies, Generation generation, String handoverTo) {
 
     public VolumeRecord {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(uuid, "uuid");
         Objects.requireNonNull(state, "state");
         replicas = Collections.unmodifiableMap(new LinkedHashMap<>(replicas == null ? Map.of() : replicas));
+        // Records written before these fields existed read as 0 and null.
+        minCopies = minCopies <= 0 ? defaultMinCopies(copies) : minCopies;
+        generation = generation == null ? Generation.ZERO : generation;
+    }
+
+    /** Fewest in-sync copies for writes when none is asked for: 2 from 3 copies on, else 1. */
+    public static int defaultMinCopies(int copies) {
+        return copies >= 3 ? 2 : 1;
+    }
+
+    /** A new request, before placement, with the default minimum of in-sync copies. */
+    public static VolumeRecord pending(String name, String vdisk, long sizeBytes, int copies) {
+        return pending(name, vdisk, sizeBytes, copies, defaultMinCopies(copies));
     }
 
     /** A new request, before placement. */
-    public static VolumeRecord pending(String name, String vdisk, long sizeBytes, int copies) {
+    public static VolumeRecord pending(String name, String vdisk, long sizeBytes, int copies, int minCopies) {
+        if (minCopies < 1 || minCopies > copies) {
+            throw new IllegalArgumentException("--min-copies must be between 1 and the copy count " + copies);
+        }
         return new VolumeRecord(name, UUID.randomUUID(), vdisk, sizeBytes, copies, VolumeState.PENDING, null, 0,
-                Map.of(), System.currentTimeMillis(), null, 0, null);
+                Map.of(), System.currentTimeMillis(), null, 0, null, minCopies, Generation.ZERO, null);
     }
 
     /** Placement: the first node is the owner; every copy starts as CREATING at epoch 1. */
     public VolumeRecord placed(List<String> nodes) {
         Map<String, ReplicaState> r = new LinkedHashMap<>();
         nodes.forEach(n -> r.put(n, ReplicaState.CREATING));
-        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state.checkTransition(VolumeState.CREATING),
-                nodes.get(0), 1, r, created, null, 0, desiredOwner);
+        return edit().state(state.checkTransition(VolumeState.CREATING)).owner(nodes.get(0)).epoch(1).replicas(r)
+                .error(null).servedEpoch(0).build();
     }
 
     public VolumeRecord failed(String why) {
-        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state.checkTransition(VolumeState.FAILED),
-                owner, epoch, replicas, created, why, servedEpoch, desiredOwner);
+        return edit().state(state.checkTransition(VolumeState.FAILED)).error(why).build();
     }
 
     public VolumeRecord withState(VolumeState next) {
-        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state.checkTransition(next), owner, epoch,
-                replicas, created, error, servedEpoch, desiredOwner);
+        return edit().state(state.checkTransition(next)).build();
     }
 
     public VolumeRecord withReplica(String node, ReplicaState next) {
@@ -69,20 +91,19 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
         }
         Map<String, ReplicaState> r = new LinkedHashMap<>(replicas);
         r.put(node, current.checkTransition(next));
-        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state, owner, epoch, r, created, error,
-                servedEpoch, desiredOwner);
+        return edit().replicas(r).build();
     }
 
     public VolumeRecord withoutReplica(String node) {
         Map<String, ReplicaState> r = new LinkedHashMap<>(replicas);
         r.remove(node);
-        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state, owner, epoch, r, created, error,
-                servedEpoch, desiredOwner);
+        return edit().replicas(r).handoverTo(node.equals(handoverTo) ? null : handoverTo).build();
     }
 
     /**
-     * Failover or move: {@code next} owns the volume at the next epoch. The old owner's copy
-     * becomes stale when {@code staleOldOwner} (it may hold writes nobody acknowledged).
+     * Failover or handover: {@code next} owns the volume at the next epoch. The old owner's copy
+     * becomes stale when {@code staleOldOwner}; otherwise it stays as it is, and the new owner takes
+     * it out of sync if it cannot fence it before serving.
      */
     public VolumeRecord withOwner(String next, boolean staleOldOwner) {
         ReplicaState target = replicas.get(next);
@@ -97,8 +118,8 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
                         ? s.checkTransition(ReplicaState.STALE) : s);
             }
         });
-        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state, next, epoch + 1, r, created, error,
-                servedEpoch, next.equals(desiredOwner) ? null : desiredOwner);
+        return edit().owner(next).epoch(epoch + 1).replicas(r).desiredOwner(next.equals(desiredOwner) ? null : desiredOwner)
+                .handoverTo(null).build();
     }
 
     /** A new copy on {@code node}, starting in {@code state}. */
@@ -108,20 +129,33 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
         }
         Map<String, ReplicaState> r = new LinkedHashMap<>(replicas);
         r.put(node, state);
-        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state(), owner, epoch, r, created, error,
-                servedEpoch, desiredOwner);
+        return edit().replicas(r).build();
     }
 
     /** An operator asks for {@code node} to own the volume (null: no request). */
     public VolumeRecord withDesiredOwner(String node) {
-        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state, owner, epoch, replicas, created, error,
-                servedEpoch, node);
+        return edit().desiredOwner(node).build();
+    }
+
+    /** The controller asks the owner to hand the volume to {@code node} (null: no request). */
+    public VolumeRecord withHandoverTo(String node) {
+        if (node != null && replicas.get(node) != ReplicaState.IN_SYNC) {
+            throw new IllegalStateException("node " + node + " holds no in-sync copy of " + name);
+        }
+        return edit().handoverTo(node).build();
     }
 
     /** The owner serves the volume at {@code e}. */
     public VolumeRecord withServed(long e) {
-        return new VolumeRecord(name, uuid, vdisk, sizeBytes, copies, state, owner, epoch, replicas, created, error,
-                e, desiredOwner);
+        return edit().servedEpoch(e).build();
+    }
+
+    /** Every in-sync copy has persisted {@code g} (it may never go down). */
+    public VolumeRecord withGeneration(Generation g) {
+        if (g.isBelow(generation)) {
+            throw new IllegalStateException("generation " + g + " is below " + generation);
+        }
+        return edit().generation(g).build();
     }
 
     /** True when the owner serves the volume at the current epoch: clients can connect. */
@@ -137,6 +171,12 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
                 .map(Map.Entry::getKey).toList();
     }
 
+    /** True when enough copies are in sync for the owner to acknowledge writes. */
+    @JsonIgnore
+    public boolean isWritable() {
+        return inSync().size() >= minCopies;
+    }
+
     /** {@code 3-copy}. */
     @JsonIgnore
     public String type() {
@@ -145,13 +185,96 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
 
     /**
      * {@code healthy} when ready with all its copies in sync, {@code degraded} when ready with
-     * fewer, otherwise the state ({@code creating}, {@code deleting}, ...).
+     * fewer but at least {@code minCopies}, {@code read-only} below that (writes are refused),
+     * otherwise the state ({@code creating}, {@code deleting}, ...).
      */
     @JsonIgnore
     public String health() {
         if (state != VolumeState.READY) {
             return state == VolumeState.PENDING ? "creating" : state.label();
         }
-        return inSync().size() >= copies ? "healthy" : "degraded";
+        int n = inSync().size();
+        return n >= copies ? "healthy" : n >= minCopies ? "degraded" : "read-only";
+    }
+
+    private Editor edit() {
+        return new Editor(this);
+    }
+
+    /** A copy of a record with some fields changed; every wither goes through it. */
+    private static final class Editor {
+        private final VolumeRecord r;
+        private VolumeState state;
+        private String owner;
+        private long epoch;
+        private Map<String, ReplicaState> replicas;
+        private String error;
+        private long servedEpoch;
+        private String desiredOwner;
+        private Generation generation;
+        private String handoverTo;
+
+        Editor(VolumeRecord r) {
+            this.r = r;
+            this.state = r.state;
+            this.owner = r.owner;
+            this.epoch = r.epoch;
+            this.replicas = r.replicas;
+            this.error = r.error;
+            this.servedEpoch = r.servedEpoch;
+            this.desiredOwner = r.desiredOwner;
+            this.generation = r.generation;
+            this.handoverTo = r.handoverTo;
+        }
+
+        Editor state(VolumeState v) {
+            state = v;
+            return this;
+        }
+
+        Editor owner(String v) {
+            owner = v;
+            return this;
+        }
+
+        Editor epoch(long v) {
+            epoch = v;
+            return this;
+        }
+
+        Editor replicas(Map<String, ReplicaState> v) {
+            replicas = v;
+            return this;
+        }
+
+        Editor error(String v) {
+            error = v;
+            return this;
+        }
+
+        Editor servedEpoch(long v) {
+            servedEpoch = v;
+            return this;
+        }
+
+        Editor desiredOwner(String v) {
+            desiredOwner = v;
+            return this;
+        }
+
+        Editor generation(Generation v) {
+            generation = v;
+            return this;
+        }
+
+        Editor handoverTo(String v) {
+            handoverTo = v;
+            return this;
+        }
+
+        VolumeRecord build() {
+            return new VolumeRecord(r.name, r.uuid, r.vdisk, r.sizeBytes, r.copies, state, owner, epoch, replicas,
+                    r.created, error, servedEpoch, desiredOwner, r.minCopies, generation, handoverTo);
+        }
     }
 }

@@ -4,6 +4,7 @@ import net.jpountz.lz4.LZ4Exception;
 import net.jpountz.lz4.LZ4Factory;
 import net.jpountz.lz4.LZ4SafeDecompressor;
 
+import io.hablock.blockstore.Generation;
 import io.hablock.blockstore.LocalVolume;
 import io.hablock.blockstore.StaleEpochException;
 
@@ -15,8 +16,10 @@ import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Applies one request to the local copy under epoch fencing and says how it went. Runs on a
- * volume's lane; never throws.
+ * Applies one request to the local copy under generation fencing and says how it went: a request
+ * of a generation below the copy's is refused (an older owner, or a connection the owner abandoned
+ * when the set of copies changed), a higher one is persisted first. Runs on a volume's lane or the
+ * connection's event loop; never throws.
  */
 final class CopyApplier {
     private static final Logger LOG = LoggerFactory.getLogger(CopyApplier.class);
@@ -41,19 +44,27 @@ final class CopyApplier {
             if (r.type() == MessageType.CHECKSUMS) {
                 return checksums(copy, r);
             }
-            long before = copy.epoch();
-            copy.fenced(r.epoch(), () -> {
-                act(copy, r);
-                return null;
-            });
-            if (r.epoch() > before) {
-                LOG.info("volume {} ('{}'): epoch raised from {} to {} by {}",
-                        r.volume(), copy.metadata().name(), before, r.epoch(), r.type());
+            Generation before = copy.generation();
+            if (r.type() == MessageType.FENCE) {
+                before = copy.raise(r.generation());
+                if (r.generation().isBelow(before)) {
+                    throw new StaleEpochException(copy.metadata().name(), r.generation(), before);
+                }
+            } else {
+                copy.fenced(r.generation(), () -> {
+                    act(copy, r);
+                    return null;
+                });
             }
-            return ReplicationReply.ok(r);
+            if (before.isBelow(r.generation())) {
+                LOG.info("volume {} ('{}'): generation raised from {} to {} by {}",
+                        r.volume(), copy.metadata().name(), before, r.generation(), r.type());
+            }
+            return r.type() == MessageType.FENCE ? ReplicationReply.fenced(r, before) : ReplicationReply.ok(r);
         } catch (StaleEpochException e) {
             refusal("refused {} for volume {}: {}", r.type(), r.volume(), e.getMessage());
-            return ReplicationReply.refused(r, ReplyStatus.STALE_EPOCH, e.getMessage());
+            return ReplicationReply.refused(r, e.olderEpoch() ? ReplyStatus.STALE_EPOCH : ReplyStatus.STALE_GENERATION,
+                    e.getMessage());
         } catch (IllegalArgumentException e) {
             return ReplicationReply.refused(r, ReplyStatus.INVALID_REQUEST, String.valueOf(e.getMessage()));
         } catch (IOException | RuntimeException e) {
@@ -76,9 +87,6 @@ final class CopyApplier {
             case TRIM -> copy.trim(r.offset(), r.length());
             case WRITE_ZEROES -> copy.writeZeroes(r.offset(), r.length(), r.mayPunch());
             case FLUSH -> copy.flush();
-            case FENCE -> {
-                // fenced() has persisted the epoch: nothing else to do
-            }
             default -> throw new IllegalArgumentException("not a fenced request: " + r.type());
         }
         if (r.fua() && r.type() != MessageType.FLUSH) {

@@ -6,7 +6,7 @@ enum MessageType {
     TRIM(2, true),
     WRITE_ZEROES(3, true),
     FLUSH(4, true),
-    /** The copy persists the epoch (if higher) and replies OK. */
+    /** The copy persists the generation (if higher) and replies with the one it held before. */
     FENCE(5, true),
     /** The copy's checksums for a chunk size; read-only, no epoch check. */
     CHECKSUMS(6, false),
@@ -23,7 +23,7 @@ enum MessageType {
     }
 
     final int code;
-    /** Whether the copy checks (and may raise) its epoch before acting. */
+    /** Whether the copy checks (and may raise) its generation before acting. */
     final boolean fenced;
 
     MessageType(int code, boolean fenced) {

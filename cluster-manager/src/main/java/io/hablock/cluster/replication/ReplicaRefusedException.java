@@ -8,6 +8,11 @@ public final class ReplicaRefusedException extends ReplicationException {
     public enum Reason {
         /** The request's epoch is below the copy's persisted epoch: the sender was deposed. */
         STALE_EPOCH,
+        /**
+         * Same epoch, older membership sequence: the request comes from a connection the owner
+         * abandoned when the set of copies changed. The owner is not deposed; this copy missed it.
+         */
+        STALE_GENERATION,
         /** The peer holds no copy of the volume. */
         UNKNOWN_VOLUME,
         /** The copy failed to apply it (disk error); its content in that range is unknown. */

@@ -1,5 +1,6 @@
 package io.hablock.cluster.replication;
 
+import io.hablock.blockstore.Generation;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
@@ -69,13 +70,13 @@ public final class ReplicationClient implements AutoCloseable {
      * @param fua durable on the copy before the reply
      */
     public CompletableFuture<Void> write(
-            InetSocketAddress peer, UUID volume, long epoch, long offset, ByteBuffer data, boolean fua) {
-        return write(peer, volume, epoch, offset, new ByteBuffer[] {data}, fua);
+            InetSocketAddress peer, UUID volume, Generation generation, long offset, ByteBuffer data, boolean fua) {
+        return write(peer, volume, generation, offset, new ByteBuffer[] {data}, fua);
     }
 
-    /** Like {@link #write(InetSocketAddress, UUID, long, long, ByteBuffer, boolean)}, the data given in parts: one message. */
+    /** Like {@link #write(InetSocketAddress, UUID, Generation, long, ByteBuffer, boolean)}, the data given in parts: one message. */
     public CompletableFuture<Void> write(
-            InetSocketAddress peer, UUID volume, long epoch, long offset, ByteBuffer[] parts, boolean fua) {
+            InetSocketAddress peer, UUID volume, Generation generation, long offset, ByteBuffer[] parts, boolean fua) {
         ByteBuffer[] slices = new ByteBuffer[parts.length];
         long length = 0;
         for (int i = 0; i < parts.length; i++) {
@@ -86,7 +87,7 @@ public final class ReplicationClient implements AutoCloseable {
             throw new IllegalArgumentException("write of " + length + " bytes exceeds " + WireFormat.MAX_PAYLOAD);
         }
         ByteBuf payload = Unpooled.wrappedBuffer(slices); // no copy: the parts are the payload
-        ReplicationRequest r = new ReplicationRequest(MessageType.WRITE, 0, volume, epoch, offset,
+        ReplicationRequest r = new ReplicationRequest(MessageType.WRITE, 0, volume, generation, offset,
                 length, fua ? WireFormat.FLAG_FUA : 0, payload);
         return submit(peer, r, reply -> null);
     }
@@ -97,14 +98,14 @@ public final class ReplicationClient implements AutoCloseable {
      *
      * @return the future, and through {@link CompressedWrite#wireBytes()} the bytes it put on the wire
      */
-    public CompressedWrite writeCompressed(InetSocketAddress peer, UUID volume, long epoch, long offset, ByteBuffer data) {
+    public CompressedWrite writeCompressed(InetSocketAddress peer, UUID volume, Generation generation, long offset, ByteBuffer data) {
         int length = data.remaining();
         if (length == 0 || length > WireFormat.MAX_PAYLOAD) {
             throw new IllegalArgumentException("compressed write of " + length + " bytes");
         }
         byte[] block = new byte[LZ4_COMPRESSOR.maxCompressedLength(length)];
         int n = LZ4_COMPRESSOR.compress(data.duplicate(), data.position(), length, ByteBuffer.wrap(block), 0, block.length);
-        ReplicationRequest r = new ReplicationRequest(MessageType.WRITE_LZ4, 0, volume, epoch, offset, length, 0,
+        ReplicationRequest r = new ReplicationRequest(MessageType.WRITE_LZ4, 0, volume, generation, offset, length, 0,
                 Unpooled.wrappedBuffer(block, 0, n));
         return new CompressedWrite(submit(peer, r, reply -> null), n);
     }
@@ -118,32 +119,33 @@ public final class ReplicationClient implements AutoCloseable {
 
     /** Discards {@code [offset, offset + length)} on the copy (reads back as zeros). */
     public CompletableFuture<Void> trim(
-            InetSocketAddress peer, UUID volume, long epoch, long offset, long length, boolean fua) {
-        return submit(peer, ReplicationRequest.of(MessageType.TRIM, volume, epoch, offset, length,
+            InetSocketAddress peer, UUID volume, Generation generation, long offset, long length, boolean fua) {
+        return submit(peer, ReplicationRequest.of(MessageType.TRIM, volume, generation, offset, length,
                 fua ? WireFormat.FLAG_FUA : 0), reply -> null);
     }
 
     /** Zeroes {@code [offset, offset + length)} on the copy, by punching a hole if {@code mayPunch}. */
-    public CompletableFuture<Void> writeZeroes(InetSocketAddress peer, UUID volume, long epoch,
+    public CompletableFuture<Void> writeZeroes(InetSocketAddress peer, UUID volume, Generation generation,
             long offset, long length, boolean mayPunch, boolean fua) {
         int flags = (fua ? WireFormat.FLAG_FUA : 0) | (mayPunch ? WireFormat.FLAG_MAY_PUNCH : 0);
-        return submit(peer, ReplicationRequest.of(MessageType.WRITE_ZEROES, volume, epoch, offset,
+        return submit(peer, ReplicationRequest.of(MessageType.WRITE_ZEROES, volume, generation, offset,
                 length, flags), reply -> null);
     }
 
     /** Makes every write the copy replied to before it received this durable. */
-    public CompletableFuture<Void> flush(InetSocketAddress peer, UUID volume, long epoch) {
-        return submit(peer, ReplicationRequest.of(MessageType.FLUSH, volume, epoch, 0, 0, 0),
+    public CompletableFuture<Void> flush(InetSocketAddress peer, UUID volume, Generation generation) {
+        return submit(peer, ReplicationRequest.of(MessageType.FLUSH, volume, generation, 0, 0, 0),
                 reply -> null);
     }
 
     /**
-     * Has the copy persist {@code epoch}: afterwards it refuses every request of a lower epoch, and
-     * none is still being applied.
+     * Has the copy persist {@code generation}: afterwards it refuses every request of a lower one,
+     * and none is still being applied. Completes with the generation the copy held before (a copy
+     * that already held a higher one refuses, STALE_EPOCH or STALE_GENERATION).
      */
-    public CompletableFuture<Void> fence(InetSocketAddress peer, UUID volume, long epoch) {
-        return submit(peer, ReplicationRequest.of(MessageType.FENCE, volume, epoch, 0, 0, 0),
-                reply -> null);
+    public CompletableFuture<Generation> fence(InetSocketAddress peer, UUID volume, Generation generation) {
+        return submit(peer, ReplicationRequest.of(MessageType.FENCE, volume, generation, 0, 0, 0),
+                ReplicationReply::previous);
     }
 
     /**
@@ -152,13 +154,13 @@ public final class ReplicationClient implements AutoCloseable {
      * limited to 32 MiB, so at most 4 Mi chunks.
      */
     public CompletableFuture<long[]> checksums(InetSocketAddress peer, UUID volume, long chunkSize) {
-        return submit(peer, ReplicationRequest.of(MessageType.CHECKSUMS, volume, 0, 0, chunkSize, 0),
+        return submit(peer, ReplicationRequest.of(MessageType.CHECKSUMS, volume, Generation.ZERO, 0, chunkSize, 0),
                 ReplicationReply::checksums);
     }
 
     /** Whether the peer answers at all. */
     public CompletableFuture<Void> ping(InetSocketAddress peer) {
-        return submit(peer, ReplicationRequest.of(MessageType.PING, new UUID(0, 0), 0, 0, 0, 0),
+        return submit(peer, ReplicationRequest.of(MessageType.PING, new UUID(0, 0), Generation.ZERO, 0, 0, 0),
                 reply -> null);
     }
 

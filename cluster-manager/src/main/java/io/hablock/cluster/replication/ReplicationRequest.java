@@ -1,5 +1,6 @@
 package io.hablock.cluster.replication;
 
+import io.hablock.blockstore.Generation;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 
@@ -18,7 +19,7 @@ record ReplicationRequest(
         MessageType type,
         long requestId,
         UUID volume,
-        long epoch,
+        Generation generation,
         long offset,
         long length,
         int flags,
@@ -26,17 +27,18 @@ record ReplicationRequest(
     ReplicationRequest {
         Objects.requireNonNull(type, "type");
         Objects.requireNonNull(volume, "volume");
+        Objects.requireNonNull(generation, "generation");
         Objects.requireNonNull(payload, "payload");
     }
 
     static ReplicationRequest of(
-            MessageType type, UUID volume, long epoch, long offset, long length, int flags) {
+            MessageType type, UUID volume, Generation generation, long offset, long length, int flags) {
         return new ReplicationRequest(
-                type, 0, volume, epoch, offset, length, flags, Unpooled.EMPTY_BUFFER);
+                type, 0, volume, generation, offset, length, flags, Unpooled.EMPTY_BUFFER);
     }
 
     ReplicationRequest withId(long id) {
-        return new ReplicationRequest(type, id, volume, epoch, offset, length, flags, payload);
+        return new ReplicationRequest(type, id, volume, generation, offset, length, flags, payload);
     }
 
     boolean fua() {
@@ -49,7 +51,7 @@ record ReplicationRequest(
 
     @Override
     public String toString() {
-        return type + "#" + requestId + "(" + volume + " epoch " + epoch + " @" + offset + "+"
+        return type + "#" + requestId + "(" + volume + " generation " + generation + " @" + offset + "+"
                 + length + (fua() ? " fua" : "") + ")";
     }
 }

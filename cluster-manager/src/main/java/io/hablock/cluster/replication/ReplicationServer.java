@@ -24,8 +24,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Receives replication requests from volume owners and applies them to this node's copies, found
- * through a {@link CopyResolver}. Fencing: a request whose epoch is below the copy's persisted
- * epoch is refused (STALE_EPOCH) and changes nothing; a higher epoch is persisted before the
+ * through a {@link CopyResolver}. Fencing: a request whose generation is below the copy's persisted
+ * one is refused (STALE_EPOCH, STALE_GENERATION) and changes nothing; a higher one is persisted before the
  * request is applied. Disk work runs on a few threads, in order per volume.
  */
 public final class ReplicationServer implements AutoCloseable {

@@ -19,7 +19,8 @@ final class ReplyEncoder extends MessageToByteEncoder<ReplicationReply> {
     @Override
     protected void encode(ChannelHandlerContext ctx, ReplicationReply r, ByteBuf out) {
         byte[] message = messageBytes(r.message());
-        int payload = r.status() == ReplyStatus.OK ? r.checksums().length * Long.BYTES : message.length;
+        int payload = r.status() != ReplyStatus.OK ? message.length
+                : r.previous() != null ? 2 * Long.BYTES : r.checksums().length * Long.BYTES;
         out.ensureWritable(WireFormat.LENGTH_PREFIX + WireFormat.REPLY_HEADER + payload);
         out.writeInt(WireFormat.REPLY_HEADER + payload);
         out.writeInt(WireFormat.REPLY_MAGIC);
@@ -28,7 +29,10 @@ final class ReplyEncoder extends MessageToByteEncoder<ReplicationReply> {
         out.writeByte(r.status().code);
         out.writeByte(0);
         out.writeLong(r.requestId());
-        if (r.status() == ReplyStatus.OK) {
+        if (r.status() == ReplyStatus.OK && r.previous() != null) {
+            out.writeLong(r.previous().epoch());
+            out.writeLong(r.previous().seq());
+        } else if (r.status() == ReplyStatus.OK) {
             for (long sum : r.checksums()) {
                 out.writeLong(sum);
             }

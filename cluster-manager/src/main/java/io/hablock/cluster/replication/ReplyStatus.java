@@ -7,7 +7,8 @@ enum ReplyStatus {
     UNKNOWN_VOLUME(2, ReplicaRefusedException.Reason.UNKNOWN_VOLUME),
     IO_ERROR(3, ReplicaRefusedException.Reason.IO_ERROR),
     INVALID_REQUEST(4, ReplicaRefusedException.Reason.INVALID_REQUEST),
-    SHUTTING_DOWN(5, ReplicaRefusedException.Reason.SHUTTING_DOWN);
+    SHUTTING_DOWN(5, ReplicaRefusedException.Reason.SHUTTING_DOWN),
+    STALE_GENERATION(6, ReplicaRefusedException.Reason.STALE_GENERATION);
 
     final int code;
     /** The client-side reason; null for OK. */

@@ -1,5 +1,6 @@
 package io.hablock.cluster.replication;
 
+import io.hablock.blockstore.Generation;
 import io.netty.buffer.ByteBuf;
 
 import java.util.UUID;
@@ -23,6 +24,8 @@ final class RequestDecoder extends FrameDecoder {
         long id = in.readLong();
         UUID volume = new UUID(in.readLong(), in.readLong());
         long epoch = in.readLong();
+        long seq = in.readLong();
+        check(epoch >= 0 && seq >= 0, "negative generation " + epoch + "." + seq);
         long offset = in.readLong();
         long length = in.readLong();
         if (type == MessageType.WRITE) {
@@ -34,7 +37,7 @@ final class RequestDecoder extends FrameDecoder {
         } else {
             check(payloadLength == 0, type + " with a payload of " + payloadLength + " bytes");
         }
-        header = ReplicationRequest.of(type, volume, epoch, offset, length, flags).withId(id);
+        header = ReplicationRequest.of(type, volume, new Generation(epoch, seq), offset, length, flags).withId(id);
     }
 
     @Override
@@ -45,7 +48,7 @@ final class RequestDecoder extends FrameDecoder {
             payload.release();
             return h;
         }
-        return new ReplicationRequest(h.type(), h.requestId(), h.volume(), h.epoch(), h.offset(),
+        return new ReplicationRequest(h.type(), h.requestId(), h.volume(), h.generation(), h.offset(),
                 h.length(), h.flags(), payload);
     }
 }

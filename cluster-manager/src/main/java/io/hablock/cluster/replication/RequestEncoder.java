@@ -42,7 +42,8 @@ final class RequestEncoder extends MessageToMessageEncoder<ReplicationRequest> {
         header.writeLong(r.requestId());
         header.writeLong(r.volume().getMostSignificantBits());
         header.writeLong(r.volume().getLeastSignificantBits());
-        header.writeLong(r.epoch());
+        header.writeLong(r.generation().epoch());
+        header.writeLong(r.generation().seq());
         header.writeLong(r.offset());
         header.writeLong(r.length());
     }

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.hablock.blockstore.BlockStore;
 import io.hablock.blockstore.Extent;
+import io.hablock.blockstore.Generation;
 import io.hablock.blockstore.LocalVolume;
 
 import org.junit.jupiter.api.AfterEach;
@@ -98,6 +99,10 @@ class ReplicationTest {
         return b.array();
     }
 
+    private static Generation g(long epoch) {
+        return Generation.of(epoch);
+    }
+
     private static byte[] random(int length, long seed) {
         byte[] b = new byte[length];
         new Random(seed).nextBytes(b);
@@ -108,16 +113,16 @@ class ReplicationTest {
     void writeTrimZeroesAndFlushAreApplied() throws Exception {
         byte[] data = random((int) MIB, 1);
         ByteBuffer direct = ByteBuffer.allocateDirect(data.length).put(data).flip();
-        get(client.write(peer, volume, 1, 3 * MIB, direct, false));
+        get(client.write(peer, volume, g(1), 3 * MIB, direct, false));
         assertThat(direct.position()).as("caller's buffer untouched").isZero();
-        get(client.write(peer, volume, 1, 0, ByteBuffer.wrap(data, 100, 4096), false));
-        get(client.flush(peer, volume, 1));
+        get(client.write(peer, volume, g(1), 0, ByteBuffer.wrap(data, 100, 4096), false));
+        get(client.flush(peer, volume, g(1)));
         assertThat(read(3 * MIB, data.length)).isEqualTo(data);
         assertThat(read(0, 4096)).isEqualTo(Arrays.copyOfRange(data, 100, 4196));
 
-        get(client.trim(peer, volume, 1, 3 * MIB, 64 * 1024, false));
-        get(client.writeZeroes(peer, volume, 1, 3 * MIB + 128 * 1024, 4096, false, false));
-        get(client.writeZeroes(peer, volume, 1, 3 * MIB + 256 * 1024, 8192, true, true));
+        get(client.trim(peer, volume, g(1), 3 * MIB, 64 * 1024, false));
+        get(client.writeZeroes(peer, volume, g(1), 3 * MIB + 128 * 1024, 4096, false, false));
+        get(client.writeZeroes(peer, volume, g(1), 3 * MIB + 256 * 1024, 8192, true, true));
         byte[] expected = data.clone();
         Arrays.fill(expected, 0, 64 * 1024, (byte) 0);
         Arrays.fill(expected, 128 * 1024, 132 * 1024, (byte) 0);
@@ -131,7 +136,7 @@ class ReplicationTest {
         byte[] data = random(300_000, 3);
         ByteBuffer[] parts = {ByteBuffer.wrap(data, 0, 65536), ByteBuffer.allocateDirect(200_000).put(data, 65536, 200_000).flip(),
             ByteBuffer.wrap(data, 265_536, 300_000 - 265_536)};
-        get(client.write(peer, volume, 1, 5 * MIB, parts, true));
+        get(client.write(peer, volume, g(1), 5 * MIB, parts, true));
         assertThat(read(5 * MIB, data.length)).isEqualTo(data);
         assertThat(parts[1].position()).as("caller's buffers untouched").isZero();
     }
@@ -139,9 +144,9 @@ class ReplicationTest {
     @Test
     void fuaWritesAndTrimsComplete() throws Exception {
         byte[] data = random(8192, 2);
-        get(client.write(peer, volume, 0, 8192, ByteBuffer.wrap(data), true));
-        get(client.trim(peer, volume, 0, 0, 4096, true));
-        get(client.writeZeroes(peer, volume, 0, 4096, 4096, false, true));
+        get(client.write(peer, volume, g(0), 8192, ByteBuffer.wrap(data), true));
+        get(client.trim(peer, volume, g(0), 0, 4096, true));
+        get(client.writeZeroes(peer, volume, g(0), 4096, 4096, false, true));
         assertThat(read(8192, 8192)).isEqualTo(data);
         assertThat(read(0, 8192)).containsOnly(0);
     }
@@ -160,7 +165,7 @@ class ReplicationTest {
                     List<CompletableFuture<Void>> mine = new ArrayList<>();
                     for (int i = 0; i < perThread; i++) {
                         int n = thread * perThread + i;
-                        mine.add(client.write(peer, volume, 5, (long) n * block,
+                        mine.add(client.write(peer, volume, g(5), (long) n * block,
                                 ByteBuffer.wrap(random(block, n)), false));
                     }
                     return mine;
@@ -172,7 +177,7 @@ class ReplicationTest {
             }
             assertThat(all).hasSize(1000);
             get(CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)));
-            get(client.flush(peer, volume, 5));
+            get(client.flush(peer, volume, g(5)));
         } finally {
             pool.shutdownNow();
         }
@@ -184,17 +189,17 @@ class ReplicationTest {
     @Test
     void staleEpochIsRefusedAndChangesNothing() throws Exception {
         byte[] data = random(4096, 3);
-        get(client.fence(peer, volume, 7));
+        get(client.fence(peer, volume, g(7)));
         assertThat(copy().epoch()).isEqualTo(7);
-        get(client.write(peer, volume, 7, 0, ByteBuffer.wrap(data), false));
+        get(client.write(peer, volume, g(7), 0, ByteBuffer.wrap(data), false));
 
-        List<CompletableFuture<Void>> stale = List.of(
-                client.write(peer, volume, 6, 0, ByteBuffer.wrap(random(4096, 4)), true),
-                client.trim(peer, volume, 6, 0, 4096, false),
-                client.writeZeroes(peer, volume, 2, 0, 4096, true, false),
-                client.flush(peer, volume, 0),
-                client.fence(peer, volume, 6));
-        for (CompletableFuture<Void> f : stale) {
+        List<CompletableFuture<?>> stale = List.of(
+                client.write(peer, volume, g(6), 0, ByteBuffer.wrap(random(4096, 4)), true),
+                client.trim(peer, volume, g(6), 0, 4096, false),
+                client.writeZeroes(peer, volume, g(2), 0, 4096, true, false),
+                client.flush(peer, volume, g(0)),
+                client.fence(peer, volume, g(6)));
+        for (CompletableFuture<?> f : stale) {
             assertThat(failureOf(f))
                     .isInstanceOfSatisfying(ReplicaRefusedException.class, e -> {
                         assertThat(e.reason()).isEqualTo(ReplicaRefusedException.Reason.STALE_EPOCH);
@@ -208,9 +213,9 @@ class ReplicationTest {
 
     @Test
     void higherEpochIsPersistedBeforeApplyingAndSurvivesReopen() throws Exception {
-        get(client.write(peer, volume, 3, 0, ByteBuffer.wrap(random(512, 5)), false));
+        get(client.write(peer, volume, g(3), 0, ByteBuffer.wrap(random(512, 5)), false));
         assertThat(copy().epoch()).isEqualTo(3);
-        get(client.flush(peer, volume, 9));
+        get(client.flush(peer, volume, g(9)));
         assertThat(copy().epoch()).isEqualTo(9);
 
         server.close();
@@ -223,18 +228,18 @@ class ReplicationTest {
         server = startServer(0);
         peer = server.localAddress();
 
-        assertThat(failureOf(client.write(peer, volume, 8, 0, ByteBuffer.wrap(new byte[512]), false)))
+        assertThat(failureOf(client.write(peer, volume, g(8), 0, ByteBuffer.wrap(new byte[512]), false)))
                 .isInstanceOfSatisfying(ReplicaRefusedException.class,
                         e -> assertThat(e.reason()).isEqualTo(ReplicaRefusedException.Reason.STALE_EPOCH));
         assertThat(read(0, 512)).isEqualTo(random(512, 5));
-        get(client.write(peer, volume, 9, 0, ByteBuffer.wrap(new byte[512]), false));
+        get(client.write(peer, volume, g(9), 0, ByteBuffer.wrap(new byte[512]), false));
         assertThat(read(0, 512)).containsOnly(0);
     }
 
     @Test
     void unknownVolumeIsRefused() throws Exception {
         UUID other = UUID.randomUUID();
-        assertThat(failureOf(client.write(peer, other, 1, 0, ByteBuffer.wrap(new byte[512]), false)))
+        assertThat(failureOf(client.write(peer, other, g(1), 0, ByteBuffer.wrap(new byte[512]), false)))
                 .isInstanceOfSatisfying(ReplicaRefusedException.class,
                         e -> assertThat(e.reason()).isEqualTo(ReplicaRefusedException.Reason.UNKNOWN_VOLUME));
         assertThat(failureOf(client.checksums(peer, other, MIB)))
@@ -245,7 +250,7 @@ class ReplicationTest {
 
     @Test
     void outOfRangeIsAnInvalidRequest() throws Exception {
-        assertThat(failureOf(client.write(peer, volume, 1, 16 * MIB - 100, ByteBuffer.wrap(new byte[512]), false)))
+        assertThat(failureOf(client.write(peer, volume, g(1), 16 * MIB - 100, ByteBuffer.wrap(new byte[512]), false)))
                 .isInstanceOfSatisfying(ReplicaRefusedException.class,
                         e -> assertThat(e.reason()).isEqualTo(ReplicaRefusedException.Reason.INVALID_REQUEST));
         get(client.ping(peer)); // the connection is still fine
@@ -257,19 +262,19 @@ class ReplicationTest {
         addCopy("vol2", 16 * MIB, second);
         byte[] data = random((int) (2 * MIB), 6);
         for (UUID v : List.of(volume, second)) {
-            get(client.write(peer, v, 1, MIB, ByteBuffer.wrap(data), false));
+            get(client.write(peer, v, g(1), MIB, ByteBuffer.wrap(data), false));
         }
         // same content, different allocation: a punched hole against written zeros
-        get(client.trim(peer, volume, 1, MIB + 4096, MIB, false));
-        get(client.write(peer, second, 1, MIB + 4096, ByteBuffer.wrap(new byte[(int) MIB]), false));
-        get(client.writeZeroes(peer, volume, 1, 8 * MIB, 4 * MIB, true, false));
-        get(client.write(peer, second, 1, 8 * MIB, ByteBuffer.wrap(new byte[(int) (4 * MIB)]), false));
+        get(client.trim(peer, volume, g(1), MIB + 4096, MIB, false));
+        get(client.write(peer, second, g(1), MIB + 4096, ByteBuffer.wrap(new byte[(int) MIB]), false));
+        get(client.writeZeroes(peer, volume, g(1), 8 * MIB, 4 * MIB, true, false));
+        get(client.write(peer, second, g(1), 8 * MIB, ByteBuffer.wrap(new byte[(int) (4 * MIB)]), false));
 
         long[] a = get(client.checksums(peer, volume, 256 * 1024));
         long[] b = get(client.checksums(peer, second, 256 * 1024));
         assertThat(a).hasSize(64).containsExactly(b);
         assertThat(a).isEqualTo(copy().checksums(256 * 1024));
-        get(client.write(peer, second, 1, 15 * MIB, ByteBuffer.wrap(new byte[] {1}), false));
+        get(client.write(peer, second, g(1), 15 * MIB, ByteBuffer.wrap(new byte[] {1}), false));
         long[] c = get(client.checksums(peer, second, 256 * 1024));
         assertThat(c[60]).isNotEqualTo(a[60]);
     }
@@ -278,7 +283,7 @@ class ReplicationTest {
     void serverClosedMidStreamFailsPendingRequestsPromptly() throws Exception {
         List<CompletableFuture<Void>> all = new ArrayList<>();
         for (int i = 0; i < 200; i++) {
-            all.add(client.write(peer, volume, 1, (i % 16) * MIB, ByteBuffer.wrap(new byte[(int) MIB]), true));
+            all.add(client.write(peer, volume, g(1), (i % 16) * MIB, ByteBuffer.wrap(new byte[(int) MIB]), true));
         }
         server.close();
         long started = System.nanoTime();
@@ -309,7 +314,7 @@ class ReplicationTest {
             }
         });
         server = startServer(port);
-        get(client.write(peer, volume, 1, 0, ByteBuffer.wrap(random(512, 7)), false));
+        get(client.write(peer, volume, g(1), 0, ByteBuffer.wrap(random(512, 7)), false));
         assertThat(read(0, 512)).isEqualTo(random(512, 7));
     }
 
@@ -319,7 +324,7 @@ class ReplicationTest {
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             nobody = new InetSocketAddress(InetAddress.getLoopbackAddress(), s.getLocalPort());
         }
-        assertThat(failureOf(client.flush(nobody, volume, 1)))
+        assertThat(failureOf(client.flush(nobody, volume, g(1))))
                 .isInstanceOf(ReplicaUnreachableException.class)
                 .hasMessageContaining("cannot connect");
     }
@@ -329,9 +334,9 @@ class ReplicationTest {
         try (ServerSocket silent = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
                 ReplicationClient quick = new ReplicationClient(Duration.ofMillis(500))) {
             InetSocketAddress addr = (InetSocketAddress) silent.getLocalSocketAddress();
-            CompletableFuture<Void> first = quick.flush(addr, volume, 1);
+            CompletableFuture<Void> first = quick.flush(addr, volume, g(1));
             Socket accepted = silent.accept();
-            CompletableFuture<Void> second = quick.write(addr, volume, 1, 0, ByteBuffer.wrap(new byte[512]), false);
+            CompletableFuture<Void> second = quick.write(addr, volume, g(1), 0, ByteBuffer.wrap(new byte[512]), false);
             long started = System.nanoTime();
             assertThat(failureOf(first)).isInstanceOf(ReplicaUnreachableException.class)
                     .hasMessageContaining("no reply within 500 ms");
@@ -374,7 +379,7 @@ class ReplicationTest {
         try (ServerSocket slow = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
                 ReplicationClient quick = new ReplicationClient(Duration.ofMillis(300))) {
             CompletableFuture<Void> f = quick.write((InetSocketAddress) slow.getLocalSocketAddress(),
-                    volume, 1, 0, data, false);
+                    volume, g(1), 0, data, false);
             try (Socket s = slow.accept(); InputStream in = s.getInputStream()) {
                 assertThat(failureOf(f)).isInstanceOf(ReplicaUnreachableException.class);
                 // The caller now owns the buffer again and scribbles over it.
@@ -385,15 +390,72 @@ class ReplicationTest {
                 long total = 0;
                 for (int n; (n = readOrReset(in, sink)) >= 0; ) {
                     for (int i = 0; i < n; i++) {
-                        if (total + i >= 60) { // the payload, after the length and the 56-byte header (a random uuid)
+                        if (total + i >= 68) { // the payload, after the length and the 64-byte header (a random uuid)
                             assertThat(sink[i]).as("byte %d on the wire", total + i).isNotEqualTo((byte) 0xEE);
                         }
                     }
                     total += n;
                 }
-                assertThat(total).isLessThan(size + 60L);
+                assertThat(total).isLessThan(size + 68L);
             }
         }
+    }
+
+    @Test
+    void aFenceReturnsWhatTheCopyHeldAndAnOlderMembershipOfTheSameEpochIsRefused() throws Exception {
+        assertThat(get(client.fence(peer, volume, new Generation(3, 1)))).isEqualTo(Generation.ZERO);
+        assertThat(get(client.fence(peer, volume, new Generation(3, 4)))).isEqualTo(new Generation(3, 1));
+        assertThat(copy().generation()).isEqualTo(new Generation(3, 4));
+        List<CompletableFuture<?>> older = List.of(
+                client.write(peer, volume, new Generation(3, 3), 0, ByteBuffer.wrap(random(4096, 9)), false),
+                client.fence(peer, volume, new Generation(3, 2)));
+        for (CompletableFuture<?> f : older) {
+            assertThat(failureOf(f)).isInstanceOfSatisfying(ReplicaRefusedException.class, e -> {
+                assertThat(e.reason()).as("same epoch: not a deposed owner").isEqualTo(ReplicaRefusedException.Reason.STALE_GENERATION);
+                assertThat(e.getMessage()).contains("generation 3.");
+            });
+        }
+        assertThat(read(0, 4096)).containsOnly(0);
+    }
+
+    /**
+     * Point 3(d) of the safety issue: bytes of a change still on their way from a connection the
+     * owner abandoned (the copy fell out of sync, was rebuilt since, on a new connection) must
+     * not land after the rebuild's data. The owner raised the copy's generation when it started
+     * the rebuild; the old connection's frames carry the older one and are refused, also when
+     * they were already in the copy's receive queue. (With the epoch alone, as before, they
+     * landed: same epoch.)
+     */
+    @Test
+    void aChangeStillInFlightOnAnAbandonedConnectionDoesNotLandAfterTheCopyWasRebuilt() throws Exception {
+        get(client.fence(peer, volume, new Generation(2, 1)));
+        byte[] stale = random(4096, 10);
+        byte[] rebuilt = random(4096, 11);
+        try (Socket old = new Socket(peer.getAddress(), peer.getPort())) {
+            // The abandoned connection: a WRITE at 2.1, of which only the header and half the data
+            // got through before the owner gave up on it.
+            ByteBuffer frame = ByteBuffer.allocate(4 + WireFormat.REQUEST_HEADER + stale.length);
+            frame.putInt(WireFormat.REQUEST_HEADER + stale.length).putInt(WireFormat.REQUEST_MAGIC).put(WireFormat.VERSION)
+                    .put((byte) MessageType.WRITE.code).putShort((short) 0).putLong(99)
+                    .putLong(volume.getMostSignificantBits()).putLong(volume.getLeastSignificantBits())
+                    .putLong(2).putLong(1).putLong(8192).putLong(stale.length).put(stale);
+            OutputStream out = old.getOutputStream();
+            out.write(frame.array(), 0, frame.capacity() - 2048);
+            out.flush();
+
+            // The rebuild, on a new connection: a new generation first, then the data.
+            assertThat(get(client.fence(peer, volume, new Generation(2, 2)))).isEqualTo(new Generation(2, 1));
+            get(client.write(peer, volume, new Generation(2, 2), 8192, ByteBuffer.wrap(rebuilt), true));
+
+            // The rest of the abandoned change arrives.
+            out.write(frame.array(), frame.capacity() - 2048, 2048);
+            out.flush();
+            old.setSoTimeout(10_000);
+            byte[] reply = old.getInputStream().readNBytes(4 + WireFormat.REPLY_HEADER);
+            assertThat(reply).hasSize(4 + WireFormat.REPLY_HEADER);
+            assertThat(ReplyStatus.of(reply[4 + 6])).isEqualTo(ReplyStatus.STALE_GENERATION);
+        }
+        assertThat(read(8192, 4096)).isEqualTo(rebuilt);
     }
 
     @Test
@@ -406,7 +468,7 @@ class ReplicationTest {
             header.putInt(WireFormat.REQUEST_MAGIC).put(WireFormat.VERSION)
                     .put((byte) MessageType.WRITE.code).putShort((short) 0).putLong(1)
                     .putLong(volume.getMostSignificantBits()).putLong(volume.getLeastSignificantBits())
-                    .putLong(1).putLong(0).putLong(WireFormat.MAX_PAYLOAD + 1);
+                    .putLong(1).putLong(0).putLong(0).putLong(WireFormat.MAX_PAYLOAD + 1);
             out.write(header.array());
             out.flush();
             assertThat(s.getInputStream().read()).as("closed without a reply").isEqualTo(-1);
@@ -418,14 +480,14 @@ class ReplicationTest {
     @Test
     void closedClientFailsRequests() throws Exception {
         client.close();
-        assertThat(failureOf(client.flush(peer, volume, 1)))
+        assertThat(failureOf(client.flush(peer, volume, g(1))))
                 .isInstanceOf(ReplicaUnreachableException.class)
                 .hasMessageContaining("closed");
     }
 
     @Test
     void rejectsOversizeWritesUpFront() {
-        assertThatThrownBy(() -> client.write(peer, volume, 1, 0,
+        assertThatThrownBy(() -> client.write(peer, volume, g(1), 0,
                 ByteBuffer.allocate(WireFormat.MAX_PAYLOAD + 1), false))
                 .isInstanceOf(IllegalArgumentException.class);
     }

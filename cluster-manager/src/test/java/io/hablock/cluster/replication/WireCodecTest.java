@@ -1,5 +1,7 @@
 package io.hablock.cluster.replication;
 
+import io.hablock.blockstore.Generation;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.netty.buffer.ByteBuf;
@@ -19,11 +21,11 @@ class WireCodecTest {
     void requestsSurviveByteByByteDelivery() {
         ByteBuf wire = Unpooled.buffer();
         byte[] data = "hello, copy".getBytes(StandardCharsets.US_ASCII);
-        encodeRequest(wire, new ReplicationRequest(MessageType.WRITE, 7, VOLUME, 3, 4096,
+        encodeRequest(wire, new ReplicationRequest(MessageType.WRITE, 7, VOLUME, Generation.of(3), 4096,
                 data.length, WireFormat.FLAG_FUA, Unpooled.wrappedBuffer(data)));
-        encodeRequest(wire, ReplicationRequest.of(MessageType.WRITE_ZEROES, VOLUME, 3, 0, 8192,
+        encodeRequest(wire, ReplicationRequest.of(MessageType.WRITE_ZEROES, VOLUME, Generation.of(3), 0, 8192,
                 WireFormat.FLAG_MAY_PUNCH).withId(8));
-        encodeRequest(wire, ReplicationRequest.of(MessageType.FLUSH, VOLUME, 4, 0, 0, 0).withId(9));
+        encodeRequest(wire, ReplicationRequest.of(MessageType.FLUSH, VOLUME, Generation.of(4), 0, 0, 0).withId(9));
 
         EmbeddedChannel ch = new EmbeddedChannel(new RequestDecoder());
         while (wire.isReadable()) {
@@ -35,7 +37,7 @@ class WireCodecTest {
         assertThat(write.type()).isEqualTo(MessageType.WRITE);
         assertThat(write.requestId()).isEqualTo(7);
         assertThat(write.volume()).isEqualTo(VOLUME);
-        assertThat(write.epoch()).isEqualTo(3);
+        assertThat(write.generation()).isEqualTo(Generation.of(3));
         assertThat(write.offset()).isEqualTo(4096);
         assertThat(write.length()).isEqualTo(data.length);
         assertThat(write.fua()).isTrue();
@@ -51,7 +53,7 @@ class WireCodecTest {
 
         ReplicationRequest flush = ch.readInbound();
         assertThat(flush.type()).isEqualTo(MessageType.FLUSH);
-        assertThat(flush.epoch()).isEqualTo(4);
+        assertThat(flush.generation()).isEqualTo(Generation.of(4));
         assertThat(flush.payload().isReadable()).isFalse();
         assertThat((Object) ch.readInbound()).isNull();
         assertThat(ch.isOpen()).isTrue();
@@ -60,8 +62,8 @@ class WireCodecTest {
 
     @Test
     void repliesSurviveByteByByteDelivery() {
-        ReplicationRequest sums = ReplicationRequest.of(MessageType.CHECKSUMS, VOLUME, 0, 0, 4096, 0).withId(1);
-        ReplicationRequest write = ReplicationRequest.of(MessageType.TRIM, VOLUME, 1, 0, 512, 0).withId(2);
+        ReplicationRequest sums = ReplicationRequest.of(MessageType.CHECKSUMS, VOLUME, Generation.of(0), 0, 4096, 0).withId(1);
+        ReplicationRequest write = ReplicationRequest.of(MessageType.TRIM, VOLUME, Generation.of(1), 0, 512, 0).withId(2);
         EmbeddedChannel out = new EmbeddedChannel(ReplyEncoder.INSTANCE);
         out.writeOutbound(ReplicationReply.checksums(sums, new long[] {1, -2, Long.MAX_VALUE}));
         out.writeOutbound(ReplicationReply.refused(write, ReplyStatus.STALE_EPOCH, "epoch 1 < 5\nsecond line"));
@@ -100,7 +102,7 @@ class WireCodecTest {
     void largestFrameIsAccepted() {
         ByteBuf wire = Unpooled.buffer();
         ByteBuf data = Unpooled.buffer(WireFormat.MAX_PAYLOAD).writerIndex(WireFormat.MAX_PAYLOAD);
-        encodeRequest(wire, new ReplicationRequest(MessageType.WRITE, 1, VOLUME, 0, 0,
+        encodeRequest(wire, new ReplicationRequest(MessageType.WRITE, 1, VOLUME, Generation.of(0), 0,
                 WireFormat.MAX_PAYLOAD, 0, data));
         EmbeddedChannel ch = new EmbeddedChannel(new RequestDecoder());
         ch.writeInbound(wire);
@@ -116,7 +118,7 @@ class WireCodecTest {
         // wire offsets: 0 length prefix, 4 magic, 8 version, 9 type, 11 low byte of the flags
         for (int corrupt : new int[] {4, 8, 9, 11}) {
             ByteBuf wire = Unpooled.buffer();
-            encodeRequest(wire, ReplicationRequest.of(MessageType.FLUSH, VOLUME, 1, 0, 0, 0));
+            encodeRequest(wire, ReplicationRequest.of(MessageType.FLUSH, VOLUME, Generation.of(1), 0, 0, 0));
             wire.setByte(corrupt, wire.getByte(corrupt) ^ 0x58);
             EmbeddedChannel ch = new EmbeddedChannel(new RequestDecoder());
             ch.writeInbound(wire);
@@ -128,7 +130,7 @@ class WireCodecTest {
     @Test
     void flushWithAPayloadCloses() {
         ByteBuf wire = Unpooled.buffer();
-        encodeRequest(wire, ReplicationRequest.of(MessageType.FLUSH, VOLUME, 1, 0, 0, 0));
+        encodeRequest(wire, ReplicationRequest.of(MessageType.FLUSH, VOLUME, Generation.of(1), 0, 0, 0));
         wire.setInt(0, WireFormat.REQUEST_HEADER + 1);
         wire.writeByte(0);
         EmbeddedChannel ch = new EmbeddedChannel(new RequestDecoder());
@@ -140,7 +142,7 @@ class WireCodecTest {
     @Test
     void writeWhosePayloadDisagreesWithItsLengthCloses() {
         ByteBuf wire = Unpooled.buffer();
-        encodeRequest(wire, new ReplicationRequest(MessageType.WRITE, 1, VOLUME, 0, 0, 10, 0,
+        encodeRequest(wire, new ReplicationRequest(MessageType.WRITE, 1, VOLUME, Generation.of(0), 0, 10, 0,
                 Unpooled.wrappedBuffer(new byte[4])));
         EmbeddedChannel ch = new EmbeddedChannel(new RequestDecoder());
         ch.writeInbound(wire);

@@ -53,7 +53,7 @@ public final class NbdClient implements Closeable {
     private final SocketChannel channel;
     private final Selector selector;
     private final SelectionKey key;
-    private final long timeoutMillis;
+    private volatile long timeoutMillis;
     private final String export;
     private final NbdHandshake.Export info;
     private final ByteBuffer requestHeader = ByteBuffer.allocateDirect(Nbd.REQUEST_HEADER_LENGTH);
@@ -140,6 +140,15 @@ public final class NbdClient implements Closeable {
      */
     public void abandonWhen(Supplier<String> check) {
         abandonCheck = Objects.requireNonNull(check, "check");
+    }
+
+    /**
+     * From now on, waits on the server up to {@code timeout} (the connect timeout until then). A
+     * forwarder waits long on an owner the cluster still names, leaving it through
+     * {@link #abandonWhen} as soon as the cluster names another.
+     */
+    public void replyTimeout(java.time.Duration timeout) {
+        timeoutMillis = Math.max(1, Math.min(Integer.MAX_VALUE, timeout.toMillis()));
     }
 
     /** The export's size in bytes. */

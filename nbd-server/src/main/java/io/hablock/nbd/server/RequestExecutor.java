@@ -4,6 +4,7 @@ import io.hablock.blockstore.Extent;
 import io.hablock.nativeio.NativeIOException;
 import io.hablock.nbd.BlockDevice;
 import io.hablock.nbd.DeviceException;
+import io.hablock.nbd.WouldBlockException;
 import io.hablock.nbd.protocol.Nbd;
 import io.hablock.nbd.protocol.NbdError;
 import io.hablock.nbd.protocol.NbdRequest;
@@ -68,6 +69,16 @@ final class RequestExecutor {
 
     /** Serves the request; releases its payload; never throws. */
     List<Object> execute(ByteBufAllocator alloc, NbdRequest r) {
+        return execute(alloc, r, false);
+    }
+
+    /**
+     * Like {@link #execute(ByteBufAllocator, NbdRequest)}; when {@code inline} (on the network
+     * thread) and the device would have to wait, returns null with the request untouched (payload
+     * kept), for the caller to run it on a worker.
+     */
+    List<Object> execute(ByteBufAllocator alloc, NbdRequest r, boolean inline) {
+        boolean release = true;
         try {
             boolean fua = r.hasFlag(Nbd.CMD_FLAG_FUA);
             switch (r.type()) {
@@ -95,6 +106,12 @@ final class RequestExecutor {
                     return error(alloc, r, NbdError.EINVAL, "unknown command " + r.type());
             }
             return List.of(TransmissionReplies.simple(alloc, r.cookie(), 0));
+        } catch (WouldBlockException e) {
+            if (inline) {
+                release = false;
+                return null;
+            }
+            return error(alloc, r, NbdError.EIO, String.valueOf(e.getMessage()));
         } catch (Exception | OutOfMemoryError e) {
             NbdError error = errorOf(e);
             if (error == NbdError.EIO) {
@@ -103,7 +120,9 @@ final class RequestExecutor {
             }
             return error(alloc, r, error, String.valueOf(e.getMessage()));
         } finally {
-            r.release();
+            if (release) {
+                r.release();
+            }
         }
     }
 
@@ -121,8 +140,11 @@ final class RequestExecutor {
         int length = (int) r.length();
         long cookie = r.cookie();
         if (!session.structuredReplies()) {
-            ByteBuf header = TransmissionReplies.simple(alloc, cookie, 0);
-            return length == 0 ? List.of(header) : List.of(header, readData(alloc, offset, length));
+            if (length == 0) {
+                return List.of(TransmissionReplies.simple(alloc, cookie, 0));
+            }
+            ByteBuf data = readData(alloc, offset, length); // first: a failed read leaves no header behind
+            return List.of(TransmissionReplies.simple(alloc, cookie, 0), data);
         }
         if (length == 0) {
             return List.of(TransmissionReplies.done(alloc, cookie));

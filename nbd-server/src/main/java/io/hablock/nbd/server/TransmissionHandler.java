@@ -1,6 +1,7 @@
 package io.hablock.nbd.server;
 
 import io.hablock.nbd.BlockDevice;
+import io.hablock.nbd.NetworkThread;
 import io.hablock.nbd.protocol.Nbd;
 import io.hablock.nbd.protocol.NbdError;
 import io.hablock.nbd.protocol.NbdRequest;
@@ -115,7 +116,11 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         }
         if (runsInline(request)) {
             long start = System.nanoTime();
-            List<Object> reply = executor.execute(ctx.alloc(), request);
+            List<Object> reply = NetworkThread.run(() -> executor.execute(ctx.alloc(), request, true));
+            if (reply == null) {
+                runOnWorker(request, bytes); // the device would have waited: never here
+                return;
+            }
             long took = System.nanoTime() - start;
             if (took <= server.config().slowInlineIo().toNanos()) {
                 slowInlineStreak = 0;
@@ -128,15 +133,31 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             completed(reply, bytes);
             return;
         }
+        runOnWorker(request, bytes);
+    }
+
+    /**
+     * Runs the request on an I/O worker, unless the connection is closed by the time a worker
+     * takes it: a client that went away (or that a forwarding node abandoned before it sends the
+     * request again elsewhere) must not have a queued request of it land later, after newer ones.
+     */
+    private void runOnWorker(NbdRequest request, long bytes) {
         try {
             server.io().execute(() -> {
-                List<Object> reply = executor.execute(ctx.alloc(), request);
+                List<Object> reply = ctx.channel().isActive() ? executor.execute(ctx.alloc(), request)
+                        : dropped(request);
                 ctx.executor().execute(() -> completed(reply, bytes));
             });
         } catch (RejectedExecutionException e) {
             request.release();
             completed(executor.error(ctx.alloc(), request, NbdError.ESHUTDOWN, "server is shutting down"), bytes);
         }
+    }
+
+    /** A request of a connection that closed before it ran: nothing done, no reply to send. */
+    private static List<Object> dropped(NbdRequest request) {
+        request.release();
+        return List.of();
     }
 
     /**

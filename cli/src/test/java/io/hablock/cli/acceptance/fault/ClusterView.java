@@ -15,21 +15,35 @@ import java.util.TreeMap;
 /**
  * The checker's window on the catalogue in ZooKeeper: who serves the volume now, who is the
  * controller, whether every copy is back in sync. It also remembers which owner each epoch
- * had, so two owners at one epoch would show.
+ * had, so two owners at one epoch would show, and the failovers can be counted from the epochs
+ * (the event log keeps only the last events). A sampler reads the record every
+ * {@value #SAMPLE_MS} ms besides the checker's own reads, so that few epochs go unseen.
  */
 final class ClusterView implements AutoCloseable {
     /** Where the volume is served: the owner's id, name and NBD address, at an epoch. */
     record Owner(String id, String name, String host, int port, long epoch) {
     }
 
+    private static final long SAMPLE_MS = 100;
+
     private final ClusterClient zk;
     private final String volume;
     private final Map<Long, String> ownerOfEpoch = new TreeMap<>();
     private final Map<Long, String> conflicts = new TreeMap<>();
+    private final Thread sampler;
+    private volatile boolean closed;
 
     ClusterView(String connect, String volume) throws ClusterException {
         this.zk = ClusterClient.connect(connect, "default", Duration.ofSeconds(30), Duration.ofSeconds(20));
         this.volume = volume;
+        this.sampler = new Thread(() -> {
+            while (!closed) {
+                record();
+                FaultCheck.sleep(SAMPLE_MS);
+            }
+        }, "epoch-sampler");
+        sampler.setDaemon(true);
+        sampler.start();
     }
 
     ClusterClient client() {
@@ -60,7 +74,27 @@ final class ClusterView implements AutoCloseable {
     }
 
     synchronized Map<Long, String> ownerOfEpoch() {
-        return Map.copyOf(ownerOfEpoch);
+        return new TreeMap<>(ownerOfEpoch);
+    }
+
+    /** How many epochs were seen. */
+    synchronized int epochsSeen() {
+        return ownerOfEpoch.size();
+    }
+
+    /**
+     * Epochs seen whose owner differs from the one of the epoch seen before: the failovers (and
+     * moves). A node that takes its own volume again at a new epoch (after its session expired)
+     * raises the epoch without a change of owner.
+     */
+    synchronized int ownerChanges() {
+        int changes = 0;
+        String before = null;
+        for (String owner : ownerOfEpoch.values()) {
+            changes += before != null && !before.equals(owner) ? 1 : 0;
+            before = owner;
+        }
+        return changes;
     }
 
     /** The owner, once it serves the volume at the current epoch and is live. */
@@ -107,6 +141,12 @@ final class ClusterView implements AutoCloseable {
 
     @Override
     public void close() {
+        closed = true;
+        try {
+            sampler.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         zk.close();
     }
 }

@@ -79,17 +79,28 @@ final class Ledger {
         return acked[block];
     }
 
+    /** The last acknowledged version of every block, now. */
+    synchronized long[] ackedVersions() {
+        return acked.clone();
+    }
+
+    /** Blocks acknowledged at a newer version than in {@code before} ({@link #ackedVersions}). */
+    synchronized List<Integer> rewrittenSince(long[] before) {
+        List<Integer> out = new ArrayList<>();
+        for (int b = 0; b < blocks; b++) {
+            if (acked[b] > before[b]) {
+                out.add(b);
+            }
+        }
+        return out;
+    }
+
     /** Judges the block as read back and remembers its version as seen. */
     synchronized Verdict check(int block, ByteBuffer data, List<Finding> findings) {
-        long version = 0;
-        boolean zeros = isZero(data);
-        if (!zeros) {
-            long number = data.getLong(data.position());
-            version = data.getLong(data.position() + 8);
-            if (number != block || data.getInt(data.position() + CRC_AT) != crc(data)) {
-                findings.add(new Finding(Verdict.CORRUPT, block, version, acked[block], seen[block]));
-                return Verdict.CORRUPT;
-            }
+        long version = versionOf(block, data);
+        if (version < 0) {
+            findings.add(new Finding(Verdict.CORRUPT, block, data.getLong(data.position() + 8), acked[block], seen[block]));
+            return Verdict.CORRUPT;
         }
         Verdict v;
         if (version < acked[block]) {
@@ -106,6 +117,18 @@ final class Ledger {
         }
         seen[block] = Math.max(seen[block], version);
         return v;
+    }
+
+    /**
+     * The version a block read back carries: 0 for zeros (never written), -1 when its checksum is
+     * bad or it carries another block's header.
+     */
+    static long versionOf(int block, ByteBuffer data) {
+        if (isZero(data)) {
+            return 0;
+        }
+        long number = data.getLong(data.position());
+        return number == block && data.getInt(data.position() + CRC_AT) == crc(data) ? data.getLong(data.position() + 8) : -1;
     }
 
     /** The block's content for {@code version}: header, checksum, random payload. */

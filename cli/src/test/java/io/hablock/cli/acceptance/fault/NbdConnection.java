@@ -8,13 +8,21 @@ import java.net.Socket;
 import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import java.util.function.BooleanSupplier;
 
 /**
- * A minimal blocking NBD client (fixed newstyle, NBD_OPT_GO, simple replies, one request at a
- * time), enough for the checker to know exactly which writes were acknowledged. A request
- * waits for its reply in short slices, so the caller can give up on a connection whose server
- * stopped answering (a partitioned owner) as soon as the cluster names another owner.
+ * A minimal blocking NBD client (fixed newstyle, NBD_OPT_GO, simple replies), enough for the
+ * checker to know exactly which writes were acknowledged. A request waits for its reply in
+ * short slices, so the caller can give up on a connection whose server stopped answering (a
+ * partitioned owner) as soon as the cluster names another owner. Requests can also be sent
+ * first and awaited later ({@link #sendRead}, {@link #sendWrite}, {@link #await}): they then
+ * sit in the socket of a stopped or cut-off server until it wakes or the link is back.
  */
 final class NbdConnection implements AutoCloseable {
     private static final long NBDMAGIC = 0x4e42444d41474943L;
@@ -58,10 +66,18 @@ final class NbdConnection implements AutoCloseable {
     private final String address;
     private final long size;
     private long nextHandle = 1;
+    /** Requests sent and not answered yet: handle to the length of the data a read gets back (0 for a write). */
+    private final Map<Long, Integer> pending = new HashMap<>();
+    /** Replies that came while the caller waited for another request, until they are awaited. */
+    private final Map<Long, Reply> early = new HashMap<>();
     /** Requests whose caller gave up: their replies may still come, and must not be mistaken. */
-    private final java.util.Set<Long> abandoned = new java.util.HashSet<>();
+    private final Set<Long> abandoned = new HashSet<>();
     /** Replies that came late for abandoned requests: handle to NBD error (0: success). */
-    private final java.util.Map<Long, Integer> lateReplies = new java.util.LinkedHashMap<>();
+    private final Map<Long, Integer> lateReplies = new LinkedHashMap<>();
+
+    /** A server's answer: its NBD error (0: success) and, for a successful read, the data. */
+    record Reply(int error, byte[] data) {
+    }
 
     private NbdConnection(Socket socket, String address, long size) throws IOException {
         this.socket = socket;
@@ -130,18 +146,35 @@ final class NbdConnection implements AutoCloseable {
 
     /** Writes with FUA: when this returns, the data is durable on every in-sync copy. */
     void write(long offset, byte[] data, BooleanSupplier giveUp) throws IOException {
-        long handle = send(CMD_WRITE, FLAG_FUA, offset, data.length, data);
-        awaitReply(handle, 0, giveUp);
+        check(await(sendWrite(offset, data), giveUp));
     }
 
     byte[] read(long offset, int length, BooleanSupplier giveUp) throws IOException {
-        long handle = send(CMD_READ, 0, offset, length, null);
-        ByteBuffer data = awaitReply(handle, length, giveUp);
-        return data.array();
+        return check(await(sendRead(offset, length), giveUp)).data();
+    }
+
+    /** Sends a FUA write without waiting; {@link #await} its handle. */
+    long sendWrite(long offset, byte[] data) throws IOException {
+        return send(CMD_WRITE, FLAG_FUA, offset, data.length, data);
+    }
+
+    /** Sends a read without waiting; {@link #await} its handle. */
+    long sendRead(long offset, int length) throws IOException {
+        return send(CMD_READ, 0, offset, length, null);
+    }
+
+    private Reply check(Reply r) throws RequestFailed {
+        if (r.error() != 0) {
+            throw new RequestFailed("NBD error " + r.error() + " from " + address);
+        }
+        return r;
     }
 
     private long send(int type, int flags, long offset, int length, byte[] payload) throws IOException {
         long handle = nextHandle++;
+        if (type != CMD_DISC) {
+            pending.put(handle, type == CMD_READ ? length : 0);
+        }
         ByteBuffer req = ByteBuffer.allocate(28 + (payload == null ? 0 : payload.length));
         req.putInt(REQUEST_MAGIC).putShort((short) flags).putShort((short) type).putLong(handle).putLong(offset).putInt(length);
         if (payload != null) {
@@ -152,54 +185,89 @@ final class NbdConnection implements AutoCloseable {
         return handle;
     }
 
-    /** Late replies to abandoned writes, handle to NBD error: a 0 there is an acknowledged write. */
-    java.util.Map<Long, Integer> lateReplies() {
-        return java.util.Map.copyOf(lateReplies);
+    /** Late replies to abandoned requests, handle to NBD error: a 0 for a write is an acknowledged write. */
+    Map<Long, Integer> lateReplies() {
+        return Map.copyOf(lateReplies);
     }
 
-    private ByteBuffer awaitReply(long handle, int dataLength, BooleanSupplier giveUp) throws IOException {
-        int error;
-        while (true) {
+    /**
+     * The reply to request {@code handle}, NBD errors included; replies to other requests that
+     * come first are kept for their own {@code await}. {@link Abandoned} when {@code giveUp}
+     * says so first (the reply, if it ever comes, goes to {@link #lateReplies}).
+     */
+    Reply await(long handle, BooleanSupplier giveUp) throws IOException {
+        Optional<Reply> r = tryAwait(handle, giveUp);
+        if (r.isEmpty()) {
+            abandoned.add(handle);
+            throw new Abandoned("gave up waiting for the server");
+        }
+        return r.get();
+    }
+
+    /** The reply to {@code handle} if it already came (while another request was awaited), without waiting. */
+    Optional<Reply> answered(long handle) {
+        return Optional.ofNullable(early.remove(handle));
+    }
+
+    /**
+     * Like {@link #await}, but when {@code giveUp} says so first the request stays pending: its
+     * reply can still be awaited later.
+     */
+    Optional<Reply> tryAwait(long handle, BooleanSupplier giveUp) throws IOException {
+        while (!early.containsKey(handle)) {
             ByteBuffer h;
             try {
                 h = readExactly(in, 16, giveUp);
             } catch (Abandoned e) {
-                abandoned.add(handle);
-                throw e;
+                return Optional.empty(); // nothing of a reply was read: the stream is intact
             }
             if (h.getInt() != SIMPLE_REPLY_MAGIC) {
                 throw new IOException("bad reply magic from " + address);
             }
-            error = h.getInt();
+            int error = h.getInt();
             long got = h.getLong();
-            if (got == handle) {
-                break;
-            }
-            if (!abandoned.remove(got)) {
+            Integer length = pending.remove(got);
+            if (length == null) {
                 throw new IOException("reply for an unknown handle from " + address);
             }
-            lateReplies.put(got, error); // only writes are ever abandoned here: no payload follows
+            // The data follows the header at once: a bounded wait, not the caller's condition,
+            // so that giving up never leaves half a reply in the stream.
+            long end = System.nanoTime() + 10_000_000_000L;
+            byte[] data = error == 0 && length > 0 ? readExactly(in, length, () -> System.nanoTime() > end).array() : new byte[0];
+            if (abandoned.remove(got)) {
+                lateReplies.put(got, error);
+            } else {
+                early.put(got, new Reply(error, data));
+            }
         }
-        if (error != 0) {
-            throw new RequestFailed("NBD error " + error + " from " + address);
-        }
-        return readExactly(in, dataLength, giveUp);
+        return Optional.of(early.remove(handle));
     }
 
-    /** Reads n bytes, in slices of the socket timeout, asking {@code giveUp} between slices. */
+    /**
+     * Reads n bytes, in slices of the socket timeout, asking {@code giveUp} between slices while
+     * nothing came yet. Once part came, the rest follows within 10 s or the connection is broken
+     * (an {@link IOException}, not {@link Abandoned}: half a message is left in the stream).
+     */
     private static ByteBuffer readExactly(InputStream in, int n, BooleanSupplier giveUp) throws IOException {
         byte[] b = new byte[n];
         int got = 0;
+        long partialEnd = 0;
         while (got < n) {
             try {
                 int r = in.read(b, got, n - got);
                 if (r < 0) {
                     throw new IOException("connection closed by the server");
                 }
+                if (got == 0) {
+                    partialEnd = System.nanoTime() + 10_000_000_000L;
+                }
                 got += r;
             } catch (SocketTimeoutException e) {
-                if (giveUp.getAsBoolean()) {
+                if (got == 0 && giveUp.getAsBoolean()) {
                     throw new Abandoned("gave up waiting for the server");
+                }
+                if (got > 0 && System.nanoTime() > partialEnd) {
+                    throw new IOException("the server sent " + got + " of " + n + " bytes and stopped");
                 }
             }
         }

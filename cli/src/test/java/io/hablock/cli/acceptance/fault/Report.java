@@ -14,10 +14,10 @@ import java.util.TreeMap;
 final class Report {
     static final String SUMMARY_PREFIX = "FAULTCHECK-SUMMARY ";
 
-    /** One injected fault and what followed it. */
+    /** One injected fault and what followed it; {@code oldOwnerReads}: the reads sent to the deposed owner. */
     record FaultResult(int cycle, Fault fault, String victim, boolean victimWasController, String oldOwner,
             String newOwner, long newEpoch, double failoverSeconds, long lost, long stale, long corrupt,
-            long doubleOwners, boolean verified, List<String> problems) {
+            long doubleOwners, boolean verified, OldOwnerReads.Tally oldOwnerReads, List<String> problems) {
     }
 
     private final List<FaultResult> results = new ArrayList<>();
@@ -25,6 +25,9 @@ final class Report {
     private long acknowledgedWrites;
     private long writeErrors;
     private boolean finalVerifyOk = true;
+    private long epochChanges;
+    private long ownerChanges;
+    private long epochsWithTwoOwners;
 
     synchronized void add(FaultResult r) {
         results.add(r);
@@ -44,6 +47,16 @@ final class Report {
         finalVerifyOk = ok;
     }
 
+    /**
+     * What the epochs seen in the catalogue tell: how often the epoch went up, how often the
+     * owner changed with it (the failovers and moves), how many epochs had two owners.
+     */
+    synchronized void epochs(long changes, long ownerChanges, long twoOwners) {
+        this.epochChanges = changes;
+        this.ownerChanges = ownerChanges;
+        this.epochsWithTwoOwners = twoOwners;
+    }
+
     synchronized Map<String, Object> summary() {
         Map<String, Object> s = new LinkedHashMap<>();
         Map<String, Integer> byKind = new TreeMap<>();
@@ -54,9 +67,20 @@ final class Report {
         s.put("writeErrors", writeErrors);
         s.put("lostWrites", results.stream().mapToLong(FaultResult::lost).sum());
         s.put("staleReads", results.stream().mapToLong(FaultResult::stale).sum());
-        s.put("corruptBlocks", results.stream().mapToLong(FaultResult::corrupt).sum());
+        s.put("corruptBlocks", results.stream().mapToLong(r -> r.corrupt() + r.oldOwnerReads().corrupt()).sum());
         s.put("doubleOwners", results.stream().mapToLong(FaultResult::doubleOwners).sum());
+        s.put("staleReadsFromOldOwner", results.stream().mapToLong(r -> r.oldOwnerReads().stale()).sum());
+        Map<String, Long> reads = new LinkedHashMap<>();
+        reads.put("sent", results.stream().mapToLong(r -> r.oldOwnerReads().sent()).sum());
+        reads.put("answeredWithData", results.stream().mapToLong(r -> r.oldOwnerReads().withData()).sum());
+        reads.put("nbdErrors", results.stream().mapToLong(r -> r.oldOwnerReads().errors()).sum());
+        reads.put("closed", results.stream().mapToLong(r -> r.oldOwnerReads().closed()).sum());
+        reads.put("unanswered", results.stream().mapToLong(r -> r.oldOwnerReads().unanswered()).sum());
+        s.put("oldOwnerReads", reads);
         s.put("verifyFailures", results.stream().filter(r -> !r.verified()).count() + (finalVerifyOk ? 0 : 1));
+        s.put("epochChanges", epochChanges);
+        s.put("ownerChangesByEpoch", ownerChanges);
+        s.put("epochsWithTwoOwners", epochsWithTwoOwners);
         List<Double> failovers = results.stream().filter(r -> r.fault().movesOwner() || !r.oldOwner().equals(r.newOwner()))
                 .map(FaultResult::failoverSeconds).sorted().toList();
         List<Double> stalls = results.stream().filter(r -> !(r.fault().movesOwner() || !r.oldOwner().equals(r.newOwner())))
@@ -85,7 +109,8 @@ final class Report {
     synchronized boolean passed() {
         Map<String, Object> s = summary();
         return (long) s.get("lostWrites") == 0 && (long) s.get("staleReads") == 0 && (long) s.get("corruptBlocks") == 0
-                && (long) s.get("doubleOwners") == 0 && (long) s.get("verifyFailures") == 0 && problems.isEmpty();
+                && (long) s.get("doubleOwners") == 0 && (long) s.get("staleReadsFromOldOwner") == 0
+                && (long) s.get("epochsWithTwoOwners") == 0 && (long) s.get("verifyFailures") == 0 && problems.isEmpty();
     }
 
     /** The human summary, then the machine line. */
@@ -99,6 +124,12 @@ final class Report {
         b.append("stale reads after failover: ").append(s.get("staleReads")).append('\n');
         b.append("corrupt blocks: ").append(s.get("corruptBlocks")).append('\n');
         b.append("two owners accepting writes: ").append(s.get("doubleOwners")).append('\n');
+        b.append("stale reads from an old owner (on connections opened before the fault): ")
+                .append(s.get("staleReadsFromOldOwner")).append(", reads sent to old owners ").append(s.get("oldOwnerReads"))
+                .append('\n');
+        b.append("epochs: ").append(s.get("epochChanges")).append(" change(s) seen, the owner changed ")
+                .append(s.get("ownerChangesByEpoch")).append(" time(s), epochs with two owners: ")
+                .append(s.get("epochsWithTwoOwners")).append('\n');
         b.append("volume verify failures: ").append(s.get("verifyFailures")).append('\n');
         b.append("failover time (s, fault -> first write acknowledged by the new owner): ").append(s.get("failoverSeconds"))
                 .append('\n');

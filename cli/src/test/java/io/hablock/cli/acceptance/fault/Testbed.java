@@ -19,6 +19,8 @@ import java.util.concurrent.TimeUnit;
  */
 final class Testbed {
     static final String STATE_FILE = "testbed.state";
+    /** The nftables table of a ZooKeeper-only cut, in the node's namespace. */
+    private static final String NFT_TABLE = "faultcheck";
 
     private final Path dir;
     private final String prefix;
@@ -102,6 +104,32 @@ final class Testbed {
         ip("-n", nodeNs(node), "link", "set", "eth0", "up");
     }
 
+    /**
+     * Drops only the host's ZooKeeper traffic (TCP to and from port 2181) with an nftables table
+     * in its namespace: it still reaches its copies and its clients. The table goes with the
+     * namespace at teardown.
+     */
+    void cutZooKeeper(int node) {
+        nft(node, "add table inet " + NFT_TABLE + "; "
+                + "add chain inet " + NFT_TABLE + " out { type filter hook output priority 0; }; "
+                + "add rule inet " + NFT_TABLE + " out tcp dport 2181 drop; "
+                + "add chain inet " + NFT_TABLE + " in { type filter hook input priority 0; }; "
+                + "add rule inet " + NFT_TABLE + " in tcp sport 2181 drop");
+    }
+
+    void healZooKeeper(int node) {
+        nft(node, "delete table inet " + NFT_TABLE);
+    }
+
+    private void nft(int node, String commands) {
+        run(List.of("ip", "netns", "exec", nodeNs(node), "nft", commands), true);
+    }
+
+    /** {@code kill -SIG pid}: Java sends only SIGTERM and SIGKILL itself. */
+    static void signal(long pid, String signal) {
+        run(List.of("kill", "-" + signal, String.valueOf(pid)), true);
+    }
+
     /** Starts {@code argv} inside namespace {@code ns}, output appended to {@code log}. */
     Process start(String ns, List<String> argv, Path log) {
         List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", ns));
@@ -165,8 +193,9 @@ final class Testbed {
 
     /**
      * Removes what a run recorded in {@code DIR/testbed.state}: SIGKILL to each process it
-     * started (only if that pid still runs a command naming DIR, so a reused pid is spared),
-     * then its namespaces. Safe to call twice.
+     * started (only if that pid still runs a command naming DIR, so a reused pid is spared; a
+     * SIGSTOPped process dies of SIGKILL too), then its namespaces, which takes the links and
+     * nftables rules in them along. Safe to call twice.
      */
     static void teardown(Path dir) {
         Path state = dir.resolve(STATE_FILE);

@@ -18,9 +18,19 @@ import java.util.function.BooleanSupplier;
 final class Writer implements Runnable, AutoCloseable {
     /** Longest a request may wait for its reply before the connection is given up. */
     private static final long REQUEST_LIMIT_NS = 30_000_000_000L;
+    /**
+     * Longest a write waits for an owner to connect to, holding its turn: then it lets a
+     * read-back or a verify have the turn, and tries again.
+     */
+    private static final long WRITE_CONNECT_NS = 1_000_000_000L;
+    /** Longest a read-back goes without reading anything (no owner, or every read refused) before it gives up. */
+    private static final long READ_BACK_CONNECT_NS = 60_000_000_000L;
     private static final int READ_BLOCKS = 64;
 
-    /** What a full read-back found. */
+    /**
+     * What a full read-back found; {@code blocks} is less than the volume's when no owner served
+     * it for {@link #READ_BACK_CONNECT_NS} (the rest was not read).
+     */
     record ReadBack(int blocks, List<Ledger.Finding> findings, String owner) {
         long count(Ledger.Verdict v) {
             return findings.stream().filter(f -> f.verdict() == v).count();
@@ -106,7 +116,7 @@ final class Writer implements Runnable, AutoCloseable {
     }
 
     private void writeOne() {
-        NbdConnection c = connection();
+        NbdConnection c = connection(System.nanoTime() + WRITE_CONNECT_NS);
         if (c == null) {
             return;
         }
@@ -140,9 +150,9 @@ final class Writer implements Runnable, AutoCloseable {
                 || view.served().map(o -> !o.equals(mine)).orElse(false);
     }
 
-    /** The current connection, or a new one to the owner; null if stopped while looking. */
-    private NbdConnection connection() {
-        while (conn == null && !stopped) {
+    /** The current connection, or a new one to the owner; null if stopped or none by {@code deadline}. */
+    private NbdConnection connection(long deadline) {
+        while (conn == null && !stopped && System.nanoTime() - deadline < 0) {
             Optional<ClusterView.Owner> owner = view.served();
             if (owner.isPresent()) {
                 try {
@@ -171,25 +181,31 @@ final class Writer implements Runnable, AutoCloseable {
 
     /**
      * Stops the writes, reads every block back through the current owner (reconnecting as
-     * needed) and judges each against the ledger; writes go on afterwards.
+     * needed) and judges each against the ledger; writes go on afterwards. Gives up when no
+     * block could be read for {@link #READ_BACK_CONNECT_NS}: the volume is not available.
      */
     ReadBack readBack() {
         turn.lock();
         try {
             List<Ledger.Finding> findings = new ArrayList<>();
+            long deadline = System.nanoTime() + READ_BACK_CONNECT_NS;
             for (int first = 0; first < ledger.blocks(); ) {
                 int n = Math.min(READ_BLOCKS, ledger.blocks() - first);
-                NbdConnection c = connection();
-                if (c == null) {
-                    throw new IllegalStateException("stopped");
+                NbdConnection c = connection(deadline);
+                if (c == null || System.nanoTime() - deadline > 0) {
+                    // The volume is not available: what was read is judged, the rest is not read.
+                    return new ReadBack(first, findings, "nobody (no block could be read for "
+                            + READ_BACK_CONNECT_NS / 1_000_000_000L + " s; last error: " + lastError + ")");
                 }
                 byte[] data;
                 try {
                     data = c.read((long) first * Ledger.BLOCK, n * Ledger.BLOCK, giveUp(c));
                 } catch (IOException e) {
                     failed(e);
+                    pause(50);
                     continue;
                 }
+                deadline = System.nanoTime() + READ_BACK_CONNECT_NS;
                 for (int i = 0; i < n; i++) {
                     ledger.check(first + i, ByteBuffer.wrap(data, i * Ledger.BLOCK, Ledger.BLOCK), findings);
                 }

@@ -113,9 +113,18 @@ public final class LocalClusterProcesses implements AutoCloseable {
      * {@link #kill} ends it.
      */
     public void freeze(String name) {
+        signal(name, "STOP");
+    }
+
+    /** SIGCONT: a frozen node runs again, with whatever it believed before it froze. */
+    public void thaw(String name) {
+        signal(name, "CONT");
+    }
+
+    private void signal(String name, String signal) {
         try {
-            Process p = new ProcessBuilder("kill", "-STOP", Long.toString(pid(name))).inheritIO().start();
-            assertThat(p.waitFor()).as("kill -STOP " + name).isZero();
+            Process p = new ProcessBuilder("kill", "-" + signal, Long.toString(pid(name))).inheritIO().start();
+            assertThat(p.waitFor()).as("kill -" + signal + " " + name).isZero();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (InterruptedException e) {
