@@ -324,6 +324,14 @@ final class ReplicatedVolume {
      * @throws IOException the new copy could not be fenced (the rebuild cannot start)
      */
     void addCatchUp(Peer peer) throws IOException {
+        // First, with no lock held: is the copy there and answering? Writes would otherwise wait
+        // out the replication timeout behind an unresponsive new member. (A fence at the current
+        // generation gives it nothing the other members do not hold already.)
+        Throwable probe = outcome(replication.fence(peer.address(), uuid, members.generation()));
+        if (probe != null) {
+            checkNotDeposed(peer, probe);
+            throw new IOException("cannot fence the copy on node " + peer.nodeId() + ": " + probe.getMessage(), probe);
+        }
         membership.writeLock().lock();
         try {
             throwIfStopped();
@@ -613,7 +621,7 @@ final class ReplicatedVolume {
             }
             int failed = 0;
             for (int i = 0; i < targets.size(); i++) {
-                Throwable cause = outcome(sent.get(i));
+                Throwable cause = outcomeUnlessRemoved(sent.get(i), targets.get(i).peer());
                 if (cause != null) {
                     checkNotDeposed(targets.get(i).peer(), cause);
                     catalogue.copyFailed(ReplicatedVolume.this, targets.get(i).peer(), cause);
@@ -645,6 +653,28 @@ final class ReplicatedVolume {
                 }
             } finally {
                 membership.readLock().unlock();
+            }
+        }
+    }
+
+    /**
+     * Like {@link #outcome}, but stops waiting once the copy has left the set (another change
+     * took it out of sync in the catalogue): then its answer no longer matters.
+     */
+    private Throwable outcomeUnlessRemoved(CompletableFuture<?> f, Peer peer) throws IOException {
+        while (true) {
+            try {
+                f.get(100, TimeUnit.MILLISECONDS);
+                return null;
+            } catch (java.util.concurrent.TimeoutException e) {
+                if (members.targets().stream().noneMatch(t -> t.peer().nodeId().equals(peer.nodeId()))) {
+                    return new IOException("the copy on node " + peer.nodeId() + " was taken out of sync meanwhile");
+                }
+            } catch (ExecutionException e) {
+                return e.getCause();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while waiting for the copies of " + name, e);
             }
         }
     }
