@@ -37,9 +37,9 @@ final class RequestExecutor {
 
     /**
      * READs at least this large are sent straight from the volume's file with sendfile (one
-     * copy, in the kernel, and no thread hop) when the device allows it. Their zeros are sent
-     * as data: finding them would mean reading the data into memory first. Smaller reads (what
-     * block-status-driven copiers such as nbdcopy ask for) keep their zero runs as holes.
+     * copy, in the kernel, and no thread hop) when the device allows it, else read and sent as
+     * one chunk. Their zeros are sent as data. Smaller reads (what block-status-driven copiers
+     * such as nbdcopy ask for) keep their zero runs as holes.
      */
     static final int ZERO_COPY_MIN_BYTES = 512 << 10;
 
@@ -150,7 +150,9 @@ final class RequestExecutor {
             return List.of(TransmissionReplies.done(alloc, cookie));
         }
         ByteBuf data = readData(alloc, offset, length);
-        if (r.hasFlag(Nbd.CMD_FLAG_DF)) {
+        if (r.hasFlag(Nbd.CMD_FLAG_DF) || length >= ZERO_COPY_MIN_BYTES) {
+            // Large reads go as one chunk, zeros as data, as they would with sendfile: scanning a
+            // MiB for zero runs costs more than sending them (block-status-driven copiers ask small).
             return List.of(TransmissionReplies.offsetDataHeader(alloc, cookie, true, offset, length), data);
         }
         return ZeroRuns.chunks(alloc, cookie, offset, data);
