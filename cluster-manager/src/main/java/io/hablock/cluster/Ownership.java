@@ -4,6 +4,7 @@ import io.hablock.blockstore.Generation;
 import io.hablock.blockstore.LocalVolume;
 import io.hablock.cluster.metrics.NodeMetrics;
 import io.hablock.cluster.model.Event;
+import io.hablock.cluster.model.Member;
 import io.hablock.cluster.model.NodeInfo;
 import io.hablock.cluster.model.ReplicaState;
 import io.hablock.cluster.model.Versioned;
@@ -14,6 +15,7 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -116,7 +118,7 @@ final class Ownership implements ReplicatedVolume.Catalogue, AutoCloseable {
         // Copies the catalogue no longer lists as in sync (the controller removed one it does not
         // need) get no more writes: the cache says so, a fresh read decides.
         if (current.peers().stream().anyMatch(p -> v.replicas().get(p.nodeId()) != ReplicaState.IN_SYNC)
-                && current.dropCopiesNotInSync()) {
+                && current.membership().dropCopiesNotInSync()) {
             advanceGenerationLater(current);
         }
         return current;
@@ -163,8 +165,8 @@ final class Ownership implements ReplicatedVolume.Catalogue, AutoCloseable {
         local.raise(generation);
 
         List<ReplicatedVolume.Peer> fenced = new ArrayList<>();
-        Map<String, String> failed = new java.util.LinkedHashMap<>();
-        Map<ReplicatedVolume.Peer, CompletableFuture<Generation>> fences = new java.util.LinkedHashMap<>();
+        Map<String, String> failed = new LinkedHashMap<>();
+        Map<ReplicatedVolume.Peer, CompletableFuture<Generation>> fences = new LinkedHashMap<>();
         for (String peer : v.inSync()) {
             if (peer.equals(nodeId)) {
                 continue;
@@ -309,7 +311,7 @@ final class Ownership implements ReplicatedVolume.Catalogue, AutoCloseable {
         }
         if (done.isPresent() && target.equals(done.get().value().owner()) && done.get().value().epoch() == epoch + 1) {
             log.info("volume {}: handed over to node {} at epoch {}", v.name(), target, epoch + 1);
-            Map<String, io.hablock.cluster.model.Member> members = cluster.members();
+            Map<String, Member> members = cluster.members();
             boolean requested = target.equals(v.desiredOwner());
             cluster.recordQuietly(Event.info(Controller.SOURCE, "volume " + v.name() + " (" + v.vdisk() + ") moved from node "
                     + nameOf(nodeId, members) + " to node " + nameOf(target, members) + " (" + target + "), epoch " + (epoch + 1)
@@ -317,8 +319,8 @@ final class Ownership implements ReplicatedVolume.Catalogue, AutoCloseable {
         }
     }
 
-    private static String nameOf(String id, Map<String, io.hablock.cluster.model.Member> members) {
-        io.hablock.cluster.model.Member m = members.get(id);
+    private static String nameOf(String id, Map<String, Member> members) {
+        Member m = members.get(id);
         return m == null ? id : m.name();
     }
 
@@ -428,7 +430,7 @@ final class Ownership implements ReplicatedVolume.Catalogue, AutoCloseable {
                     return;
                 }
                 try {
-                    v.advanceGeneration();
+                    v.membership().advanceGeneration();
                 } catch (IOException e) {
                     log.warn("volume {}: cannot move the copies to a new generation: {}", v.name(), e.getMessage());
                 }

@@ -168,7 +168,7 @@ final class Rebuild implements Runnable {
             while (!inFlight.isEmpty()) {
                 await(inFlight.poll());
             }
-            await(volume.sendRebuildRun(g -> replication.flush(target.address(), volume.uuid(), g)));
+            await(volume.membership().sendAtCurrentGeneration(g -> replication.flush(target.address(), volume.uuid(), g)));
             long total = sent;
             if (reconcileOnly) {
                 if (done > 0) {
@@ -183,7 +183,7 @@ final class Rebuild implements Runnable {
                 throw new IOException("cancelled");
             }
             delays.at(TestDelays.REBUILD_BEFORE_PROMOTE);
-            boolean joined = volume.promote(target.nodeId(), () -> cluster.updateVolume(volume.name(), cur -> {
+            boolean joined = volume.membership().promote(target.nodeId(), () -> cluster.updateVolume(volume.name(), cur -> {
                 if (cur.epoch() != volume.epoch() || !ownerId.equals(cur.owner()) || cur.state() != VolumeState.READY
                         || cur.replicas().get(target.nodeId()) != ReplicaState.REBUILDING) {
                     throw new IllegalStateException("the volume changed meanwhile");
@@ -212,7 +212,7 @@ final class Rebuild implements Runnable {
                 }
                 return;
             }
-            volume.removeCatchUp(target.nodeId());
+            volume.membership().removeCatchUp(target.nodeId());
             log.warn("{}: rebuild on {} failed: {}", label, target.nodeId(), why);
             try {
                 cluster.updateVolume(volume.name(), cur -> cur.replicas().get(target.nodeId()) == ReplicaState.REBUILDING
@@ -239,7 +239,7 @@ final class Rebuild implements Runnable {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (true) {
             try {
-                volume.addCatchUp(target);
+                volume.membership().addCatchUp(target);
                 return;
             } catch (IOException e) {
                 boolean noCopyYet = e.getCause() instanceof ReplicaRefusedException r
@@ -280,15 +280,15 @@ final class Rebuild implements Runnable {
      * order with the changes of that range) at the volume's current generation.
      */
     private Sent sendRun(long offset, long length) throws IOException {
-        try (RangeLocks.Held held = volume.lockRange(offset, length)) {
+        try (RangeLocks.Held held = volume.membership().lockRange(offset, length)) {
             ByteBuffer data = ByteBuffer.allocate((int) length);
             volume.local().read(data, offset);
             data.flip();
             if (isZero(data.array())) {
-                return volume.sendRebuildRun(g -> new Sent(replication.writeZeroes(target.address(), volume.uuid(), g, offset,
+                return volume.membership().sendAtCurrentGeneration(g -> new Sent(replication.writeZeroes(target.address(), volume.uuid(), g, offset,
                         length, true, false), HEADER_BYTES));
             }
-            return volume.sendRebuildRun(g -> {
+            return volume.membership().sendAtCurrentGeneration(g -> {
                 ReplicationClient.CompressedWrite w = replication.writeCompressed(target.address(), volume.uuid(), g, offset,
                         data);
                 return new Sent(w.future(), HEADER_BYTES + w.wireBytes());
