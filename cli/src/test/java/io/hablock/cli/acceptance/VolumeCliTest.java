@@ -175,13 +175,15 @@ class VolumeCliTest extends SharedNodeTest {
 
     @Test
     void eventsTellWhatHappenedAndFollowPrintsNewOnes() throws IOException {
-        try (BackgroundProcess follow = Command.of(HablockCli.argv(List.of("events", "--follow", "-n", "0", "--zk", zk)))
+        volumeOk("create", "evented", "--size", "1G");
+        try (BackgroundProcess follow = Command.of(HablockCli.argv(List.of("events", "--follow", "-n", "50", "--zk", zk)))
                 .start()) {
-            volumeOk("create", "evented", "--size", "1G");
-
+            // The history first (so the follower is surely reading), then what happens after it started.
             follow.awaitOutput("volume evented (vd", Duration.ofSeconds(30));
             assertThat(follow.stdout()).containsPattern(
                     "\\d\\d/\\d\\d/\\d{4}-\\d\\d:\\d\\d:\\d\\d \\[info\\] \\[CLUSTER\\] volume evented \\(vd\\d+\\) created on node [0-9a-f]{8}");
+            volumeOk("create", "evented-later", "--size", "1G");
+            follow.awaitOutput("volume evented-later (vd", Duration.ofSeconds(30));
         }
         CommandResult json = HablockCli.run("events", "-n", "2", "--json", "--zk", zk);
         assertThat(json.exitCode()).as(json.describe()).isZero();
