@@ -33,9 +33,11 @@ final class ClusterExports implements ExportProvider {
     private final AtomicLong sessions = new AtomicLong();
 
     private final boolean forward;
+    private final ForwardingLinks links;
 
-    ClusterExports(NodeAgent agent, boolean readOnly, NodeMetrics metrics, boolean forward) {
+    ClusterExports(NodeAgent agent, boolean readOnly, NodeMetrics metrics, boolean forward, ForwardingLinks links) {
         this.forward = forward;
+        this.links = links;
         this.agent = agent;
         this.readOnly = readOnly;
         this.metrics = metrics;
@@ -57,17 +59,31 @@ final class ClusterExports implements ExportProvider {
         return open(name, null);
     }
 
+    /**
+     * The suffix a forwarder puts on the export name it asks an owner for: serve it only if you own
+     * the volume, never send it on (no volume name holds an {@code @}).
+     */
+    static final String OWNER_ONLY = "@owner";
+
     @Override
-    public BlockDevice open(String name, SocketAddress client) throws ExportUnavailableException {
+    public BlockDevice open(String export, SocketAddress client) throws ExportUnavailableException {
+        boolean ownerOnly = export.endsWith(OWNER_ONLY);
+        String name = ownerOnly ? export.substring(0, export.length() - OWNER_ONLY.length()) : export;
         Optional<ReplicatedVolume> served = agent.served(name);
-        if (served.isEmpty() || served.get().isStopped()) {
-            Optional<VolumeRecord> record = agent.cachedVolume(name);
-            if (forward && record.isPresent() && record.get().state() == io.hablock.cluster.model.VolumeState.READY) {
-                Runnable closeSession = client == null ? () -> {
-                } : publishSession(name, client);
-                return new MeteredBlockDevice(new ForwardingBlockDevice(name, record.get().sizeBytes(), readOnly,
-                        () -> ownerAddress(name), localAddress(), closeSession), metrics, name);
-            }
+        boolean servedHere = served.isPresent() && !served.get().isStopped();
+        Optional<VolumeRecord> record = agent.cachedVolume(name);
+        if (forward && !ownerOnly && record.isPresent()
+                && (servedHere || record.get().state() == io.hablock.cluster.model.VolumeState.READY)) {
+            // An application's connection follows the volume: served here while this node owns
+            // it, sent to the owner otherwise, and to the next one after a failover or a move.
+            // Another node's forwarder is served only by the owner, never sent on: it sends its
+            // requests again itself, and a second attempt sent on from here could land after them.
+            Runnable closeSession = client == null ? () -> {
+            } : publishSession(name, client);
+            return new MeteredBlockDevice(new ForwardingBlockDevice(name, record.get().sizeBytes(), readOnly,
+                    () -> route(name), links, localAddress(), closeSession), metrics, name);
+        }
+        if (!servedHere) {
             throw new ExportUnavailableException(whereIs(name));
         }
         Runnable onClose = () -> {
@@ -91,15 +107,28 @@ final class ClusterExports implements ExportProvider {
         }
     }
 
-    /** Where the volume is served now, and at which epoch, when its owner has fenced the copies and serves it. */
-    private Optional<ForwardingBlockDevice.Owner> ownerAddress(String name) {
+    /**
+     * Where a forwarder sends the volume's requests now: to the node that serves it at its epoch
+     * (once it has fenced the copies), straight to the volume when that is this node.
+     */
+    private ForwardingBlockDevice.Route route(String name) {
         Optional<VolumeRecord> r = agent.cachedVolume(name);
         if (r.isEmpty() || !r.get().isServed()) {
-            return Optional.empty();
+            return ForwardingBlockDevice.Route.NONE;
         }
-        NodeInfo n = agent.cachedNodes().get(r.get().owner());
-        return n == null ? Optional.empty()
-                : Optional.of(new ForwardingBlockDevice.Owner(new java.net.InetSocketAddress(n.host(), n.nbdPort()), r.get().epoch()));
+        VolumeRecord v = r.get();
+        if (v.owner().equals(agent.nodeId())) {
+            Optional<ReplicatedVolume> served = agent.served(name);
+            if (served.isEmpty() || served.get().isStopped() || served.get().epoch() != v.epoch()) {
+                return ForwardingBlockDevice.Route.NONE; // named here, not serving yet
+            }
+            return new ForwardingBlockDevice.Route.Local(new ReplicatedBlockDevice(served.get(), readOnly, () -> {
+            }), v.epoch());
+        }
+        NodeInfo n = agent.cachedNodes().get(v.owner());
+        return n == null ? ForwardingBlockDevice.Route.NONE
+                : new ForwardingBlockDevice.Route.Remote(new ForwardingBlockDevice.Owner(
+                        new java.net.InetSocketAddress(n.host(), n.nbdPort()), v.epoch()));
     }
 
     private String whereIs(String name) {

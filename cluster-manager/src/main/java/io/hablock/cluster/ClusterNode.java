@@ -101,6 +101,7 @@ public final class ClusterNode implements AutoCloseable {
     private Lease lease;
     private Controller controller;
     private NbdServer nbd;
+    private ForwardingLinks forwarding;
     private final NodeMetrics metrics = new NodeMetrics();
     private PrometheusEndpoint metricsEndpoint;
     private PersistentNode registration;
@@ -149,7 +150,9 @@ public final class ClusterNode implements AutoCloseable {
             agent.requestPass();
         });
         replicationServer = new ReplicationServer(config.replicationListen(), agent::copy).start();
-        nbd = new NbdServer(config.nbd(), new ClusterExports(agent, config.readOnly(), metrics, config.forward())).start();
+        forwarding = new ForwardingLinks();
+        nbd = new NbdServer(config.nbd(), new ClusterExports(agent, config.readOnly(), metrics, config.forward(), forwarding))
+                .start();
         if (config.metricsListen() != null) {
             metrics.registerJvmGauges();
             metrics.gauge(MetricName.of("hablock_node_capacity_bytes"), "Space this node offers for copies", this::capacity);
@@ -291,6 +294,9 @@ public final class ClusterNode implements AutoCloseable {
         }
         if (nbd != null) {
             nbd.close(); // in-flight requests finish (and reach the copies) before this returns
+        }
+        if (forwarding != null) {
+            forwarding.close();
         }
         if (agent != null) {
             agent.close();

@@ -2,47 +2,56 @@ package io.hablock.cluster;
 
 import io.hablock.blockstore.Extent;
 import io.hablock.nbd.BlockDevice;
-import io.hablock.nbd.client.NbdClient;
+import io.hablock.nbd.DeviceException;
+import io.hablock.nbd.IoContext;
+import io.hablock.nbd.WouldBlockException;
 import io.hablock.nbd.client.NbdCommandException;
+import io.hablock.nbd.client.NbdPipelinedClient;
+import io.hablock.nbd.protocol.NbdError;
+import io.netty.channel.EventLoop;
 import java.io.IOException;
 import java.net.BindException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
-import java.util.Optional;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A volume owned by another node, served here by forwarding every request to the current
- * owner over NBD. When the owner goes away (killed, cut off, moved), a request waits for the
- * cluster to name a new owner that serves the volume, reconnects there and is sent again: the
- * client on this host sees a pause, not an error.
+ * One client connection's handle on a volume served by whichever node owns it: requests go to the
+ * owner over one pipelined NBD connection (many in flight, no thread held meanwhile), or, when
+ * this node is the owner, to the volume served here, with no hop to itself. When the owner goes
+ * away (killed, cut off, moved), requests wait in a queue until the cluster names the next
+ * serving owner, and are sent there: the client on this host sees a pause, not an error.
  *
  * <p>A request is sent again only when its earlier attempt can no longer land after it: the
- * owner answered it (with an error), closed the connection (an owner runs no queued request of
- * a closed connection), or the cluster named another owner or epoch (the new owner fenced every
- * in-sync copy before it served: nothing of the old epoch lands there). While the cluster still
- * names the owner it was sent to, a request waits for that owner's answer, up to
- * {@link #GIVE_UP}, and then fails without a second attempt: a write sent twice could otherwise
- * land after a newer write to the same place.
+ * owner answered it (with an error it may not give a serving owner), closed the connection (an
+ * owner runs no queued request of a closed connection), or the cluster named another owner or
+ * epoch (the new owner fenced every in-sync copy before it served: nothing of the old epoch lands
+ * there). While the cluster still names the owner it was sent to, a request waits for that
+ * owner's answer, up to {@link #GIVE_UP}, and then fails without a second attempt: a write sent
+ * twice could otherwise land after a newer write to the same place. A request never has two
+ * attempts in flight. Requests of a client that disconnected and are not sent yet are dropped.
+ *
+ * <p>All state is kept on one event loop of the node's {@link ForwardingLinks}.
  */
 final class ForwardingBlockDevice implements BlockDevice {
     private static final Logger log = LoggerFactory.getLogger(ForwardingBlockDevice.class);
-    /**
-     * Connections kept open to the owner: one per request in flight at once, which the server's
-     * I/O threads bound (a request waits on its connection). Fewer would mean a connect and a
-     * handshake for every request beyond them.
-     */
-    private static final int CONNECTIONS = 64;
     static final Duration GIVE_UP = Duration.ofSeconds(60);
-    private static final long RETRY_MS = 200;
+    private static final long TICK_MS = 100;
+    /** How long a request answered with a retryable error waits before it is sent again. */
+    private static final long RETRY_NANOS = 200_000_000L;
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
     /** At most one line per this interval about failing requests: one per outage, not one per request. */
     private static final long RETRY_LOG_NANOS = 10_000_000_000L;
@@ -51,143 +60,360 @@ final class ForwardingBlockDevice implements BlockDevice {
     record Owner(InetSocketAddress address, long epoch) {
     }
 
-    /** A connection to the owner it was made to. */
-    private record Link(NbdClient client, Owner owner) {
+    /** Where requests go now: nowhere yet, another node, or the volume served on this node. */
+    sealed interface Route {
+        Route NONE = new None();
+
+        record None() implements Route {
+        }
+
+        record Remote(Owner owner) implements Route {
+        }
+
+        /** This node serves the volume at {@code epoch}: {@code device} is its handle on it. */
+        record Local(BlockDevice device, long epoch) implements Route {
+        }
+    }
+
+    /** One connection to the owner it was made to; {@code timedOut} when it was left for a request that got no answer. */
+    private static final class Link {
+        final NbdPipelinedClient client;
+        final Owner owner;
+        boolean timedOut;
+
+        Link(NbdPipelinedClient client, Owner owner) {
+            this.client = client;
+            this.owner = owner;
+        }
+    }
+
+    /** One client request until it is answered: its attempts, one at a time. */
+    private abstract static class Op {
+        final IoContext io;
+        final CompletableFuture<Void> result = new CompletableFuture<>();
+        final long since = System.nanoTime();
+        long notBefore = since;
+        IOException last;
+        /** The connection its attempt was sent on ended before an answer came. */
+        boolean linkLost;
+
+        Op(IoContext io) {
+            this.io = io;
+        }
+
+        abstract CompletableFuture<Void> remote(NbdPipelinedClient client);
+
+        abstract CompletableFuture<Void> local(BlockDevice device, IoContext io);
     }
 
     private final String volume;
     private final long size;
     private final boolean readOnly;
-    /** The node serving the volume now, if any. */
-    private final Supplier<Optional<Owner>> owner;
+    private final Supplier<Route> route;
+    private final ForwardingLinks links;
+    private final EventLoop loop;
     private final Runnable onClose;
     /** This node's advertised address: connections come from it, so the owner can tell them from applications'. */
     private volatile InetAddress localAddress;
-    private final BlockingQueue<Link> idle = new ArrayBlockingQueue<>(CONNECTIONS);
-    private volatile boolean closed;
-    private volatile long lastRetryLog = System.nanoTime() - RETRY_LOG_NANOS;
 
-    ForwardingBlockDevice(String volume, long size, boolean readOnly, Supplier<Optional<Owner>> owner,
+    // event loop only
+    private final ArrayDeque<Op> waiting = new ArrayDeque<>();
+    private int attempts;
+    private Link link;
+    private boolean connecting;
+    private boolean closed;
+    private ScheduledFuture<?> ticker;
+    private long lastRetryLog = System.nanoTime() - RETRY_LOG_NANOS;
+
+    ForwardingBlockDevice(String volume, long size, boolean readOnly, Supplier<Route> route, ForwardingLinks links,
             InetAddress localAddress, Runnable onClose) {
-        this.localAddress = localAddress;
         this.volume = volume;
         this.size = size;
         this.readOnly = readOnly;
-        this.owner = owner;
+        this.route = route;
+        this.links = links;
+        this.loop = links.next();
+        this.localAddress = localAddress;
         this.onClose = onClose;
     }
 
-    private interface Call {
-        void run(NbdClient client) throws IOException;
-    }
+    // ---- the queue -----------------------------------------------------------------------------
 
     /**
-     * Runs {@code call} on a connection to the current owner, reconnecting and sending it again
-     * when that is safe (see the class comment), until it succeeds or {@link #GIVE_UP} passed.
+     * Starts a request: straight on the volume served here when this node owns it (no thread hop),
+     * else in the queue. A request that fails here in a way the next owner may not is queued.
      */
-    private void forward(Call call) throws IOException {
-        long deadline = System.nanoTime() + GIVE_UP.toNanos();
-        IOException last = null;
-        while (!closed) {
-            Link link = idle.poll();
+    private CompletableFuture<Void> submit(Op op) {
+        if (route.get() instanceof Route.Local local) {
+            CompletableFuture<Void> attempt;
             try {
-                Optional<Owner> now = owner.get();
-                if (link != null && !now.equals(Optional.of(link.owner()))) {
-                    link.client().close(); // made to an owner the cluster has replaced (a pause, a failover)
-                    link = null;
-                }
-                if (link == null) {
-                    link = connect(now);
-                }
-                call.run(link.client());
-                if (!idle.offer(link)) {
-                    link.client().close();
-                }
-                return;
-            } catch (IOException e) {
-                // The owner died, was cut off, or no longer serves the volume: find the next one.
-                last = e;
-                if (link != null) {
-                    link.client().close();
-                    if (!mayResend(link.owner(), e)) {
-                        throw new IOException("volume " + volume + ": the owner did not answer within "
-                                + GIVE_UP.toSeconds() + " s and still serves the volume: " + e.getMessage(), e);
-                    }
-                }
-                drainIdle();
-                if (System.nanoTime() > deadline) {
-                    break;
-                }
-                long now = System.nanoTime();
-                if (now - lastRetryLog > RETRY_LOG_NANOS) {
-                    lastRetryLog = now;
-                    log.info("volume {}: request to the owner failed ({}); retrying until a serving owner answers",
-                            volume, e.getMessage());
+                attempt = op.local(local.device(), op.io);
+            } catch (RuntimeException e) {
+                attempt = CompletableFuture.failedFuture(e);
+            }
+            attempt.whenComplete((ok, failure) -> {
+                Throwable cause = failure == null ? null : unwrap(failure);
+                if (cause == null) {
+                    op.result.complete(null);
+                } else if (isFinal(cause)) {
+                    op.result.completeExceptionally(cause);
                 } else {
-                    log.debug("volume {}: request to the owner failed ({}); retrying", volume, e.getMessage());
+                    loop.execute(() -> retry(op, cause));
                 }
-                sleep();
+            });
+            return op.result;
+        }
+        loop.execute(() -> {
+            if (closed) {
+                op.result.completeExceptionally(new DeviceException(NbdError.ESHUTDOWN, "the connection is closed"));
+                return;
+            }
+            waiting.add(op);
+            pump();
+        });
+        return op.result;
+    }
+
+    /** Sends what waits where the cluster says the volume is served now; fails what waited too long. */
+    private void pump() {
+        if (waiting.isEmpty() && attempts == 0) {
+            stopTicking();
+            return;
+        }
+        startTicking();
+        Route now = route.get();
+        if (link != null && !(now instanceof Route.Remote r && r.owner().equals(link.owner) && link.client.isOpen())) {
+            leave(link, "the cluster no longer names " + link.owner.address() + " (epoch " + link.owner.epoch()
+                    + ") the serving owner", false);
+        }
+        long t = System.nanoTime();
+        for (Iterator<Op> it = waiting.iterator(); it.hasNext(); ) {
+            Op op = it.next();
+            if (op.io.clientGone()) {
+                it.remove();
+                op.result.completeExceptionally(new DeviceException(NbdError.ESHUTDOWN, "the client has disconnected"));
+            } else if (t - op.since > GIVE_UP.toNanos()) {
+                it.remove();
+                op.result.completeExceptionally(new IOException("volume " + volume + ": no owner answered within "
+                        + GIVE_UP.toSeconds() + " s" + (op.last == null ? "" : ": " + op.last.getMessage()), op.last));
             }
         }
-        throw new IOException("volume " + volume + ": no owner answered within " + GIVE_UP.toSeconds() + " s"
-                + (last == null ? "" : ": " + last.getMessage()), last);
+        if (waiting.isEmpty()) {
+            return;
+        }
+        if (now instanceof Route.Local local) {
+            drain(op -> op.local(local.device(), op.io));
+        } else if (now instanceof Route.Remote remote) {
+            if (link == null) {
+                connect(remote.owner());
+            } else {
+                Link sendOn = link;
+                drain(op -> op.remote(sendOn.client).whenComplete((ok, failure) -> answered(op, sendOn, failure)));
+            }
+        }
+    }
+
+    private interface Attempt {
+        CompletableFuture<Void> start(Op op);
+    }
+
+    /** Starts every waiting request that is due, in order. */
+    private void drain(Attempt attempt) {
+        long t = System.nanoTime();
+        for (Iterator<Op> it = waiting.iterator(); it.hasNext(); ) {
+            Op op = it.next();
+            if (t - op.notBefore < 0) {
+                continue;
+            }
+            it.remove();
+            attempts++;
+            CompletableFuture<Void> started;
+            try {
+                started = attempt.start(op);
+            } catch (RuntimeException e) {
+                started = CompletableFuture.failedFuture(e);
+            }
+            started.whenComplete((ok, failure) -> {
+                if (loop.inEventLoop()) {
+                    ended(op, failure);
+                } else {
+                    loop.execute(() -> ended(op, failure));
+                }
+            });
+        }
+    }
+
+    /** A remote attempt's answer, before {@link #ended}: a connection that ended takes its requests' fate with it. */
+    private void answered(Op op, Link sentOn, Throwable failure) {
+        if (failure != null && !sentOn.client.isOpen()) {
+            op.linkLost = true;
+            if (sentOn == link) {
+                link = null;
+            }
+        }
+        if (failure != null && sentOn.timedOut && !(unwrap(failure) instanceof NbdCommandException)) {
+            op.notBefore = Long.MAX_VALUE; // marks it: may not be sent again
+        }
+    }
+
+    private void ended(Op op, Throwable failure) {
+        attempts--;
+        if (failure == null) {
+            op.result.complete(null);
+        } else {
+            Throwable cause = unwrap(failure);
+            if (op.notBefore == Long.MAX_VALUE) {
+                op.result.completeExceptionally(new IOException("volume " + volume + ": the owner did not answer within "
+                        + GIVE_UP.toSeconds() + " s and still serves the volume: " + cause.getMessage(), cause));
+            } else if (isFinal(cause) || closed) {
+                op.result.completeExceptionally(cause);
+            } else {
+                requeue(op, cause, op.linkLost ? 0 : RETRY_NANOS);
+            }
+        }
+        pump();
+    }
+
+    /** A request that failed on the volume served here (it stopped serving, say) waits for the next owner. */
+    private void retry(Op op, Throwable cause) {
+        if (closed) {
+            op.result.completeExceptionally(cause);
+            return;
+        }
+        requeue(op, cause, RETRY_NANOS);
+        pump();
     }
 
     /**
-     * Whether a request whose attempt on a connection to {@code sentTo} failed with {@code e} may
-     * be sent again: when the owner answered, closed the connection, or is no longer the one the
-     * cluster names. Not when the wait for its answer ran out while it still is.
+     * Puts a request whose attempt failed back at the head of the queue, to be sent again after
+     * {@code delayNanos}: at once when the connection it was sent on ended, a little later when an
+     * owner answered with an error (it may be on its way out, or short of copies for a while).
      */
-    private boolean mayResend(Owner sentTo, IOException e) {
-        if (e instanceof NbdCommandException) {
-            return true; // answered: that attempt is over
-        }
-        boolean timedOut = false;
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            timedOut |= t instanceof SocketTimeoutException;
-        }
-        return !timedOut || !owner.get().equals(Optional.of(sentTo));
+    private void requeue(Op op, Throwable cause, long delayNanos) {
+        op.last = cause instanceof IOException io ? io : new IOException(cause.toString(), cause);
+        op.notBefore = System.nanoTime() + delayNanos;
+        op.linkLost = false;
+        logRetry(cause);
+        waiting.addFirst(op);
     }
 
-    private Link connect(Optional<Owner> now) throws IOException {
-        Owner target = now.orElseThrow(() -> new IOException("volume " + volume + " has no serving owner right now"));
-        InetSocketAddress address = target.address();
-        NbdClient client = null;
+    /**
+     * An answer to pass on to the client rather than to send the request elsewhere: what any
+     * serving owner would answer (a request it refuses as such, a full disk). An I/O error or a
+     * shutdown may be an owner that stopped serving the volume: the next one is asked.
+     */
+    private static boolean isFinal(Throwable cause) {
+        int code;
+        if (cause instanceof NbdCommandException e) {
+            code = e.error();
+        } else if (cause instanceof DeviceException e) {
+            code = e.error().code();
+        } else {
+            return !(cause instanceof IOException);
+        }
+        return code != NbdError.EIO.code() && code != NbdError.ESHUTDOWN.code();
+    }
+
+    private void logRetry(Throwable cause) {
+        long t = System.nanoTime();
+        if (t - lastRetryLog > RETRY_LOG_NANOS) {
+            lastRetryLog = t;
+            log.info("volume {}: request to the owner failed ({}); retrying until a serving owner answers",
+                    volume, cause.getMessage());
+        } else {
+            log.debug("volume {}: request to the owner failed ({}); retrying", volume, cause.getMessage());
+        }
+    }
+
+    // ---- connections ---------------------------------------------------------------------------
+
+    private void connect(Owner owner) {
+        if (connecting) {
+            return;
+        }
+        connecting = true;
+        links.connector().execute(() -> {
+            NbdPipelinedClient client = null;
+            IOException failure = null;
+            try {
+                client = open(owner.address());
+            } catch (IOException e) {
+                failure = e;
+            } catch (RuntimeException e) {
+                failure = new IOException(e.toString(), e);
+            }
+            NbdPipelinedClient made = client;
+            IOException failed = failure;
+            loop.execute(() -> connected(owner, made, failed));
+        });
+    }
+
+    private NbdPipelinedClient open(InetSocketAddress address) throws IOException {
         InetAddress local = localAddress;
         if (local != null) {
             try {
-                client = NbdClient.connect(address, volume, CONNECT_TIMEOUT, local);
+                return NbdPipelinedClient.connect(address, volume + ClusterExports.OWNER_ONLY, CONNECT_TIMEOUT, local, loop);
             } catch (BindException e) {
                 log.info("volume {}: cannot connect to the owner from {} ({}); using the address routing picks",
                         volume, local.getHostAddress(), e.getMessage());
                 localAddress = null;
             }
         }
-        if (client == null) {
-            client = NbdClient.connect(address, volume, CONNECT_TIMEOUT);
-        }
-        // An owner that hangs or is cut off sends no reset: leave it as soon as the cluster
-        // names another, and wait for it as long as it does not.
-        client.replyTimeout(GIVE_UP);
-        client.abandonWhen(() -> owner.get().filter(target::equals).isPresent() ? null
-                : "the cluster no longer names " + address + " (epoch " + target.epoch() + ") the serving owner");
-        return new Link(client, target);
+        return NbdPipelinedClient.connect(address, volume + ClusterExports.OWNER_ONLY, CONNECT_TIMEOUT, null, loop);
     }
 
-    private void drainIdle() {
-        for (Link l; (l = idle.poll()) != null; ) {
-            l.client().close();
+    private void connected(Owner owner, NbdPipelinedClient client, IOException failure) {
+        connecting = false;
+        if (client != null && (closed || !(route.get() instanceof Route.Remote r && r.owner().equals(owner)))) {
+            client.close(); // made to an owner the cluster has replaced meanwhile
+        } else if (client != null) {
+            link = new Link(client, owner);
+        } else {
+            for (Op op : waiting) {
+                op.last = failure;
+            }
+            logRetry(failure);
+            // The next tick tries again.
+            return;
+        }
+        pump();
+    }
+
+    /** Closes a connection: what was sent on it fails, and is sent again unless {@code timedOut}. */
+    private void leave(Link l, String why, boolean timedOut) {
+        l.timedOut |= timedOut;
+        if (link == l) {
+            link = null;
+        }
+        l.client.close(new IOException("volume " + volume + ": left " + l.owner.address() + ": " + why));
+    }
+
+    private void startTicking() {
+        if (ticker == null) {
+            ticker = loop.scheduleAtFixedRate(this::tick, TICK_MS, TICK_MS, TimeUnit.MILLISECONDS);
         }
     }
 
-    private static void sleep() throws IOException {
-        try {
-            Thread.sleep(RETRY_MS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
+    private void stopTicking() {
+        if (ticker != null) {
+            ticker.cancel(false);
+            ticker = null;
         }
     }
+
+    /** Every {@link #TICK_MS}: leaves an owner that kept a request {@link #GIVE_UP} while still named; sends what waits. */
+    private void tick() {
+        if (link != null && link.client.oldestInFlightNanos() > GIVE_UP.toNanos()) {
+            leave(link, "no answer within " + GIVE_UP.toSeconds() + " s", true);
+        }
+        pump();
+    }
+
+    private static Throwable unwrap(Throwable t) {
+        return t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
+    }
+
+    // ---- BlockDevice ---------------------------------------------------------------------------
 
     @Override
     public long size() {
@@ -205,13 +431,145 @@ final class ForwardingBlockDevice implements BlockDevice {
     }
 
     @Override
-    public void read(long offset, ByteBuffer dst) throws IOException {
-        int position = dst.position();
-        forward(c -> {
-            ByteBuffer view = dst.duplicate();
-            view.position(position);
-            c.read(offset, view);
+    public CompletableFuture<Void> readAsync(long offset, ByteBuffer dst, IoContext io) {
+        return submit(new Op(io) {
+            @Override
+            CompletableFuture<Void> remote(NbdPipelinedClient client) {
+                return client.read(offset, dst);
+            }
+
+            @Override
+            CompletableFuture<Void> local(BlockDevice device, IoContext io) {
+                return device.readAsync(offset, dst.duplicate(), io);
+            }
         });
+    }
+
+    @Override
+    public CompletableFuture<Void> writeAsync(long offset, ByteBuffer[] parts, boolean fua, IoContext io) {
+        return submit(new Op(io) {
+            @Override
+            CompletableFuture<Void> remote(NbdPipelinedClient client) {
+                return client.write(offset, views(parts), fua);
+            }
+
+            @Override
+            CompletableFuture<Void> local(BlockDevice device, IoContext io) {
+                return device.writeAsync(offset, views(parts), fua, io);
+            }
+        });
+    }
+
+    /** Each attempt reads the parts through views of its own. */
+    private static ByteBuffer[] views(ByteBuffer[] parts) {
+        ByteBuffer[] views = new ByteBuffer[parts.length];
+        for (int i = 0; i < parts.length; i++) {
+            views[i] = parts[i].duplicate();
+        }
+        return views;
+    }
+
+    @Override
+    public CompletableFuture<Void> flushAsync(IoContext io) {
+        return submit(new Op(io) {
+            @Override
+            CompletableFuture<Void> remote(NbdPipelinedClient client) {
+                return client.flush();
+            }
+
+            @Override
+            CompletableFuture<Void> local(BlockDevice device, IoContext io) {
+                return device.flushAsync(io);
+            }
+        });
+    }
+
+    @Override
+    public CompletableFuture<Void> trimAsync(long offset, long length, boolean fua, IoContext io) {
+        return submit(new Op(io) {
+            @Override
+            CompletableFuture<Void> remote(NbdPipelinedClient client) {
+                return client.trim(offset, (int) length, fua);
+            }
+
+            @Override
+            CompletableFuture<Void> local(BlockDevice device, IoContext io) {
+                return device.trimAsync(offset, length, fua, io);
+            }
+        });
+    }
+
+    @Override
+    public CompletableFuture<Void> writeZeroesAsync(long offset, long length, boolean mayTrim, boolean fastOnly,
+            boolean fua, IoContext io) {
+        return submit(new Op(io) {
+            @Override
+            CompletableFuture<Void> remote(NbdPipelinedClient client) {
+                return client.writeZeroes(offset, (int) length, !mayTrim, fua);
+            }
+
+            @Override
+            CompletableFuture<Void> local(BlockDevice device, IoContext io) {
+                return device.writeZeroesAsync(offset, length, mayTrim, fastOnly, fua, io);
+            }
+        });
+    }
+
+    /** The owner's allocation map when this node is the owner; all data otherwise (the owner's business). */
+    @Override
+    public CompletableFuture<List<Extent>> extentsAsync(long offset, long length, IoContext io) {
+        if (route.get() instanceof Route.Local local) {
+            return local.device().extentsAsync(offset, length, io)
+                    .exceptionally(e -> List.of(new Extent(offset, length, false)));
+        }
+        return CompletableFuture.completedFuture(extents(offset, length));
+    }
+
+    @Override
+    public CompletableFuture<Void> cacheAsync(long offset, long length, IoContext io) {
+        return CompletableFuture.completedFuture(null);
+    }
+
+    // The blocking calls: on the network thread (small requests of a volume served here that
+    // prefers it) straight on the volume, else they wait for the asynchronous ones (a shutdown's flush).
+
+    @Override
+    public boolean prefersInlineIo() {
+        return route.get() instanceof Route.Local local && local.device().prefersInlineIo();
+    }
+
+    private interface LocalCall {
+        void run(BlockDevice device) throws IOException;
+    }
+
+    /**
+     * Runs a call on the network thread on the volume served here; anything else (not served here,
+     * or a failure the next owner may not give) goes back to the server, which makes the request
+     * again through the asynchronous calls.
+     */
+    private void inline(LocalCall call) throws IOException {
+        if (!(route.get() instanceof Route.Local local)) {
+            throw new WouldBlockException("volume " + volume + " is not served on this node");
+        }
+        try {
+            call.run(local.device());
+        } catch (WouldBlockException e) {
+            throw e;
+        } catch (IOException e) {
+            if (isFinal(e)) {
+                throw e;
+            }
+            throw new WouldBlockException("volume " + volume + ": " + e.getMessage());
+        }
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+        if (!BlockDevice.mayWait()) {
+            inline(d -> d.read(offset, dst));
+            return;
+        }
+        await(readAsync(offset, dst, IoContext.CALLER));
         dst.position(dst.limit());
     }
 
@@ -222,30 +580,40 @@ final class ForwardingBlockDevice implements BlockDevice {
 
     @Override
     public void write(long offset, ByteBuffer[] parts, boolean fua) throws IOException {
-        // One request to the owner, not one per part, sent from the parts as they are. Each
-        // attempt sends from views of its own: a failed one may have sent some of them.
-        forward(c -> {
-            ByteBuffer[] views = new ByteBuffer[parts.length];
-            for (int i = 0; i < parts.length; i++) {
-                views[i] = parts[i].duplicate();
-            }
-            c.write(offset, views, fua);
-        });
+        if (!BlockDevice.mayWait()) {
+            inline(d -> d.write(offset, views(parts), fua));
+            return;
+        }
+        await(writeAsync(offset, parts, fua, IoContext.CALLER));
     }
 
     @Override
     public void flush() throws IOException {
-        forward(NbdClient::flush);
+        await(flushAsync(IoContext.CALLER));
     }
 
     @Override
     public void trim(long offset, long length, boolean fua) throws IOException {
-        forward(c -> c.trim(offset, length, fua));
+        await(trimAsync(offset, length, fua, IoContext.CALLER));
     }
 
     @Override
     public void writeZeroes(long offset, long length, boolean mayTrim, boolean fastOnly, boolean fua) throws IOException {
-        forward(c -> c.writeZeroes(offset, length, !mayTrim, fua));
+        await(writeZeroesAsync(offset, length, mayTrim, fastOnly, fua, IoContext.CALLER));
+    }
+
+    private static void await(CompletableFuture<Void> f) throws IOException {
+        try {
+            f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw new IOException(e.getCause());
+        }
     }
 
     @Override
@@ -259,8 +627,25 @@ final class ForwardingBlockDevice implements BlockDevice {
 
     @Override
     public void close() {
-        closed = true;
-        drainIdle();
+        try {
+            loop.execute(this::closeOnLoop);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // the node is stopping: its forwarding loop is gone, and the connections with it
+        }
         onClose.run();
     }
+
+    private void closeOnLoop() {
+        closed = true;
+        List<Op> left = new ArrayList<>(waiting);
+        waiting.clear();
+        for (Op op : left) {
+            op.result.completeExceptionally(new DeviceException(NbdError.ESHUTDOWN, "the connection is closed"));
+        }
+        if (link != null) {
+            leave(link, "the client's connection closed", false);
+        }
+        stopTicking();
+    }
+
 }

@@ -5,13 +5,18 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * What the NBD server serves: a fixed-size range of bytes. The server validates every request
  * (range, flags, read-only) before calling in, so implementations see only well-formed calls.
- * Calls are blocking and arrive concurrently from the server's I/O workers (small ones of a
- * device that {@linkplain #prefersInlineIo() prefers it} on its network thread, where they must
- * not wait); an implementation is thread-safe. Failures are {@link IOException}s: a {@link DeviceException} carries the
+ * The server makes its calls through the asynchronous methods ({@code readAsync} and the
+ * others), many in flight at once; their defaults run the blocking methods on the server's I/O
+ * workers ({@link IoContext#blocking}), which suits a local file. A device that waits on the
+ * network (a forwarder to another node) overrides them and holds no thread while it waits. Small
+ * requests of a device that {@linkplain #prefersInlineIo() prefers it} are made through the
+ * blocking methods on the network thread, where they must not wait. An implementation is
+ * thread-safe; futures may complete on any thread. Failures are {@link IOException}s: a {@link DeviceException} carries the
  * NBD error to send, any other exception becomes EIO (or the errno of a native failure).
  *
  * <p>A plain local copy is one implementation; the replicated volume of the cluster is another.
@@ -109,6 +114,62 @@ public interface BlockDevice extends AutoCloseable {
 
     /** A hint to bring a range into cache; may do nothing. */
     void cache(long offset, long length) throws IOException;
+
+    // ---- asynchronous calls: the server's way in ------------------------------------------------
+
+    /** {@link #read} without holding a thread while it waits; {@code dst} is filled when the future completes. */
+    default CompletableFuture<Void> readAsync(long offset, ByteBuffer dst, IoContext io) {
+        return io.blocking(() -> {
+            read(offset, dst);
+            return null;
+        });
+    }
+
+    /** {@link #write(long, ByteBuffer[], boolean)}; the parts are not touched once the future completed. */
+    default CompletableFuture<Void> writeAsync(long offset, ByteBuffer[] parts, boolean fua, IoContext io) {
+        return io.blocking(() -> {
+            write(offset, parts, fua);
+            return null;
+        });
+    }
+
+    /** {@link #flush}. */
+    default CompletableFuture<Void> flushAsync(IoContext io) {
+        return io.blocking(() -> {
+            flush();
+            return null;
+        });
+    }
+
+    /** {@link #trim}. */
+    default CompletableFuture<Void> trimAsync(long offset, long length, boolean fua, IoContext io) {
+        return io.blocking(() -> {
+            trim(offset, length, fua);
+            return null;
+        });
+    }
+
+    /** {@link #writeZeroes}. */
+    default CompletableFuture<Void> writeZeroesAsync(long offset, long length, boolean mayTrim, boolean fastOnly,
+            boolean fua, IoContext io) {
+        return io.blocking(() -> {
+            writeZeroes(offset, length, mayTrim, fastOnly, fua);
+            return null;
+        });
+    }
+
+    /** {@link #extents}. */
+    default CompletableFuture<List<Extent>> extentsAsync(long offset, long length, IoContext io) {
+        return io.blocking(() -> extents(offset, length));
+    }
+
+    /** {@link #cache}. */
+    default CompletableFuture<Void> cacheAsync(long offset, long length, IoContext io) {
+        return io.blocking(() -> {
+            cache(offset, length);
+            return null;
+        });
+    }
 
     /** Releases this handle; other handles on the same export stay usable. */
     @Override

@@ -2,11 +2,13 @@ package io.hablock.cluster.metrics;
 
 import io.hablock.blockstore.Extent;
 import io.hablock.nbd.BlockDevice;
+import io.hablock.nbd.IoContext;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * A {@link BlockDevice} that counts and times every call into another one, under the labels of
@@ -133,6 +135,57 @@ public final class MeteredBlockDevice implements BlockDevice {
         } finally {
             metrics.zero.completed(start, ok);
         }
+    }
+
+    // The asynchronous calls: counted and timed when their futures complete.
+
+    @Override
+    public CompletableFuture<Void> readAsync(long offset, ByteBuffer dst, IoContext io) {
+        int bytes = dst.remaining();
+        return timed(metrics.read, bytes, metrics.readBytes, () -> delegate.readAsync(offset, dst, io));
+    }
+
+    @Override
+    public CompletableFuture<Void> writeAsync(long offset, ByteBuffer[] parts, boolean fua, IoContext io) {
+        long bytes = BlockDevice.lengthOf(parts);
+        return timed(metrics.write, bytes, metrics.writtenBytes, () -> delegate.writeAsync(offset, parts, fua, io));
+    }
+
+    @Override
+    public CompletableFuture<Void> flushAsync(IoContext io) {
+        return timed(metrics.flush, 0, null, () -> delegate.flushAsync(io));
+    }
+
+    @Override
+    public CompletableFuture<Void> trimAsync(long offset, long length, boolean fua, IoContext io) {
+        return timed(metrics.trim, 0, null, () -> delegate.trimAsync(offset, length, fua, io));
+    }
+
+    @Override
+    public CompletableFuture<Void> writeZeroesAsync(long offset, long length, boolean mayTrim, boolean fastOnly,
+            boolean fua, IoContext io) {
+        return timed(metrics.zero, 0, null, () -> delegate.writeZeroesAsync(offset, length, mayTrim, fastOnly, fua, io));
+    }
+
+    @Override
+    public CompletableFuture<List<Extent>> extentsAsync(long offset, long length, IoContext io) {
+        return delegate.extentsAsync(offset, length, io);
+    }
+
+    @Override
+    public CompletableFuture<Void> cacheAsync(long offset, long length, IoContext io) {
+        return delegate.cacheAsync(offset, length, io);
+    }
+
+    private static CompletableFuture<Void> timed(VolumeMetrics.OpMetrics op, long bytes, com.codahale.metrics.Counter counter,
+            java.util.function.Supplier<CompletableFuture<Void>> call) {
+        long start = op.start();
+        return call.get().whenComplete((ok, failure) -> {
+            op.completed(start, failure == null);
+            if (failure == null && counter != null) {
+                counter.inc(bytes);
+            }
+        });
     }
 
     @Override

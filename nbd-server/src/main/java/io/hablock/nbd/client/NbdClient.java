@@ -99,9 +99,33 @@ public final class NbdClient implements Closeable {
     public static NbdClient connect(InetSocketAddress address, String export, Duration timeout, InetAddress localAddress)
             throws IOException {
         Objects.requireNonNull(export, "export");
+        Negotiated n = negotiate(address, export, timeout, localAddress);
+        Selector selector = null;
+        try {
+            n.channel().configureBlocking(false);
+            selector = Selector.open();
+            return new NbdClient(n.channel(), selector, n.channel().socket().getSoTimeout(), export, n.export());
+        } catch (IOException | RuntimeException e) {
+            n.channel().close();
+            if (selector != null) {
+                selector.close();
+            }
+            throw e;
+        }
+    }
+
+    /** A blocking socket in the transmission phase, and what the server said of the export. */
+    record Negotiated(SocketChannel channel, NbdHandshake.Export export) {
+    }
+
+    /**
+     * Connects (blocking, at most {@code timeout} for the connect and each handshake message) and
+     * negotiates {@code export}; the socket's read timeout is left at {@code timeout}.
+     */
+    static Negotiated negotiate(InetSocketAddress address, String export, Duration timeout, InetAddress localAddress)
+            throws IOException {
         int millis = (int) Math.max(1, Math.min(Integer.MAX_VALUE, timeout.toMillis()));
         SocketChannel channel = SocketChannel.open();
-        Selector selector = null;
         try {
             if (localAddress != null) {
                 channel.bind(new InetSocketAddress(localAddress, 0));
@@ -115,15 +139,9 @@ public final class NbdClient implements Closeable {
             // read ahead is left in the stream's buffer.
             DataInputStream in = new DataInputStream(new BufferedInputStream(socket.getInputStream(), 1 << 12));
             DataOutputStream out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 1 << 12));
-            NbdHandshake.Export info = NbdHandshake.go(in, out, export);
-            channel.configureBlocking(false);
-            selector = Selector.open();
-            return new NbdClient(channel, selector, millis, export, info);
+            return new Negotiated(channel, NbdHandshake.go(in, out, export));
         } catch (IOException | RuntimeException e) {
             channel.close();
-            if (selector != null) {
-                selector.close();
-            }
             if (e instanceof NbdOptionException || e instanceof java.net.BindException || !(e instanceof IOException io)) {
                 throw e;
             }
@@ -440,7 +458,7 @@ public final class NbdClient implements Closeable {
         return brokenBy;
     }
 
-    private static String describe(int type, long offset, int length) {
+    static String describe(int type, long offset, int length) {
         String name = switch (type) {
             case Nbd.CMD_READ -> "NBD_CMD_READ";
             case Nbd.CMD_WRITE -> "NBD_CMD_WRITE";

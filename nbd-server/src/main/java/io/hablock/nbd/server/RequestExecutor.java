@@ -4,6 +4,7 @@ import io.hablock.blockstore.Extent;
 import io.hablock.nativeio.NativeIOException;
 import io.hablock.nbd.BlockDevice;
 import io.hablock.nbd.DeviceException;
+import io.hablock.nbd.IoContext;
 import io.hablock.nbd.WouldBlockException;
 import io.hablock.nbd.protocol.Nbd;
 import io.hablock.nbd.protocol.NbdError;
@@ -14,12 +15,16 @@ import io.netty.buffer.ByteBufAllocator;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Runs one validated request against the device and encodes its reply as a list of buffers
- * (headers and data apart, so data is never copied). Runs on an I/O worker thread.
+ * (headers and data apart, so data is never copied): on the network thread through the
+ * device's blocking calls ({@link #execute}, small requests of a fast device), or through its
+ * asynchronous ones ({@link #executeAsync}, everything else).
  */
 final class RequestExecutor {
     private static final Logger log = LoggerFactory.getLogger(RequestExecutor.class);
@@ -126,6 +131,90 @@ final class RequestExecutor {
         }
     }
 
+    /**
+     * Starts the request through the device's asynchronous calls; the reply (an error reply when
+     * it failed) completes the future, after the payload was released. Never fails.
+     */
+    CompletableFuture<List<Object>> executeAsync(ByteBufAllocator alloc, NbdRequest r, IoContext io) {
+        CompletableFuture<List<Object>> started;
+        try {
+            started = start(alloc, r, io);
+        } catch (Exception | OutOfMemoryError e) {
+            started = CompletableFuture.failedFuture(e);
+        }
+        return started.handle((reply, failure) -> {
+            r.release();
+            return failure == null ? reply : failed(alloc, r, failure);
+        });
+    }
+
+    private CompletableFuture<List<Object>> start(ByteBufAllocator alloc, NbdRequest r, IoContext io) {
+        boolean fua = r.hasFlag(Nbd.CMD_FLAG_FUA);
+        CompletableFuture<Void> done;
+        switch (r.type()) {
+            case Nbd.CMD_READ:
+                return readAsync(alloc, r, io);
+            case Nbd.CMD_WRITE: {
+                ByteBuf payload = r.payload();
+                done = device.writeAsync(r.offset(), payload.nioBufferCount() == 1
+                        ? new ByteBuffer[] {payload.nioBuffer()} : payload.nioBuffers(), fua, io);
+                break;
+            }
+            case Nbd.CMD_FLUSH:
+                done = device.flushAsync(io);
+                break;
+            case Nbd.CMD_TRIM:
+                done = device.trimAsync(r.offset(), r.length(), fua, io);
+                break;
+            case Nbd.CMD_WRITE_ZEROES:
+                done = device.writeZeroesAsync(r.offset(), r.length(), !r.hasFlag(Nbd.CMD_FLAG_NO_HOLE),
+                        r.hasFlag(Nbd.CMD_FLAG_FAST_ZERO), fua, io);
+                break;
+            case Nbd.CMD_CACHE:
+                done = device.cacheAsync(r.offset(), r.length(), io);
+                break;
+            case Nbd.CMD_BLOCK_STATUS:
+                return device.extentsAsync(r.offset(), r.length(), io).thenApply(e -> blockStatus(alloc, r, e));
+            default:
+                return CompletableFuture.completedFuture(error(alloc, r, NbdError.EINVAL, "unknown command " + r.type()));
+        }
+        return done.thenApply(v -> List.of(TransmissionReplies.simple(alloc, r.cookie(), 0)));
+    }
+
+    private CompletableFuture<List<Object>> readAsync(ByteBufAllocator alloc, NbdRequest r, IoContext io) {
+        int length = (int) r.length();
+        if (length == 0) {
+            return CompletableFuture.completedFuture(emptyRead(alloc, r));
+        }
+        ByteBuf data = alloc.directBuffer(length, length);
+        CompletableFuture<Void> filled;
+        try {
+            filled = device.readAsync(r.offset(), data.nioBuffer(0, length), io);
+        } catch (RuntimeException e) {
+            data.release();
+            throw e;
+        }
+        return filled.handle((v, failure) -> {
+            if (failure != null) {
+                data.release();
+                throw failure instanceof CompletionException c ? c : new CompletionException(failure);
+            }
+            data.writerIndex(length);
+            return readReply(alloc, r, data);
+        });
+    }
+
+    /** The error reply for a request whose asynchronous run failed. */
+    private List<Object> failed(ByteBufAllocator alloc, NbdRequest r, Throwable failure) {
+        Throwable e = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+        NbdError error = errorOf(e);
+        if (error == NbdError.EIO) {
+            log.warn("I/O error on export '{}' (command {}, offset {}, length {}): {}",
+                    session.exportName(), r.type(), r.offset(), r.length(), e.toString());
+        }
+        return error(alloc, r, error, String.valueOf(e.getMessage()));
+    }
+
     private void write(NbdRequest r, boolean fua) throws IOException {
         ByteBuf payload = r.payload();
         if (payload.nioBufferCount() == 1) {
@@ -136,26 +225,30 @@ final class RequestExecutor {
     }
 
     private List<Object> read(ByteBufAllocator alloc, NbdRequest r) throws IOException {
-        long offset = r.offset();
         int length = (int) r.length();
+        if (length == 0) {
+            return emptyRead(alloc, r);
+        }
+        return readReply(alloc, r, readData(alloc, r.offset(), length)); // data first: a failed read leaves no header behind
+    }
+
+    private List<Object> emptyRead(ByteBufAllocator alloc, NbdRequest r) {
+        return List.of(session.structuredReplies()
+                ? TransmissionReplies.done(alloc, r.cookie()) : TransmissionReplies.simple(alloc, r.cookie(), 0));
+    }
+
+    /** The reply to a READ of at least one byte whose data was read (and is given to the reply). */
+    private List<Object> readReply(ByteBufAllocator alloc, NbdRequest r, ByteBuf data) {
         long cookie = r.cookie();
         if (!session.structuredReplies()) {
-            if (length == 0) {
-                return List.of(TransmissionReplies.simple(alloc, cookie, 0));
-            }
-            ByteBuf data = readData(alloc, offset, length); // first: a failed read leaves no header behind
             return List.of(TransmissionReplies.simple(alloc, cookie, 0), data);
         }
-        if (length == 0) {
-            return List.of(TransmissionReplies.done(alloc, cookie));
-        }
-        ByteBuf data = readData(alloc, offset, length);
-        if (r.hasFlag(Nbd.CMD_FLAG_DF) || length >= ZERO_COPY_MIN_BYTES) {
+        if (r.hasFlag(Nbd.CMD_FLAG_DF) || data.readableBytes() >= ZERO_COPY_MIN_BYTES) {
             // Large reads go as one chunk, zeros as data, as they would with sendfile: scanning a
             // MiB for zero runs costs more than sending them (block-status-driven copiers ask small).
-            return List.of(TransmissionReplies.offsetDataHeader(alloc, cookie, true, offset, length), data);
+            return List.of(TransmissionReplies.offsetDataHeader(alloc, cookie, true, r.offset(), data.readableBytes()), data);
         }
-        return ZeroRuns.chunks(alloc, cookie, offset, data);
+        return ZeroRuns.chunks(alloc, cookie, r.offset(), data);
     }
 
     private ByteBuf readData(ByteBufAllocator alloc, long offset, int length) throws IOException {
@@ -171,7 +264,10 @@ final class RequestExecutor {
     }
 
     private List<Object> blockStatus(ByteBufAllocator alloc, NbdRequest r) throws IOException {
-        List<Extent> extents = device.extents(r.offset(), r.length());
+        return blockStatus(alloc, r, device.extents(r.offset(), r.length()));
+    }
+
+    private List<Object> blockStatus(ByteBufAllocator alloc, NbdRequest r, List<Extent> extents) {
         int count = r.hasFlag(Nbd.CMD_FLAG_REQ_ONE) ? 1 : Math.min(extents.size(), MAX_DESCRIPTORS);
         long[] lengths = new long[count];
         int[] flags = new int[count];

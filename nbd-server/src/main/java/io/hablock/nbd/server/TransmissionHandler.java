@@ -1,6 +1,8 @@
 package io.hablock.nbd.server;
 
 import io.hablock.nbd.BlockDevice;
+import io.hablock.nbd.DeviceException;
+import io.hablock.nbd.IoContext;
 import io.hablock.nbd.NetworkThread;
 import io.hablock.nbd.protocol.Nbd;
 import io.hablock.nbd.protocol.NbdError;
@@ -10,14 +12,15 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.ReferenceCountUtil;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The transmission phase of one connection. Requests are validated on the event loop, run on
- * the server's I/O workers (many in flight, replies in completion order) and answered back on
- * the event loop; small reads and writes of a fast local device run inline instead (see
+ * The transmission phase of one connection. Requests are validated on the event loop, started
+ * through the device's asynchronous calls (many in flight, replies in completion order; a local
+ * file runs on the server's I/O workers) and answered back on the event loop; small reads and writes of a fast local device run inline instead (see
  * {@link #runsInline}). All of this handler's fields are touched on the event loop only.
  */
 final class TransmissionHandler extends ChannelInboundHandlerAdapter {
@@ -118,7 +121,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             long start = System.nanoTime();
             List<Object> reply = NetworkThread.run(() -> executor.execute(ctx.alloc(), request, true));
             if (reply == null) {
-                runOnWorker(request, bytes); // the device would have waited: never here
+                runAsync(request, bytes); // the device would have waited: never here
                 return;
             }
             long took = System.nanoTime() - start;
@@ -133,32 +136,57 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             completed(reply, bytes);
             return;
         }
-        runOnWorker(request, bytes);
+        runAsync(request, bytes);
     }
 
     /**
-     * Runs the request on an I/O worker, unless the connection is closed by the time a worker
-     * takes it: a client that went away (or that a forwarding node abandoned before it sends the
-     * request again elsewhere) must not have a queued request of it land later, after newer ones.
+     * Runs the request through the device's asynchronous calls; the reply comes back to the event
+     * loop. A device that blocks runs on an I/O worker ({@link #io}); one that waits on the
+     * network holds no thread.
      */
-    private void runOnWorker(NbdRequest request, long bytes) {
-        try {
-            server.io().execute(() -> {
-                List<Object> reply = ctx.channel().isActive() ? executor.execute(ctx.alloc(), request)
-                        : dropped(request);
+    private void runAsync(NbdRequest request, long bytes) {
+        executor.executeAsync(ctx.alloc(), request, io).thenAccept(reply -> {
+            if (ctx.executor().inEventLoop()) {
+                completed(reply, bytes);
+            } else {
                 ctx.executor().execute(() -> completed(reply, bytes));
-            });
-        } catch (RejectedExecutionException e) {
-            request.release();
-            completed(executor.error(ctx.alloc(), request, NbdError.ESHUTDOWN, "server is shutting down"), bytes);
-        }
+            }
+        });
     }
 
-    /** A request of a connection that closed before it ran: nothing done, no reply to send. */
-    private static List<Object> dropped(NbdRequest request) {
-        request.release();
-        return List.of();
-    }
+    /**
+     * Where the device runs blocking work: an I/O worker, unless the connection is closed by the
+     * time a worker takes it: a client that went away (or that a forwarding node abandoned before
+     * it sends the request again elsewhere) must not have a queued request of it land later,
+     * after newer ones.
+     */
+    private final IoContext io = new IoContext() {
+        @Override
+        public <T> CompletableFuture<T> blocking(BlockingCall<T> work) {
+            CompletableFuture<T> result = new CompletableFuture<>();
+            try {
+                server.io().execute(() -> {
+                    if (clientGone()) {
+                        result.completeExceptionally(new DeviceException(NbdError.ESHUTDOWN, "the client has disconnected"));
+                        return;
+                    }
+                    try {
+                        result.complete(work.call());
+                    } catch (Exception | OutOfMemoryError e) {
+                        result.completeExceptionally(e);
+                    }
+                });
+            } catch (RejectedExecutionException e) {
+                result.completeExceptionally(new DeviceException(NbdError.ESHUTDOWN, "server is shutting down"));
+            }
+            return result;
+        }
+
+        @Override
+        public boolean clientGone() {
+            return !ctx.channel().isActive();
+        }
+    };
 
     /**
      * Small READs and WRITEs of a device that prefers it run right here on the event loop: no

@@ -14,7 +14,10 @@ import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -210,6 +213,57 @@ class NbdClientFaultTest {
         });
         try (NbdClient client = NbdClient.connect(address(), "x", SHORT)) {
             assertThatThrownBy(client::flush).hasMessageContaining("protocol error: reply for cookie 2 while waiting for 1");
+        }
+    }
+
+    @Test
+    void aPipelinedClientFailsEveryRequestInFlightWhenTheServerDropsTheConnectionMidReply() throws Exception {
+        serve((in, out) -> {
+            handshake(in, out);
+            long first = readRequest(in);
+            for (int i = 1; i < 4; i++) {
+                readRequest(in);
+            }
+            out.writeInt(Nbd.SIMPLE_REPLY_MAGIC);
+            out.writeInt(0);
+            out.writeLong(first);
+            out.write(new byte[100]); // of 4096
+            out.flush();
+        });
+        io.netty.channel.EventLoopGroup group = NbdPipelinedClient.group(1, "test-pipelined");
+        try {
+            NbdPipelinedClient client = NbdPipelinedClient.connect(address(), "x", SHORT, null, group);
+            List<CompletableFuture<Void>> sent = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                sent.add(client.read(i * 4096L, ByteBuffer.allocate(4096)));
+            }
+            for (CompletableFuture<Void> f : sent) {
+                assertThatThrownBy(() -> f.get(5, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                        .hasMessageEndingWith("NBD 127.0.0.1:" + listener.getLocalPort() + "/x: the server closed the connection");
+            }
+            assertThat(client.isOpen()).isFalse();
+            assertThatThrownBy(() -> client.flush().get(5, TimeUnit.SECONDS)).hasMessageContaining("closed the connection");
+        } finally {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void aPipelinedClientLeavingAServerFailsWhatIsInFlightWithItsReasonAndSendsNothingMore() throws Exception {
+        CompletableFuture<Void> done = serveSilentAfterOneRequest();
+        io.netty.channel.EventLoopGroup group = NbdPipelinedClient.group(1, "test-pipelined");
+        try {
+            NbdPipelinedClient client = NbdPipelinedClient.connect(address(), "x", SHORT, null, group);
+            CompletableFuture<Void> write = client.write(0, new ByteBuffer[] {ByteBuffer.allocate(512)}, true);
+            Thread.sleep(SHORT.toMillis()); // longer than the handshake's timeout: none applies to replies
+            assertThat(write).isNotDone();
+            assertThat(client.eventLoop().submit(client::oldestInFlightNanos).get()).isGreaterThan(SHORT.toNanos() / 2);
+            client.close(new IOException("left on purpose"));
+            assertThatThrownBy(() -> write.get(5, TimeUnit.SECONDS)).hasMessageEndingWith("left on purpose");
+            assertThatThrownBy(() -> client.flush().get(5, TimeUnit.SECONDS)).hasMessageEndingWith("left on purpose");
+        } finally {
+            done.complete(null);
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
         }
     }
 }

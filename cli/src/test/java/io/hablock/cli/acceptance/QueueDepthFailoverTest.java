@@ -1,0 +1,135 @@
+package io.hablock.cli.acceptance;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.hablock.cli.acceptance.support.BackgroundProcess;
+import io.hablock.cli.acceptance.support.Command;
+import io.hablock.cli.acceptance.support.LocalClusterProcesses;
+import io.hablock.cli.acceptance.support.Waits;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Clients at a real queue depth across failovers (issue 13's first acceptance point): fio at
+ * queue depth 64 on the node that becomes the owner and on a node that stays a forwarder, then the
+ * owner is killed; after it came back, clients on it and on the current owner, and the current
+ * owner is paused past its session. No client sees an I/O error, every block fio wrote reads back
+ * with its checksum, and no client goes longer than the session timeout + 2 s without a write
+ * completing (the pause: from fio's log of every completion).
+ *
+ * <p>Before the forwarder was asynchronous, the node that became the owner forwarded to itself
+ * with every I/O thread waiting on a forwarded request: all 32 requests in flight failed with EIO
+ * after 60 s.
+ */
+class QueueDepthFailoverTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Duration SESSION_TIMEOUT = Duration.ofSeconds(5);
+    private static final double LONGEST_PAUSE_S = SESSION_TIMEOUT.toSeconds() + 2;
+
+    @TempDir
+    static Path dir;
+
+    @Test
+    void noClientSeesAnErrorWhenTheOwnerIsKilledThenTheNextOwnerPaused() throws Exception {
+        try (LocalClusterProcesses cluster = LocalClusterProcesses.up(dir.resolve("cluster"), 3, "127.0.5")) {
+            cluster.cliOk("volume", "create", "qd", "--size", "256M", "--copies", "2");
+            JsonNode info = cluster.json("volume", "info", "qd", "--json");
+            String owner = info.get("owner").asText();
+            List<String> copies = new ArrayList<>();
+            info.get("copyNodes").fieldNames().forEachRemaining(copies::add);
+            String next = copies.stream().filter(n -> !n.equals(owner)).findFirst().orElseThrow();
+            String forwarder = List.of("v1", "v2", "v3").stream().filter(n -> !copies.contains(n)).findFirst().orElseThrow();
+
+            // 1. The owner is killed: one client on the node that becomes the owner, one on a forwarder.
+            try (BackgroundProcess onNext = fio(cluster, next, "qd", 0, "a");
+                    BackgroundProcess onForwarder = fio(cluster, forwarder, "qd", 64, "b")) {
+                Thread.sleep(3000);
+                cluster.kill(owner);
+                assertClean("owner " + owner + " killed, client on " + next + " (the next owner)", onNext, "a", LONGEST_PAUSE_S);
+                assertClean("owner " + owner + " killed, client on " + forwarder + " (a forwarder)", onForwarder, "b", LONGEST_PAUSE_S);
+            }
+            assertThat(cluster.json("volume", "info", "qd", "--json").get("owner").asText()).isEqualTo(next);
+
+            // 2. The old owner comes back; once the volume has two copies again, the owner is paused.
+            cluster.start(owner);
+            Waits.until(owner + " normal", Duration.ofSeconds(60), () -> {
+                for (JsonNode n : cluster.json("node", "ls", "--json")) {
+                    if (n.get("name").asText().equals(owner)) {
+                        return n.get("status").asText().equals("normal");
+                    }
+                }
+                return false;
+            }, () -> cluster.cli("node", "ls").stdout());
+            Waits.until("qd healthy again", Duration.ofSeconds(120),
+                    () -> cluster.json("volume", "info", "qd", "--json").get("health").asText().equals("healthy"),
+                    () -> cluster.cli("volume", "info", "qd").stdout());
+            String paused = cluster.json("volume", "info", "qd", "--json").get("owner").asText();
+            String other = List.of("v1", "v2", "v3").stream().filter(n -> !n.equals(paused)).findFirst().orElseThrow();
+            try (BackgroundProcess onRestarted = fio(cluster, owner.equals(paused) ? other : owner, "qd", 128, "c");
+                    BackgroundProcess onPaused = fio(cluster, paused, "qd", 192, "d")) {
+                Thread.sleep(3000);
+                long frozenAt = System.nanoTime();
+                cluster.freeze(paused);
+                double frozen;
+                try {
+                    Waits.until("a new owner of qd", Duration.ofSeconds(60),
+                            () -> !cluster.json("volume", "info", "qd", "--json").get("owner").asText().equals(paused),
+                            () -> cluster.cli("volume", "info", "qd").stdout());
+                } finally {
+                    cluster.thaw(paused);
+                    frozen = (System.nanoTime() - frozenAt) / 1e9;
+                }
+                assertClean("owner " + paused + " paused, client on a forwarder", onRestarted, "c", LONGEST_PAUSE_S);
+                // Its own node stood still as long as the test kept it frozen; once it runs again, it
+                // finds its ZooKeeper session expired, opens a new one and learns the new owner.
+                System.out.printf("%s was frozen %.2f s%n", paused, frozen);
+                assertClean("owner " + paused + " paused, client on it (deposed when it woke)", onPaused, "d", frozen + 3);
+            }
+            assertThat(cluster.cliOk("volume", "verify", "qd").stdout()).contains("ok: all compared copies are identical");
+        }
+    }
+
+    /**
+     * fio writing 24 MiB in 4 KiB blocks at random from {@code offsetMiB}, 64 requests in flight,
+     * through a node's NBD endpoint, then reading every block back against its checksum.
+     */
+    private static BackgroundProcess fio(LocalClusterProcesses cluster, String node, String volume, int offsetMiB,
+            String log) {
+        return Command.of("fio", "--name=" + node, "--ioengine=nbd", "--uri=" + cluster.uri(node, volume),
+                "--rw=randwrite", "--bs=4k", "--iodepth=64", "--offset=" + offsetMiB + "M", "--size=24M",
+                "--rate_iops=600", "--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--verify_state_save=0",
+                "--write_lat_log=" + dir.resolve(log), "--log_avg_msec=0", "--output-format=json").start();
+    }
+
+    /** The longest time, in seconds, between two writes' completions (fio's log of each completion, in ms). */
+    private static double longestPause(String log) throws java.io.IOException {
+        long[] times = java.nio.file.Files.readAllLines(dir.resolve(log + "_clat.1.log")).stream()
+                .map(l -> l.split(",\\s*")).filter(f -> f[2].equals("1")).mapToLong(f -> Long.parseLong(f[0]))
+                .sorted().toArray();
+        long longest = 0;
+        for (int i = 1; i < times.length; i++) {
+            longest = Math.max(longest, times[i] - times[i - 1]);
+        }
+        return longest / 1000.0;
+    }
+
+    private static void assertClean(String what, BackgroundProcess fio, String log, double longestPause) throws Exception {
+        assertThat(fio.exitCode(Duration.ofMinutes(3))).as("fio exit status, %s%s", what, fio.describe()).isZero();
+        String out = fio.stdout();
+        JsonNode job = JSON.readTree(out.substring(out.indexOf('{'))).get("jobs").get(0);
+        assertThat(job.get("error").asInt()).as("fio error, %s%s", what, fio.describe()).isZero();
+        assertThat(job.get("write").get("io_bytes").asLong()).as("bytes written, %s", what).isEqualTo(24L << 20);
+        assertThat(job.get("read").get("io_bytes").asLong()).as("bytes read back and verified, %s", what)
+                .isEqualTo(24L << 20);
+        double longestWrite = job.get("write").get("clat_ns").get("max").asDouble() / 1e9;
+        double pause = longestPause(log);
+        System.out.printf("%s: longest pause %.2f s, longest write %.2f s%n", what, pause, longestWrite);
+        assertThat(pause).as("longest pause (s) without a write completing, %s", what).isLessThanOrEqualTo(longestPause);
+    }
+}

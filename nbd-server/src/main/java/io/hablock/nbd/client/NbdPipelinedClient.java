@@ -1,0 +1,282 @@
+package io.hablock.nbd.client;
+
+import io.hablock.nbd.protocol.Nbd;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.util.collection.LongObjectHashMap;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * A pipelined NBD client on a Netty event loop: many requests in flight on one connection,
+ * replies matched by cookie, no thread held while the server works. The handshake is
+ * {@link NbdClient}'s ({@code NBD_OPT_GO}, simple replies), done blocking in {@link #connect}
+ * before the socket joins the event loop.
+ *
+ * <p>Every future completes on the client's event loop, exceptionally with an
+ * {@link NbdCommandException} when the server answered with an error, or with an
+ * {@link IOException} when the connection ended first (after it is closed: nothing of a failed
+ * request is sent any more). A WRITE's buffers are read until its future completes. Requests may
+ * be made from any thread. Thread-safe.
+ */
+public final class NbdPipelinedClient {
+    private final Channel channel;
+    private final String export;
+    private final NbdHandshake.Export info;
+    private final String server;
+    /** Requests sent and not answered, by cookie; event loop only. */
+    private final LongObjectHashMap<Pending> pending = new LongObjectHashMap<>();
+    private long nextCookie = 1; // event loop only
+    private volatile IOException closedBy;
+
+    private record Pending(int type, long offset, int length, ByteBuffer dst, CompletableFuture<Void> done, long sentAt) {
+    }
+
+    private NbdPipelinedClient(Channel channel, String export, NbdHandshake.Export info, String server) {
+        this.channel = channel;
+        this.export = export;
+        this.info = info;
+        this.server = server;
+    }
+
+    /** An event loop group whose loops can take a client's socket (NIO: it adopts a connected JDK socket). */
+    public static EventLoopGroup group(int threads, String name) {
+        return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(name, true), NioIoHandler.newFactory());
+    }
+
+    /**
+     * Connects from {@code localAddress} (null: the one routing picks), negotiates {@code export}
+     * and hands the socket to {@code group} (made by {@link #group}, or one of its loops). Blocks up to
+     * {@code timeout} per step: not to be called on an event loop.
+     */
+    public static NbdPipelinedClient connect(InetSocketAddress address, String export, Duration timeout,
+            InetAddress localAddress, EventLoopGroup group) throws IOException {
+        NbdClient.Negotiated n = NbdClient.negotiate(address, export, timeout, localAddress);
+        try {
+            n.channel().socket().setSoTimeout(0);
+            n.channel().socket().setKeepAlive(true);
+            NioSocketChannel ch = new NioSocketChannel(n.channel());
+            String host = address.getAddress() == null ? address.getHostString() : address.getAddress().getHostAddress();
+            NbdPipelinedClient client = new NbdPipelinedClient(ch, export, n.export(), host + ":" + address.getPort());
+            ch.pipeline().addLast(client.new ReplyDecoder());
+            group.register(ch).syncUninterruptibly();
+            if (!ch.isActive()) {
+                throw new IOException("NBD " + client.server + "/" + export + ": the connection closed after the handshake");
+            }
+            return client;
+        } catch (IOException | RuntimeException e) {
+            n.channel().close();
+            throw e;
+        }
+    }
+
+    public long size() {
+        return info.size();
+    }
+
+    public boolean isReadOnly() {
+        return (info.flags() & Nbd.TFLAG_READ_ONLY) != 0;
+    }
+
+    /** Largest payload of one request the server accepts. */
+    public int maxPayload() {
+        return info.maxPayload();
+    }
+
+    /** The loop every future of this client completes on. */
+    public EventLoop eventLoop() {
+        return channel.eventLoop();
+    }
+
+    /** False once the connection ended (closed here, by the server, or by the network). */
+    public boolean isOpen() {
+        return channel.isActive() && closedBy == null;
+    }
+
+    /** Requests sent and not answered yet (on the event loop: exact; elsewhere: a recent value). */
+    public int inFlight() {
+        return pending.size();
+    }
+
+    /** How long the oldest request in flight has waited for its answer, in nanoseconds; 0 when none. Event loop only. */
+    public long oldestInFlightNanos() {
+        long now = System.nanoTime();
+        long oldest = 0;
+        for (Pending p : pending.values()) {
+            oldest = Math.max(oldest, now - p.sentAt());
+        }
+        return oldest;
+    }
+
+    /** Fills {@code dst}'s remaining bytes from {@code offset} (its position is left as is). */
+    public CompletableFuture<Void> read(long offset, ByteBuffer dst) {
+        return send(Nbd.CMD_READ, 0, offset, dst.remaining(), null, dst.duplicate());
+    }
+
+    /** Writes the parts' remaining bytes, in order, at {@code offset}, as one request (positions left as they are). */
+    public CompletableFuture<Void> write(long offset, ByteBuffer[] parts, boolean fua) {
+        long length = 0;
+        for (ByteBuffer p : parts) {
+            length += p.remaining();
+        }
+        if (length > info.maxPayload()) {
+            return CompletableFuture.failedFuture(new IllegalArgumentException("a write of " + length + " bytes is over the "
+                    + info.maxPayload() + "-byte payload export '" + export + "' accepts"));
+        }
+        return send(Nbd.CMD_WRITE, fua ? Nbd.CMD_FLAG_FUA : 0, offset, (int) length, parts, null);
+    }
+
+    public CompletableFuture<Void> flush() {
+        return send(Nbd.CMD_FLUSH, 0, 0, 0, null, null);
+    }
+
+    public CompletableFuture<Void> trim(long offset, int length, boolean fua) {
+        return send(Nbd.CMD_TRIM, fua ? Nbd.CMD_FLAG_FUA : 0, offset, length, null, null);
+    }
+
+    public CompletableFuture<Void> writeZeroes(long offset, int length, boolean noHole, boolean fua) {
+        return send(Nbd.CMD_WRITE_ZEROES, (fua ? Nbd.CMD_FLAG_FUA : 0) | (noHole ? Nbd.CMD_FLAG_NO_HOLE : 0),
+                offset, length, null, null);
+    }
+
+    private CompletableFuture<Void> send(int type, int flags, long offset, int length, ByteBuffer[] payload, ByteBuffer dst) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        EventLoop loop = channel.eventLoop();
+        if (loop.inEventLoop()) {
+            sendNow(type, flags, offset, length, payload, dst, done);
+        } else {
+            loop.execute(() -> sendNow(type, flags, offset, length, payload, dst, done));
+        }
+        return done;
+    }
+
+    private void sendNow(int type, int flags, long offset, int length, ByteBuffer[] payload, ByteBuffer dst,
+            CompletableFuture<Void> done) {
+        if (!isOpen()) {
+            done.completeExceptionally(closedException());
+            return;
+        }
+        long cookie = nextCookie++;
+        pending.put(cookie, new Pending(type, offset, length, dst, done, System.nanoTime()));
+        ByteBuf header = channel.alloc().ioBuffer(Nbd.REQUEST_HEADER_LENGTH);
+        header.writeInt(Nbd.REQUEST_MAGIC).writeShort(flags).writeShort(type).writeLong(cookie).writeLong(offset).writeInt(length);
+        channel.write(header, channel.voidPromise());
+        if (payload != null && length > 0) {
+            channel.write(Unpooled.wrappedBuffer(payload), channel.voidPromise());
+        }
+        channel.flush();
+    }
+
+    /** Closes the connection; every request not answered fails (once the socket is closed). */
+    public void close() {
+        close(new IOException("NBD " + server + "/" + export + ": the connection was closed by this client"));
+    }
+
+    /** Like {@link #close()}, failing what is in flight with {@code why}. */
+    public void close(IOException why) {
+        if (closedBy == null) {
+            closedBy = why;
+        }
+        channel.close();
+    }
+
+    private IOException closedException() {
+        IOException why = closedBy;
+        return why != null ? why : new IOException("NBD " + server + "/" + export + ": the server closed the connection");
+    }
+
+    @Override
+    public String toString() {
+        return "NbdPipelinedClient[" + server + "/" + export + (isOpen() ? "" : ", closed") + "]";
+    }
+
+    /** Reads replies, completing each request's future; a READ's data goes straight into its buffer. */
+    private final class ReplyDecoder extends ByteToMessageDecoder {
+        private static final int HEADER = 16;
+        /** The READ whose data is being received, and how much of it is still to come. */
+        private Pending reading;
+        private int readingLeft;
+
+        @Override
+        protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws IOException {
+            while (true) {
+                if (reading != null) {
+                    int n = Math.min(readingLeft, in.readableBytes());
+                    ByteBuffer dst = reading.dst();
+                    int at = reading.length() - readingLeft;
+                    ByteBuffer view = dst.duplicate();
+                    view.position(dst.position() + at).limit(dst.position() + at + n);
+                    in.readBytes(view);
+                    readingLeft -= n;
+                    if (readingLeft > 0) {
+                        return;
+                    }
+                    Pending done = reading;
+                    reading = null;
+                    done.done().complete(null);
+                }
+                if (in.readableBytes() < HEADER) {
+                    return;
+                }
+                int magic = in.readInt();
+                int error = in.readInt();
+                long cookie = in.readLong();
+                if (magic != Nbd.SIMPLE_REPLY_MAGIC) {
+                    throw new IOException(String.format("protocol error from %s: reply magic 0x%08x", server, magic));
+                }
+                Pending p = pending.remove(cookie);
+                if (p == null) {
+                    throw new IOException("protocol error from " + server + ": a reply for cookie " + cookie
+                            + ", which no request in flight has");
+                }
+                if (error != 0) {
+                    p.done().completeExceptionally(new NbdCommandException(NbdClient.describe(p.type(), p.offset(), p.length()), error));
+                } else if (p.type() == Nbd.CMD_READ && p.length() > 0) {
+                    reading = p;
+                    readingLeft = p.length();
+                } else {
+                    p.done().complete(null);
+                }
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            close(cause instanceof IOException io ? io
+                    : new IOException("NBD " + server + "/" + export + ": " + cause, cause));
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+            super.channelInactive(ctx);
+            IOException why = closedException();
+            if (closedBy == null) {
+                closedBy = why;
+            }
+            List<Pending> failed = new ArrayList<>(pending.values());
+            pending.clear();
+            if (reading != null) {
+                failed.add(reading);
+                reading = null;
+            }
+            for (Pending p : failed) {
+                p.done().completeExceptionally(why);
+            }
+        }
+    }
+}
