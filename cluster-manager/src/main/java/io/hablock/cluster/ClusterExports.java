@@ -125,11 +125,24 @@ final class ClusterExports implements ExportProvider {
             return new ForwardingBlockDevice.Route.Local(new ReplicatedBlockDevice(served.get(), readOnly, () -> {
             }), v.epoch());
         }
-        NodeInfo n = agent.cachedNodes().get(v.owner());
-        return n == null ? ForwardingBlockDevice.Route.NONE
-                : new ForwardingBlockDevice.Route.Remote(new ForwardingBlockDevice.Owner(
-                        new java.net.InetSocketAddress(n.host(), n.nbdPort()), v.epoch()));
+        Optional<NodeInfo> n = agent.cachedNode(v.owner());
+        if (n.isEmpty()) {
+            return ForwardingBlockDevice.Route.NONE;
+        }
+        RemoteRoute last = remoteRoutes.get(name);
+        if (last == null || last.record() != v || last.node() != n.get()) {
+            last = new RemoteRoute(v, n.get(), new ForwardingBlockDevice.Route.Remote(new ForwardingBlockDevice.Owner(
+                    new java.net.InetSocketAddress(n.get().host(), n.get().nbdPort()), v.epoch())));
+            remoteRoutes.put(name, last);
+        }
+        return last.route();
     }
+
+    /** The route last made from a volume's record and its owner's (the same instances: the same route). */
+    private record RemoteRoute(VolumeRecord record, NodeInfo node, ForwardingBlockDevice.Route.Remote route) {
+    }
+
+    private final java.util.Map<String, RemoteRoute> remoteRoutes = new java.util.concurrent.ConcurrentHashMap<>();
 
     private String whereIs(String name) {
         Optional<VolumeRecord> v = agent.cachedVolume(name);

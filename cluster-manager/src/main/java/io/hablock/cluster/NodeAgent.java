@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
@@ -108,18 +109,41 @@ final class NodeAgent implements AutoCloseable {
 
     /** The catalogue as last seen (a cache; no ZooKeeper round trip). */
     Optional<VolumeRecord> cachedVolume(String name) {
-        ChildData d = volumesCache.get(cluster.paths().volume(name)).orElse(null);
+        return parsed(volumesCache, cluster.paths().volume(name), VolumeRecord.class);
+    }
+
+    /** One node's record from the cache, if it is registered (live). */
+    Optional<NodeInfo> cachedNode(String nodeId) {
+        return parsed(nodesCache, cluster.paths().node(nodeId), NodeInfo.class);
+    }
+
+    /** A cached znode's data and what it parses to: the data path asks for them on every request. */
+    private record Parsed(ChildData data, Object value) {
+    }
+
+    private final Map<String, Parsed> parsed = new ConcurrentHashMap<>();
+
+    /**
+     * The record at {@code path}, parsed once per version: the cache replaces a znode's
+     * {@link ChildData} when it changes, so the same instance means the same record.
+     */
+    private <T> Optional<T> parsed(CuratorCache cache, String path, Class<T> type) {
+        ChildData d = cache.get(path).orElse(null);
         if (d == null || d.getData() == null) {
             return Optional.empty();
         }
-        try {
-            return Optional.of(Json.read(d.getData(), VolumeRecord.class, d.getPath()));
-        } catch (ClusterException e) {
-            return Optional.empty();
+        Parsed p = parsed.get(path);
+        if (p == null || p.data() != d) {
+            try {
+                p = new Parsed(d, Json.read(d.getData(), type, d.getPath()));
+            } catch (ClusterException e) {
+                return Optional.empty();
+            }
+            parsed.put(path, p);
         }
+        return Optional.of(type.cast(p.value()));
     }
 
-    /** Names of the ready volumes of the catalogue, as last seen. */
     List<String> cachedVolumeNames() {
         return cachedVolumes().stream().filter(v -> v.state() == VolumeState.READY).map(VolumeRecord::name).toList();
     }

@@ -43,15 +43,7 @@ class ForwardingTest {
 
     /** Brings a killed node back and waits until it is normal: each test starts with 3 nodes. */
     private static void restart(String node) {
-        cluster.start(node);
-        Waits.until(node + " normal", Duration.ofSeconds(60), () -> {
-            for (JsonNode n : cluster.json("node", "ls", "--json")) {
-                if (n.get("name").asText().equals(node)) {
-                    return n.get("status").asText().equals("normal");
-                }
-            }
-            return false;
-        }, () -> cluster.cli("node", "ls").stdout());
+        cluster.restart(node);
     }
 
     /** A volume's owner and a node that does not own it, whose host endpoint the test uses. */

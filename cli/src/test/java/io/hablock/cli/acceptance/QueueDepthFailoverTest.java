@@ -57,15 +57,7 @@ class QueueDepthFailoverTest {
             assertThat(cluster.json("volume", "info", "qd", "--json").get("owner").asText()).isEqualTo(next);
 
             // 2. The old owner comes back; once the volume has two copies again, the owner is paused.
-            cluster.start(owner);
-            Waits.until(owner + " normal", Duration.ofSeconds(60), () -> {
-                for (JsonNode n : cluster.json("node", "ls", "--json")) {
-                    if (n.get("name").asText().equals(owner)) {
-                        return n.get("status").asText().equals("normal");
-                    }
-                }
-                return false;
-            }, () -> cluster.cli("node", "ls").stdout());
+            cluster.restart(owner);
             Waits.until("qd healthy again", Duration.ofSeconds(120),
                     () -> cluster.json("volume", "info", "qd", "--json").get("health").asText().equals("healthy"),
                     () -> cluster.cli("volume", "info", "qd").stdout());

@@ -49,6 +49,19 @@ public final class LocalClusterProcesses implements AutoCloseable {
         assertThat(r.exitCode()).as("cluster start%s", r.describe()).isZero();
     }
 
+    /** {@link #start} and wait (up to a minute) until {@code node ls} shows the node normal again. */
+    public void restart(String node) {
+        start(node);
+        Waits.until(node + " normal", java.time.Duration.ofSeconds(60), () -> {
+            for (JsonNode n : json("node", "ls", "--json")) {
+                if (n.get("name").asText().equals(node)) {
+                    return n.get("status").asText().equals("normal");
+                }
+            }
+            return false;
+        }, () -> cli("node", "ls").stdout());
+    }
+
     /** The node's NBD address: v1 is PREFIX.11, v2 PREFIX.12, ... */
     public String uri(String node, String volume) {
         return "nbd://" + ipPrefix + "." + (10 + Integer.parseInt(node.substring(1))) + ":10809/" + volume;
