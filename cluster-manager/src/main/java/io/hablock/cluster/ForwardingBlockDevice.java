@@ -8,6 +8,7 @@ import io.hablock.nbd.WouldBlockException;
 import io.hablock.nbd.client.NbdCommandException;
 import io.hablock.nbd.client.NbdPipelinedClient;
 import io.hablock.nbd.protocol.NbdError;
+import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
 import java.io.IOException;
 import java.net.BindException;
@@ -44,7 +45,8 @@ import org.slf4j.LoggerFactory;
  * twice could otherwise land after a newer write to the same place. A request never has two
  * attempts in flight. Requests of a client that disconnected and are not sent yet are dropped.
  *
- * <p>All state is kept on one event loop of the node's {@link ForwardingLinks}.
+ * <p>All state is kept on one event loop: the client connection's own (so a request and its
+ * answer cross no thread), or the node's {@link ForwardingLinks} for calls made off a connection.
  */
 final class ForwardingBlockDevice implements BlockDevice {
     private static final Logger log = LoggerFactory.getLogger(ForwardingBlockDevice.class);
@@ -52,7 +54,8 @@ final class ForwardingBlockDevice implements BlockDevice {
     private static final long TICK_MS = 100;
     /** How long a request answered with a retryable error waits before it is sent again. */
     private static final long RETRY_NANOS = 200_000_000L;
-    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
+    /** For the TCP connect and the handshake: an owner that takes longer is treated as unreachable, and tried again. */
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(3);
     /** At most one line per this interval about failing requests: one per outage, not one per request. */
     private static final long RETRY_LOG_NANOS = 10_000_000_000L;
 
@@ -110,8 +113,11 @@ final class ForwardingBlockDevice implements BlockDevice {
     private final long size;
     private final boolean readOnly;
     private final Supplier<Route> route;
-    private final ForwardingLinks links;
-    private final EventLoop loop;
+    /** Where the state lives: the event loop of the first connection that made a request (see {@link #bind}). */
+    private volatile EventLoop loop;
+    /** The socket class of {@link #loop}'s transport, for connections to owners. */
+    private volatile Class<? extends Channel> channelType;
+    private final java.util.concurrent.atomic.AtomicBoolean bound = new java.util.concurrent.atomic.AtomicBoolean();
     private final Runnable onClose;
     /** This node's advertised address: connections come from it, so the owner can tell them from applications'. */
     private volatile InetAddress localAddress;
@@ -131,8 +137,8 @@ final class ForwardingBlockDevice implements BlockDevice {
         this.size = size;
         this.readOnly = readOnly;
         this.route = route;
-        this.links = links;
         this.loop = links.next();
+        this.channelType = ForwardingLinks.CHANNEL_TYPE;
         this.localAddress = localAddress;
         this.onClose = onClose;
     }
@@ -144,6 +150,7 @@ final class ForwardingBlockDevice implements BlockDevice {
      * else in the queue. A request that fails here in a way the next owner may not is queued.
      */
     private CompletableFuture<Void> submit(Op op) {
+        bind(op.io);
         if (route.get() instanceof Route.Local local) {
             CompletableFuture<Void> attempt;
             try {
@@ -158,12 +165,12 @@ final class ForwardingBlockDevice implements BlockDevice {
                 } else if (isFinal(cause)) {
                     op.result.completeExceptionally(cause);
                 } else {
-                    loop.execute(() -> retry(op, cause));
+                    onLoop(() -> retry(op, cause));
                 }
             });
             return op.result;
         }
-        loop.execute(() -> {
+        onLoop(() -> {
             if (closed) {
                 op.result.completeExceptionally(new DeviceException(NbdError.ESHUTDOWN, "the connection is closed"));
                 return;
@@ -174,11 +181,22 @@ final class ForwardingBlockDevice implements BlockDevice {
         return op.result;
     }
 
+    /**
+     * Before the first request: keeps the state, and the connections to owners, on the event loop
+     * of the client's connection (all its requests come from there, and answers completed there
+     * cross no thread); the node's forwarding loop for callers off a connection.
+     */
+    private void bind(IoContext io) {
+        if (!bound.get() && bound.compareAndSet(false, true) && io.channel() != null) {
+            loop = io.channel().eventLoop();
+            channelType = io.channel().getClass();
+        }
+    }
+
     /** Sends what waits where the cluster says the volume is served now; fails what waited too long. */
     private void pump() {
         if (waiting.isEmpty() && attempts == 0) {
-            stopTicking();
-            return;
+            return; // the ticker stops at its next tick
         }
         startTicking();
         Route now = route.get();
@@ -233,13 +251,7 @@ final class ForwardingBlockDevice implements BlockDevice {
             } catch (RuntimeException e) {
                 started = CompletableFuture.failedFuture(e);
             }
-            started.whenComplete((ok, failure) -> {
-                if (loop.inEventLoop()) {
-                    ended(op, failure);
-                } else {
-                    loop.execute(() -> ended(op, failure));
-                }
-            });
+            started.whenComplete((ok, failure) -> onLoop(() -> ended(op, failure)));
         }
     }
 
@@ -332,34 +344,44 @@ final class ForwardingBlockDevice implements BlockDevice {
             return;
         }
         connecting = true;
-        links.connector().execute(() -> {
-            NbdPipelinedClient client = null;
-            IOException failure = null;
-            try {
-                client = open(owner.address());
-            } catch (IOException e) {
-                failure = e;
-            } catch (RuntimeException e) {
-                failure = new IOException(e.toString(), e);
-            }
-            NbdPipelinedClient made = client;
-            IOException failed = failure;
-            loop.execute(() -> connected(owner, made, failed));
-        });
+        open(owner.address(), localAddress).whenComplete((client, failure) -> onLoop(() ->
+                connected(owner, client, failure == null ? null : asIo(unwrap(failure)))));
     }
 
-    private NbdPipelinedClient open(InetSocketAddress address) throws IOException {
-        InetAddress local = localAddress;
-        if (local != null) {
-            try {
-                return NbdPipelinedClient.connect(address, volume + ClusterExports.OWNER_ONLY, CONNECT_TIMEOUT, local, loop);
-            } catch (BindException e) {
-                log.info("volume {}: cannot connect to the owner from {} ({}); using the address routing picks",
-                        volume, local.getHostAddress(), e.getMessage());
-                localAddress = null;
-            }
+    /** Connects from {@code local} (this node's advertised address), or from the address routing picks when that one is not this host's. */
+    private CompletableFuture<NbdPipelinedClient> open(InetSocketAddress address, InetAddress local) {
+        String export = volume + ClusterExports.OWNER_ONLY;
+        CompletableFuture<NbdPipelinedClient> made =
+                NbdPipelinedClient.connect(address, export, CONNECT_TIMEOUT, local, loop, channelType);
+        if (local == null) {
+            return made;
         }
-        return NbdPipelinedClient.connect(address, volume + ClusterExports.OWNER_ONLY, CONNECT_TIMEOUT, null, loop);
+        return made.handle((client, failure) -> {
+            if (failure == null || !isBindFailure(unwrap(failure))) {
+                return made;
+            }
+            log.info("volume {}: cannot connect to the owner from {} ({}); using the address routing picks",
+                    volume, local.getHostAddress(), unwrap(failure).getMessage());
+            localAddress = null;
+            return NbdPipelinedClient.connect(address, export, CONNECT_TIMEOUT, null, loop, channelType);
+        }).thenCompose(f -> f);
+    }
+
+    private static boolean isBindFailure(Throwable t) {
+        return t instanceof BindException || String.valueOf(t.getMessage()).contains("assign requested address");
+    }
+
+    private static IOException asIo(Throwable t) {
+        return t instanceof IOException io ? io : new IOException(t.toString(), t);
+    }
+
+    /** Runs {@code task} on this device's loop: now when already there. */
+    private void onLoop(Runnable task) {
+        if (loop.inEventLoop()) {
+            task.run();
+        } else {
+            loop.execute(task);
+        }
     }
 
     private void connected(Owner owner, NbdPipelinedClient client, IOException failure) {
@@ -403,6 +425,10 @@ final class ForwardingBlockDevice implements BlockDevice {
 
     /** Every {@link #TICK_MS}: leaves an owner that kept a request {@link #GIVE_UP} while still named; sends what waits. */
     private void tick() {
+        if (waiting.isEmpty() && attempts == 0) {
+            stopTicking();
+            return;
+        }
         if (link != null && link.client.oldestInFlightNanos() > GIVE_UP.toNanos()) {
             leave(link, "no answer within " + GIVE_UP.toSeconds() + " s", true);
         }
@@ -628,7 +654,7 @@ final class ForwardingBlockDevice implements BlockDevice {
     @Override
     public void close() {
         try {
-            loop.execute(this::closeOnLoop);
+            onLoop(this::closeOnLoop);
         } catch (java.util.concurrent.RejectedExecutionException e) {
             // the node is stopping: its forwarding loop is gone, and the connections with it
         }

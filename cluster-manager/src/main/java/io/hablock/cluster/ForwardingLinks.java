@@ -1,35 +1,28 @@
 package io.hablock.cluster;
 
 import io.hablock.nbd.client.NbdPipelinedClient;
+import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
-import io.netty.util.concurrent.DefaultThreadFactory;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executor;
-import java.util.concurrent.Executors;
+import io.netty.channel.socket.nio.NioSocketChannel;
 import java.util.concurrent.TimeUnit;
 
 /**
- * What a node's forwarders share: the event loop their connections to owners run on (no thread
- * per request: a request waits as an entry in a map, not as a blocked thread) and the threads that
- * connect (a handshake is blocking, and a connect to a cut-off owner waits its timeout).
+ * The event loop for a node's forwarders that work for no client connection (a flush at
+ * shutdown before any request): forwarders normally live on their client connection's loop.
  */
 final class ForwardingLinks implements AutoCloseable {
+    /** The socket class for connections made on {@link #next()}'s loops. */
+    static final Class<? extends Channel> CHANNEL_TYPE = NioSocketChannel.class;
     private final EventLoopGroup group = NbdPipelinedClient.group(1, "forward");
-    private final ExecutorService connector = Executors.newCachedThreadPool(new DefaultThreadFactory("forward-connect", true));
 
-    /** The loop a new forwarder keeps its state and its connection on. */
+    /** The loop a forwarder keeps its state on until a client connection's request binds it to that connection's. */
     EventLoop next() {
         return group.next();
     }
 
-    Executor connector() {
-        return connector;
-    }
-
     @Override
     public void close() {
-        connector.shutdownNow();
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
     }
 }

@@ -28,6 +28,16 @@ public interface IoContext {
     /** True once the client's connection is closed: work not started yet need not be done. */
     boolean clientGone();
 
+    /**
+     * The client's connection, or null off one. A device that talks to the network may run on
+     * its event loop (the calls of one connection all come from it, and completing there costs
+     * no thread hop) and open its own connections of the same transport
+     * ({@code channel().getClass()}). It must not read from or write to it.
+     */
+    default io.netty.channel.Channel channel() {
+        return null;
+    }
+
     /** Runs blocking work on the calling thread, for a client that stays: for callers that may wait. */
     IoContext CALLER = new IoContext() {
         @Override

@@ -4,6 +4,7 @@ import io.hablock.nativeio.NativeIOException;
 import io.hablock.nativeio.nbd.KernelNbd;
 import io.hablock.nativeio.nbd.NbdConnectRequest;
 import io.hablock.nativeio.nbd.NbdSyscalls;
+import io.hablock.nbd.client.NbdHandshake;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -40,7 +41,7 @@ public final class KernelAttach {
         int fd = sys.connectTcp(endpoint, CONNECT_TIMEOUT);
         try {
             Optional<String> client = ProcSockets.localAddressOfFd(fd);
-            NbdHandshake.Export export = NbdHandshake.go(sys, fd, volume);
+            NbdHandshake.Export export = NbdHandshake.go(new FdWire(sys, fd), volume);
             sys.clearTimeouts(fd); // the kernel applies its own
             NbdConnectRequest request = new NbdConnectRequest(export.size(), blockSize(export), export.flags(),
                     ioTimeout, ioTimeout, index, List.of(fd), Optional.of(backendIdentifier(cluster, volume)));
@@ -52,7 +53,7 @@ public final class KernelAttach {
 
     /** The server's preferred block size when the kernel can use it, else the largest that divides the size. */
     private static int blockSize(NbdHandshake.Export e) throws NativeIOException {
-        int preferred = e.preferredBlockSize();
+        int preferred = e.preferredBlock();
         if (preferred >= NbdConnectRequest.MIN_BLOCK_SIZE && preferred <= NbdConnectRequest.MAX_BLOCK_SIZE
                 && Integer.bitCount(preferred) == 1 && e.size() % preferred == 0) {
             return preferred;

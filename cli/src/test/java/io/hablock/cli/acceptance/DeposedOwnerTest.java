@@ -19,6 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
  * session timeout, another node takes over and acknowledges a newer write, and reads that were
  * waiting on a connection to the frozen owner reach it when it wakes (SIGCONT). It must answer
  * none of them with its old data: its lease ran out while it slept, whatever it has not heard yet.
+ * (The connection follows the volume, so a read may also be answered with the new owner's data.)
  */
 class DeposedOwnerTest {
     private static final String VOLUME = "deposed";

@@ -17,8 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Clients at a real queue depth across failovers (issue 13's first acceptance point): fio at
- * queue depth 64 on the node that becomes the owner and on a node that stays a forwarder, then the
- * owner is killed; after it came back, clients on it and on the current owner, and the current
+ * queue depth 64 on the node that becomes the owner and on a node that stays a forwarder, and 16
+ * clients at once on the forwarder, then the owner is killed; after it came back, clients on it and on the current owner, and the current
  * owner is paused past its session. No client sees an I/O error, every block fio wrote reads back
  * with its checksum, and no client goes longer than the session timeout + 2 s without a write
  * completing (the pause: from fio's log of every completion).
@@ -46,13 +46,17 @@ class QueueDepthFailoverTest {
             String next = copies.stream().filter(n -> !n.equals(owner)).findFirst().orElseThrow();
             String forwarder = List.of("v1", "v2", "v3").stream().filter(n -> !copies.contains(n)).findFirst().orElseThrow();
 
-            // 1. The owner is killed: one client on the node that becomes the owner, one on a forwarder.
-            try (BackgroundProcess onNext = fio(cluster, next, "qd", 0, "a");
-                    BackgroundProcess onForwarder = fio(cluster, forwarder, "qd", 64, "b")) {
+            // 1. The owner is killed: one client on the node that becomes the owner, one on a
+            //    forwarder, and 16 more at once on the forwarder.
+            try (BackgroundProcess onNext = fio(cluster, next, "qd", 0, "a", 1);
+                    BackgroundProcess onForwarder = fio(cluster, forwarder, "qd", 64, "b", 1);
+                    BackgroundProcess sixteen = fio(cluster, forwarder, "qd", 96, "e", 16)) {
                 Thread.sleep(3000);
                 cluster.kill(owner);
-                assertClean("owner " + owner + " killed, client on " + next + " (the next owner)", onNext, "a", LONGEST_PAUSE_S);
-                assertClean("owner " + owner + " killed, client on " + forwarder + " (a forwarder)", onForwarder, "b", LONGEST_PAUSE_S);
+                assertClean("owner " + owner + " killed, client on " + next + " (the next owner)", onNext, "a", 1, LONGEST_PAUSE_S);
+                assertClean("owner " + owner + " killed, client on " + forwarder + " (a forwarder)", onForwarder, "b", 1,
+                        LONGEST_PAUSE_S);
+                assertClean("owner " + owner + " killed, 16 clients on " + forwarder, sixteen, "e", 16, LONGEST_PAUSE_S);
             }
             assertThat(cluster.json("volume", "info", "qd", "--json").get("owner").asText()).isEqualTo(next);
 
@@ -63,8 +67,8 @@ class QueueDepthFailoverTest {
                     () -> cluster.cli("volume", "info", "qd").stdout());
             String paused = cluster.json("volume", "info", "qd", "--json").get("owner").asText();
             String other = List.of("v1", "v2", "v3").stream().filter(n -> !n.equals(paused)).findFirst().orElseThrow();
-            try (BackgroundProcess onRestarted = fio(cluster, owner.equals(paused) ? other : owner, "qd", 128, "c");
-                    BackgroundProcess onPaused = fio(cluster, paused, "qd", 192, "d")) {
+            try (BackgroundProcess onRestarted = fio(cluster, owner.equals(paused) ? other : owner, "qd", 128, "c", 1);
+                    BackgroundProcess onPaused = fio(cluster, paused, "qd", 192, "d", 1)) {
                 Thread.sleep(3000);
                 long frozenAt = System.nanoTime();
                 cluster.freeze(paused);
@@ -77,11 +81,11 @@ class QueueDepthFailoverTest {
                     cluster.thaw(paused);
                     frozen = (System.nanoTime() - frozenAt) / 1e9;
                 }
-                assertClean("owner " + paused + " paused, client on a forwarder", onRestarted, "c", LONGEST_PAUSE_S);
+                assertClean("owner " + paused + " paused, client on a forwarder", onRestarted, "c", 1, LONGEST_PAUSE_S);
                 // Its own node stood still as long as the test kept it frozen; once it runs again, it
                 // finds its ZooKeeper session expired, opens a new one and learns the new owner.
                 System.out.printf("%s was frozen %.2f s%n", paused, frozen);
-                assertClean("owner " + paused + " paused, client on it (deposed when it woke)", onPaused, "d", frozen + 3);
+                assertClean("owner " + paused + " paused, client on it (deposed when it woke)", onPaused, "d", 1, frozen + 3);
             }
             assertThat(cluster.cliOk("volume", "verify", "qd").stdout()).contains("ok: all compared copies are identical");
         }
@@ -89,38 +93,55 @@ class QueueDepthFailoverTest {
 
     /**
      * fio writing 24 MiB in 4 KiB blocks at random from {@code offsetMiB}, 64 requests in flight,
-     * through a node's NBD endpoint, then reading every block back against its checksum.
+     * through a node's NBD endpoint, then reading every block back against its checksum; or, for
+     * {@code clients} > 1, that many connections at once, each 2 MiB of its own at 4 in flight.
      */
     private static BackgroundProcess fio(LocalClusterProcesses cluster, String node, String volume, int offsetMiB,
-            String log) {
-        return Command.of("fio", "--name=" + node, "--ioengine=nbd", "--uri=" + cluster.uri(node, volume),
-                "--rw=randwrite", "--bs=4k", "--iodepth=64", "--offset=" + offsetMiB + "M", "--size=24M",
-                "--rate_iops=600", "--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--verify_state_save=0",
-                "--write_lat_log=" + dir.resolve(log), "--log_avg_msec=0", "--output-format=json").start();
-    }
-
-    /** The longest time, in seconds, between two writes' completions (fio's log of each completion, in ms). */
-    private static double longestPause(String log) throws java.io.IOException {
-        long[] times = java.nio.file.Files.readAllLines(dir.resolve(log + "_clat.1.log")).stream()
-                .map(l -> l.split(",\\s*")).filter(f -> f[2].equals("1")).mapToLong(f -> Long.parseLong(f[0]))
-                .sorted().toArray();
-        long longest = 0;
-        for (int i = 1; i < times.length; i++) {
-            longest = Math.max(longest, times[i] - times[i - 1]);
+            String log, int clients) {
+        List<String> args = new ArrayList<>(List.of("fio", "--name=" + node, "--ioengine=nbd",
+                "--uri=" + cluster.uri(node, volume), "--rw=randwrite", "--bs=4k", "--offset=" + offsetMiB + "M",
+                "--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--verify_state_save=0",
+                "--write_lat_log=" + dir.resolve(log), "--log_avg_msec=0", "--output-format=json"));
+        if (clients == 1) {
+            args.addAll(List.of("--iodepth=64", "--size=24M", "--rate_iops=600"));
+        } else {
+            args.addAll(List.of("--numjobs=" + clients, "--group_reporting", "--iodepth=4", "--size=2M",
+                    "--offset_increment=2M", "--rate_iops=100"));
         }
-        return longest / 1000.0;
+        return Command.of(args).start();
     }
 
-    private static void assertClean(String what, BackgroundProcess fio, String log, double longestPause) throws Exception {
+    /**
+     * The longest time, in seconds, a client waited for a write to complete: between two
+     * completions, or from the job's start to the first (fio's log of each completion, in ms;
+     * one log per client).
+     */
+    private static double longestPause(String log, int clients) throws java.io.IOException {
+        long worst = 0;
+        for (int c = 1; c <= clients; c++) {
+            long[] times = java.nio.file.Files.readAllLines(dir.resolve(log + "_clat." + c + ".log")).stream()
+                    .map(l -> l.split(",\\s*")).filter(f -> f[2].equals("1")).mapToLong(f -> Long.parseLong(f[0]))
+                    .sorted().toArray();
+            long longest = times.length == 0 ? Long.MAX_VALUE : times[0]; // from the job's start
+            for (int i = 1; i < times.length; i++) {
+                longest = Math.max(longest, times[i] - times[i - 1]);
+            }
+            worst = Math.max(worst, longest);
+        }
+        return worst / 1000.0;
+    }
+
+    private static void assertClean(String what, BackgroundProcess fio, String log, int clients, double longestPause)
+            throws Exception {
         assertThat(fio.exitCode(Duration.ofMinutes(3))).as("fio exit status, %s%s", what, fio.describe()).isZero();
         String out = fio.stdout();
         JsonNode job = JSON.readTree(out.substring(out.indexOf('{'))).get("jobs").get(0);
         assertThat(job.get("error").asInt()).as("fio error, %s%s", what, fio.describe()).isZero();
-        assertThat(job.get("write").get("io_bytes").asLong()).as("bytes written, %s", what).isEqualTo(24L << 20);
-        assertThat(job.get("read").get("io_bytes").asLong()).as("bytes read back and verified, %s", what)
-                .isEqualTo(24L << 20);
+        long bytes = clients == 1 ? 24L << 20 : clients * (2L << 20);
+        assertThat(job.get("write").get("io_bytes").asLong()).as("bytes written, %s", what).isEqualTo(bytes);
+        assertThat(job.get("read").get("io_bytes").asLong()).as("bytes read back and verified, %s", what).isEqualTo(bytes);
         double longestWrite = job.get("write").get("clat_ns").get("max").asDouble() / 1e9;
-        double pause = longestPause(log);
+        double pause = longestPause(log, clients);
         System.out.printf("%s: longest pause %.2f s, longest write %.2f s%n", what, pause, longestWrite);
         assertThat(pause).as("longest pause (s) without a write completing, %s", what).isLessThanOrEqualTo(longestPause);
     }

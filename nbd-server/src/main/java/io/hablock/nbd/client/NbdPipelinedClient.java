@@ -1,15 +1,19 @@
 package io.hablock.nbd.client;
 
 import io.hablock.nbd.protocol.Nbd;
+import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.util.collection.LongObjectHashMap;
 import io.netty.util.concurrent.DefaultThreadFactory;
@@ -21,12 +25,14 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A pipelined NBD client on a Netty event loop: many requests in flight on one connection,
- * replies matched by cookie, no thread held while the server works. The handshake is
- * {@link NbdClient}'s ({@code NBD_OPT_GO}, simple replies), done blocking in {@link #connect}
- * before the socket joins the event loop.
+ * replies matched by cookie, no thread held while the server works, nothing blocking at all:
+ * the handshake is {@link NbdClient}'s ({@code NBD_OPT_GO}, simple replies), made as bytes
+ * arrive. A client may live on the event loop of a server connection it works for, so that a
+ * request and its answer cross no thread.
  *
  * <p>Every future completes on the client's event loop, exceptionally with an
  * {@link NbdCommandException} when the server answered with an error, or with an
@@ -54,34 +60,133 @@ public final class NbdPipelinedClient {
         this.server = server;
     }
 
-    /** An event loop group whose loops can take a client's socket (NIO: it adopts a connected JDK socket). */
+    /** An event loop group for clients of a program that has none of its own (NIO). */
     public static EventLoopGroup group(int threads, String name) {
         return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(name, true), NioIoHandler.newFactory());
     }
 
     /**
-     * Connects from {@code localAddress} (null: the one routing picks), negotiates {@code export}
-     * and hands the socket to {@code group} (made by {@link #group}, or one of its loops). Blocks up to
-     * {@code timeout} per step: not to be called on an event loop.
+     * Connects from {@code localAddress} (null: the one routing picks) on {@code loop}, with a
+     * socket of {@code channelType} (the loop's transport, e.g. the class of a channel already on
+     * it), and negotiates {@code export}; nothing blocks. The future fails when the server cannot
+     * be reached, refuses the export ({@link NbdOptionException}) or takes longer than
+     * {@code timeout} to connect or to negotiate.
      */
-    public static NbdPipelinedClient connect(InetSocketAddress address, String export, Duration timeout,
-            InetAddress localAddress, EventLoopGroup group) throws IOException {
-        NbdClient.Negotiated n = NbdClient.negotiate(address, export, timeout, localAddress);
+    public static CompletableFuture<NbdPipelinedClient> connect(InetSocketAddress address, String export,
+            Duration timeout, InetAddress localAddress, EventLoop loop, Class<? extends Channel> channelType) {
+        String host = address.getAddress() == null ? address.getHostString() : address.getAddress().getHostAddress();
+        String server = host + ":" + address.getPort();
+        CompletableFuture<NbdPipelinedClient> result = new CompletableFuture<>();
+        byte[] name;
         try {
-            n.channel().socket().setSoTimeout(0);
-            n.channel().socket().setKeepAlive(true);
-            NioSocketChannel ch = new NioSocketChannel(n.channel());
-            String host = address.getAddress() == null ? address.getHostString() : address.getAddress().getHostAddress();
-            NbdPipelinedClient client = new NbdPipelinedClient(ch, export, n.export(), host + ":" + address.getPort());
-            ch.pipeline().addLast(client.new ReplyDecoder());
-            group.register(ch).syncUninterruptibly();
-            if (!ch.isActive()) {
-                throw new IOException("NBD " + client.server + "/" + export + ": the connection closed after the handshake");
+            name = NbdHandshake.exportName(export);
+        } catch (IllegalArgumentException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        int millis = (int) Math.max(1, Math.min(Integer.MAX_VALUE, timeout.toMillis()));
+        Bootstrap bootstrap = new Bootstrap().group(loop).channel(channelType)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.SO_KEEPALIVE, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, millis)
+                .handler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast(new Handshake(export, name, server, result));
+                    }
+                });
+        ChannelFuture connecting = localAddress == null ? bootstrap.connect(address)
+                : bootstrap.connect(address, new InetSocketAddress(localAddress, 0));
+        connecting.addListener((ChannelFuture f) -> {
+            if (!f.isSuccess()) {
+                Throwable cause = f.cause();
+                result.completeExceptionally(cause instanceof java.net.BindException ? cause
+                        : new IOException("NBD " + server + "/" + export + ": " + cause.getMessage(), cause));
+                return;
             }
-            return client;
-        } catch (IOException | RuntimeException e) {
-            n.channel().close();
-            throw e;
+            f.channel().eventLoop().schedule(() -> {
+                if (result.completeExceptionally(new IOException("NBD " + server + "/" + export
+                        + ": no handshake within " + millis + " ms"))) {
+                    f.channel().close();
+                }
+            }, millis, TimeUnit.MILLISECONDS);
+        });
+        return result;
+    }
+
+    /** The client's side of the handshake, as bytes arrive; replaced by the reply decoder once GO is acknowledged. */
+    private static final class Handshake extends ByteToMessageDecoder {
+        private final String export;
+        private final byte[] name;
+        private final String server;
+        private final CompletableFuture<NbdPipelinedClient> result;
+        private final NbdHandshake.GoReplies replies;
+        private boolean greeted;
+
+        Handshake(String export, byte[] name, String server, CompletableFuture<NbdPipelinedClient> result) {
+            this.export = export;
+            this.name = name;
+            this.server = server;
+            this.result = result;
+            this.replies = new NbdHandshake.GoReplies(export);
+        }
+
+        @Override
+        protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws IOException {
+            if (result.isDone()) { // timed out
+                in.skipBytes(in.readableBytes());
+                return;
+            }
+            if (!greeted) {
+                if (in.readableBytes() < NbdHandshake.GREETING_LENGTH) {
+                    return;
+                }
+                int flags = NbdHandshake.checkGreeting(in.readLong(), in.readLong(), in.readUnsignedShort());
+                greeted = true;
+                ctx.writeAndFlush(Unpooled.wrappedBuffer(NbdHandshake.goRequest(flags, name)));
+            }
+            while (in.readableBytes() >= NbdHandshake.REPLY_HEADER_LENGTH) {
+                int at = in.readerIndex();
+                int length = replies.checkHeader(in.getLong(at), in.getInt(at + 8), in.getInt(at + 16));
+                if (in.readableBytes() < NbdHandshake.REPLY_HEADER_LENGTH + length) {
+                    return;
+                }
+                int type = in.getInt(at + 12);
+                in.skipBytes(NbdHandshake.REPLY_HEADER_LENGTH);
+                byte[] data = new byte[length];
+                in.readBytes(data);
+                NbdHandshake.Export info;
+                try {
+                    info = replies.accept(type, data);
+                } catch (NbdOptionException e) {
+                    ctx.writeAndFlush(Unpooled.wrappedBuffer(NbdHandshake.abortRequest()))
+                            .addListener(ChannelFutureListener.CLOSE);
+                    throw e;
+                }
+                if (info != null) {
+                    NbdPipelinedClient client = new NbdPipelinedClient(ctx.channel(), export, info, server);
+                    ctx.pipeline().replace(this, "replies", client.new ReplyDecoder());
+                    if (!result.complete(client)) {
+                        ctx.close();
+                    }
+                    return;
+                }
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            Throwable e = cause instanceof io.netty.handler.codec.DecoderException && cause.getCause() != null
+                    ? cause.getCause() : cause;
+            result.completeExceptionally(e instanceof NbdOptionException ? e
+                    : new IOException("NBD " + server + "/" + export + ": " + e.getMessage(), e));
+            ctx.close();
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+            result.completeExceptionally(new IOException("NBD " + server + "/" + export
+                    + ": the server closed the connection during the handshake"));
+            super.channelInactive(ctx);
         }
     }
 

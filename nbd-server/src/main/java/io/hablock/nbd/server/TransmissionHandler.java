@@ -186,6 +186,11 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         public boolean clientGone() {
             return !ctx.channel().isActive();
         }
+
+        @Override
+        public io.netty.channel.Channel channel() {
+            return ctx.channel();
+        }
     };
 
     /**

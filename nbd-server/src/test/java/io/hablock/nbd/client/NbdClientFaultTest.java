@@ -232,7 +232,8 @@ class NbdClientFaultTest {
         });
         io.netty.channel.EventLoopGroup group = NbdPipelinedClient.group(1, "test-pipelined");
         try {
-            NbdPipelinedClient client = NbdPipelinedClient.connect(address(), "x", SHORT, null, group);
+            NbdPipelinedClient client = NbdPipelinedClient.connect(address(), "x", SHORT, null, group.next(),
+                    io.netty.channel.socket.nio.NioSocketChannel.class).join();
             List<CompletableFuture<Void>> sent = new ArrayList<>();
             for (int i = 0; i < 4; i++) {
                 sent.add(client.read(i * 4096L, ByteBuffer.allocate(4096)));
@@ -253,7 +254,8 @@ class NbdClientFaultTest {
         CompletableFuture<Void> done = serveSilentAfterOneRequest();
         io.netty.channel.EventLoopGroup group = NbdPipelinedClient.group(1, "test-pipelined");
         try {
-            NbdPipelinedClient client = NbdPipelinedClient.connect(address(), "x", SHORT, null, group);
+            NbdPipelinedClient client = NbdPipelinedClient.connect(address(), "x", SHORT, null, group.next(),
+                    io.netty.channel.socket.nio.NioSocketChannel.class).join();
             CompletableFuture<Void> write = client.write(0, new ByteBuffer[] {ByteBuffer.allocate(512)}, true);
             Thread.sleep(SHORT.toMillis()); // longer than the handshake's timeout: none applies to replies
             assertThat(write).isNotDone();
@@ -263,6 +265,39 @@ class NbdClientFaultTest {
             assertThatThrownBy(() -> client.flush().get(5, TimeUnit.SECONDS)).hasMessageEndingWith("left on purpose");
         } finally {
             done.complete(null);
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void aPipelinedClientGivesUpOnASilentServerAfterItsTimeout() {
+        serve((in, out) -> in.read());
+        io.netty.channel.EventLoopGroup group = NbdPipelinedClient.group(1, "test-pipelined");
+        try {
+            long start = System.nanoTime();
+            CompletableFuture<NbdPipelinedClient> connecting = NbdPipelinedClient.connect(address(), "x", SHORT, null,
+                    group.next(), io.netty.channel.socket.nio.NioSocketChannel.class);
+            assertThatThrownBy(() -> connecting.get(5, TimeUnit.SECONDS))
+                    .hasMessageEndingWith("/x: no handshake within 300 ms");
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isBetween(SHORT, Duration.ofSeconds(5));
+        } finally {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void somethingElseOnThePortIsNotAnNbdServerForThePipelinedClientEither() {
+        serve((in, out) -> {
+            out.write("HTTP/1.1 400 Bad Request\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+        });
+        io.netty.channel.EventLoopGroup group = NbdPipelinedClient.group(1, "test-pipelined");
+        try {
+            CompletableFuture<NbdPipelinedClient> connecting = NbdPipelinedClient.connect(address(), "x", SHORT, null,
+                    group.next(), io.netty.channel.socket.nio.NioSocketChannel.class);
+            assertThatThrownBy(() -> connecting.get(5, TimeUnit.SECONDS))
+                    .hasMessageContaining("NBD 127.0.0.1:" + listener.getLocalPort() + "/x: not an NBD server");
+        } finally {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
         }
     }

@@ -27,7 +27,8 @@ class NbdPipelinedClientTest extends ServerTest {
     }
 
     private NbdPipelinedClient connect() throws IOException {
-        return NbdPipelinedClient.connect(fixture.address(), ServerFixture.VOLUME, Duration.ofSeconds(5), null, group);
+        return NbdPipelinedClient.connect(fixture.address(), ServerFixture.VOLUME, Duration.ofSeconds(5), null, group.next(),
+                io.netty.channel.socket.nio.NioSocketChannel.class).join();
     }
 
     @Test
@@ -74,5 +75,14 @@ class NbdPipelinedClientTest extends ServerTest {
         assertThat(back.array()).isEqualTo(pattern(512, 9));
         assertThat(client.isOpen()).isTrue();
         client.close();
+    }
+
+    @Test
+    void anUnknownExportIsRefusedWithTheServersMessage() {
+        CompletableFuture<NbdPipelinedClient> refused = NbdPipelinedClient.connect(fixture.address(), "no-such-volume",
+                Duration.ofSeconds(5), null, group.next(), io.netty.channel.socket.nio.NioSocketChannel.class);
+        assertThatThrownBy(() -> refused.get(10, TimeUnit.SECONDS)).cause()
+                .isInstanceOfSatisfying(NbdOptionException.class, e -> assertThat(e.replyName()).isEqualTo("NBD_REP_ERR_UNKNOWN"))
+                .hasMessageContaining("no volume named 'no-such-volume' on this node");
     }
 }

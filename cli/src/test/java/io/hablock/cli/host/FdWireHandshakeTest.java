@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.hablock.nativeio.Errno;
 import io.hablock.nativeio.NativeIOException;
 import io.hablock.nativeio.nbd.NbdSyscalls;
+import io.hablock.nbd.client.NbdHandshake;
 import io.hablock.nbd.protocol.Nbd;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -18,8 +19,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-/** The attach handshake, on a native socket, against a real NBD server (nbdkit, see TESTING.md). */
-class NbdHandshakeTest {
+/** The attach handshake (the NBD client's, over a raw descriptor), against a real NBD server (nbdkit, see TESTING.md). */
+class FdWireHandshakeTest {
     private final NbdSyscalls sys = NbdSyscalls.system();
     private Process nbdkit;
     private int port;
@@ -47,7 +48,7 @@ class NbdHandshakeTest {
     void goAnswersSizeAndFlagsAndLeavesTheSocketInTransmission() throws Exception {
         int fd = sys.connectTcp(new InetSocketAddress("127.0.0.1", port), Duration.ofSeconds(5));
         try {
-            NbdHandshake.Export e = NbdHandshake.go(sys, fd, "vol1");
+            NbdHandshake.Export e = NbdHandshake.go(new FdWire(sys, fd), "vol1");
             assertThat(e.size()).isEqualTo(3L << 20);
             assertThat(e.flags() & Nbd.TFLAG_HAS_FLAGS).isEqualTo(Nbd.TFLAG_HAS_FLAGS);
             assertThat(e.flags() & Nbd.TFLAG_SEND_FLUSH).isNotZero();
