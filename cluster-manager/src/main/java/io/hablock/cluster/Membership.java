@@ -7,14 +7,13 @@ import io.hablock.cluster.ReplicatedVolume.Peer;
 import io.hablock.cluster.replication.ReplicaRefusedException;
 import io.hablock.cluster.replication.ReplicationClient;
 import java.io.IOException;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Function;
 
 /**
@@ -23,11 +22,21 @@ import java.util.function.Function;
  * that no longer lists it), joins it in the same step as the compare-and-set that put it in sync,
  * with no change in flight; every change of the set moves all members to a new generation, fenced
  * on each, so nothing sent on an older connection lands afterwards. Changes hold the membership
- * shared ({@link #begin}); changing it holds it exclusively.
+ * shared ({@link #beginAsync}); changing it holds it exclusively.
+ *
+ * <p>A change holds no thread: it is admitted (or queued while the membership changes), gets its
+ * range, and is released by whichever thread finishes it. Only the rare exclusive holders (a
+ * fence, a promotion: never an I/O thread) wait.
  */
 final class Membership {
-    /** A copy written to, with the latency of its replies. */
-    record Target(Peer peer, Timer latency) {
+    /**
+     * A copy written to, with the latency of its replies; {@code removed} fails once the copy has
+     * left the set (then no change waits for its answer any more).
+     */
+    record Target(Peer peer, Timer latency, CompletableFuture<Void> removed) {
+        Target(Peer peer, Timer latency) {
+            this(peer, latency, new CompletableFuture<>());
+        }
     }
 
     /** A copy being rebuilt: it gets every change, but a failure only spoils the rebuild. */
@@ -49,10 +58,14 @@ final class Membership {
         }
     }
 
-    /** A change in progress: the members it goes to; {@link #close()} lets the membership change again. */
+    /**
+     * A change in progress: the members it goes to; {@link #close()} (once, from any thread) lets
+     * the membership change again.
+     */
     final class Change implements AutoCloseable {
         private final Members members;
         private final RangeLocks.Held held;
+        private final AtomicBoolean closed = new AtomicBoolean();
 
         private Change(Members members, RangeLocks.Held held) {
             this.members = members;
@@ -70,12 +83,15 @@ final class Membership {
 
         @Override
         public void close() {
+            if (!closed.compareAndSet(false, true)) {
+                return;
+            }
             try {
                 if (held != null) {
                     held.close();
                 }
             } finally {
-                lock.readLock().unlock();
+                exitShared();
             }
         }
     }
@@ -86,8 +102,13 @@ final class Membership {
     private final ReplicatedVolume.Catalogue catalogue;
     private final ServingGate gate;
     private final Function<String, Timer> latencyOf;
-    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private final RangeLocks ranges = new RangeLocks();
+    /** Guards the next four: who holds the membership, shared or exclusive, and who waits. */
+    private final Object holders = new Object();
+    private int changesInFlight;
+    private boolean exclusive;
+    private int exclusiveWaiting;
+    private final ArrayDeque<Runnable> admissions = new ArrayDeque<>();
     private volatile Members members;
 
     Membership(ReplicatedVolume volume, LocalVolume local, Generation generation, List<Peer> peers,
@@ -117,39 +138,166 @@ final class Membership {
 
     /**
      * Starts a change of {@code [offset, offset + length)} (length 0: no range, as for FLUSH):
-     * takes the membership shared, snapshots the members, and orders the change against
-     * overlapping ones so that every copy applies them in the same order.
-     *
-     * @throws IOException a change of data with fewer than {@code minCopies} copies in sync
+     * takes the membership shared, orders the change against overlapping ones so that every copy
+     * applies them in the same order, and snapshots the members. Completes at once, or when the
+     * membership change or the overlapping changes it waits for are done, on the thread that
+     * finished them: dependent stages must not block. Fails (an {@link IOException}) for a change
+     * of data with fewer than {@code minCopies} copies in sync.
      */
-    Change begin(long offset, long length, int minCopies) throws IOException {
-        lock.readLock().lock();
-        try {
-            Members m = members;
-            if (length > 0 && 1 + m.targets().size() < minCopies) {
-                throw new IOException("volume " + volume.name() + " is read-only: " + (1 + m.targets().size()) + " cop"
-                        + (m.targets().isEmpty() ? "y" : "ies") + " in sync, fewer than its --min-copies " + minCopies);
+    CompletableFuture<Change> beginAsync(long offset, long length, int minCopies) {
+        CompletableFuture<Change> begun = new CompletableFuture<>();
+        enterShared(() -> {
+            if (length == 0) {
+                begun.complete(new Change(members, null));
+                return;
             }
-            return new Change(m, length == 0 ? null : ranges.lock(offset, length));
-        } catch (IOException | RuntimeException | Error e) {
-            lock.readLock().unlock();
-            throw e;
+            ranges.lockAsync(offset, length).thenAccept(held -> admit(begun, held, minCopies));
+        });
+        return begun;
+    }
+
+    /**
+     * Like {@link #beginAsync}, for a caller that must not wait: the change when it can start
+     * now, else null (and nothing held).
+     */
+    Change tryBegin(long offset, long length, int minCopies) throws IOException {
+        if (!tryEnterShared()) {
+            return null;
+        }
+        RangeLocks.Held held = null;
+        if (length > 0 && (held = ranges.tryLock(offset, length)) == null) {
+            exitShared();
+            return null;
+        }
+        CompletableFuture<Change> begun = new CompletableFuture<>();
+        if (held == null) {
+            begun.complete(new Change(members, null));
+        } else {
+            admit(begun, held, minCopies);
+        }
+        return ReplicatedVolume.await(begun);
+    }
+
+    /** A change of data got its range: it starts with the members of now, if there are enough. */
+    private void admit(CompletableFuture<Change> begun, RangeLocks.Held held, int minCopies) {
+        Change change = new Change(members, held);
+        int copies = 1 + change.members().targets().size();
+        if (copies < minCopies) {
+            change.close();
+            begun.completeExceptionally(new IOException("volume " + volume.name() + " is read-only: " + copies + " cop"
+                    + (copies == 1 ? "y" : "ies") + " in sync, fewer than its --min-copies " + minCopies));
+            return;
+        }
+        begun.complete(change);
+    }
+
+    // ---- who holds the membership -------------------------------------------------------------
+
+    /** Runs {@code admitted} holding the membership shared: now, or once no exclusive holder waits. */
+    private void enterShared(Runnable admitted) {
+        synchronized (holders) {
+            if (exclusive || exclusiveWaiting > 0) {
+                admissions.add(admitted);
+                return;
+            }
+            changesInFlight++;
+        }
+        admitted.run();
+    }
+
+    private boolean tryEnterShared() {
+        synchronized (holders) {
+            if (exclusive || exclusiveWaiting > 0) {
+                return false;
+            }
+            changesInFlight++;
+            return true;
+        }
+    }
+
+    private void exitShared() {
+        synchronized (holders) {
+            if (--changesInFlight == 0) {
+                holders.notifyAll();
+            }
+        }
+    }
+
+    /** Waits until no change is in flight and holds the membership alone; not on an I/O thread. */
+    private void lockExclusive() {
+        boolean interrupted = false;
+        synchronized (holders) {
+            exclusiveWaiting++;
+            try {
+                while (exclusive || changesInFlight > 0) {
+                    try {
+                        holders.wait();
+                    } catch (InterruptedException e) {
+                        interrupted = true; // as Lock.lock(): finish waiting, keep the flag
+                    }
+                }
+            } finally {
+                exclusiveWaiting--;
+            }
+            exclusive = true;
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Lets changes in again: those queued meanwhile start, unless another exclusive holder waits. */
+    private void unlockExclusive() {
+        List<Runnable> admitted;
+        synchronized (holders) {
+            exclusive = false;
+            holders.notifyAll();
+            if (exclusiveWaiting > 0) {
+                return;
+            }
+            admitted = new ArrayList<>(admissions);
+            admissions.clear();
+            changesInFlight += admitted.size();
+        }
+        admitted.forEach(Runnable::run);
+    }
+
+    /** Holds the membership shared for {@code work}, waiting if it changes; not on an I/O thread. */
+    private <T> T shared(Function<Members, T> work) {
+        CompletableFuture<Void> in = new CompletableFuture<>();
+        enterShared(() -> in.complete(null));
+        in.join();
+        try {
+            return work.apply(members);
+        } finally {
+            exitShared();
         }
     }
 
     /** Returns once no change is in flight (after the gate stopped, none starts any more). */
     void awaitIdle() {
-        lock.writeLock().lock();
-        lock.writeLock().unlock();
+        lockExclusive();
+        unlockExclusive();
     }
 
-    /** Stops sending to a copy whose removal from the in-sync set was recorded. */
-    synchronized boolean removePeer(String nodeId) {
-        Members m = members;
-        List<Target> next = new ArrayList<>(m.targets());
-        boolean removed = next.removeIf(t -> t.peer().nodeId().equals(nodeId));
-        members = m.withTargets(next);
-        return removed;
+    /**
+     * Stops sending to a copy whose removal from the in-sync set was recorded; the changes still
+     * waiting for its answer stop waiting.
+     */
+    boolean removePeer(String nodeId) {
+        List<Target> gone;
+        synchronized (this) {
+            Members m = members;
+            List<Target> next = new ArrayList<>(m.targets());
+            gone = next.stream().filter(t -> t.peer().nodeId().equals(nodeId)).toList();
+            next.removeAll(gone);
+            members = m.withTargets(next);
+        }
+        for (Target t : gone) {
+            t.removed().completeExceptionally(
+                    new IOException("the copy on node " + nodeId + " was taken out of sync meanwhile"));
+        }
+        return !gone.isEmpty();
     }
 
     /**
@@ -177,12 +325,12 @@ final class Membership {
      * its data, should it ever claim to be in sync, shows as older than the others'.
      */
     void advanceGeneration() throws IOException {
-        lock.writeLock().lock();
+        lockExclusive();
         try {
             gate.throwIfStopped();
             fenceMembers(members.generation().next(), null);
         } finally {
-            lock.writeLock().unlock();
+            unlockExclusive();
         }
     }
 
@@ -202,7 +350,7 @@ final class Membership {
             checkNotDeposed(peer, probe);
             throw new IOException("cannot fence the copy on node " + peer.nodeId() + ": " + probe.getMessage(), probe);
         }
-        lock.writeLock().lock();
+        lockExclusive();
         try {
             gate.throwIfStopped();
             synchronized (this) {
@@ -216,7 +364,7 @@ final class Membership {
             removeCatchUp(peer.nodeId());
             throw e;
         } finally {
-            lock.writeLock().unlock();
+            unlockExclusive();
         }
     }
 
@@ -283,7 +431,7 @@ final class Membership {
      * in-sync copy's.
      */
     boolean promote(String nodeId, ReplicatedVolume.Promotion promotion) throws IOException {
-        lock.writeLock().lock();
+        lockExclusive();
         try {
             gate.throwIfStopped();
             Throwable missed = catchUpFailure(nodeId);
@@ -302,7 +450,7 @@ final class Membership {
             }
             return true;
         } finally {
-            lock.writeLock().unlock();
+            unlockExclusive();
         }
     }
 
@@ -316,13 +464,10 @@ final class Membership {
      * the changes: the membership is held shared meanwhile.
      */
     <T> T sendAtCurrentGeneration(Function<Generation, T> send) throws IOException {
-        lock.readLock().lock();
-        try {
-            gate.throwIfStopped();
-            return send.apply(members.generation());
-        } finally {
-            lock.readLock().unlock();
-        }
+        gate.throwIfStopped();
+        T sent = shared(m -> gate.isStopped() ? null : send.apply(m.generation()));
+        gate.throwIfStopped();
+        return sent;
     }
 
     /** The failure of a sent request, or null when it succeeded. */
@@ -335,28 +480,6 @@ final class Membership {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while waiting for the copies of " + volume.name(), e);
-        }
-    }
-
-    /**
-     * Like {@link #outcome}, but stops waiting once the copy has left the set (another change
-     * took it out of sync in the catalogue): then its answer no longer matters.
-     */
-    Throwable outcomeUnlessRemoved(CompletableFuture<?> f, Peer peer) throws IOException {
-        while (true) {
-            try {
-                f.get(100, TimeUnit.MILLISECONDS);
-                return null;
-            } catch (TimeoutException e) {
-                if (!contains(peer)) {
-                    return new IOException("the copy on node " + peer.nodeId() + " was taken out of sync meanwhile");
-                }
-            } catch (ExecutionException e) {
-                return e.getCause();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted while waiting for the copies of " + volume.name(), e);
-            }
         }
     }
 

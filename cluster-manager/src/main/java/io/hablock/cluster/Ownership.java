@@ -24,7 +24,10 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
@@ -53,6 +56,13 @@ final class Ownership implements ReplicatedVolume.Catalogue, AutoCloseable {
     private final Map<String, ReplicatedVolume> served = new ConcurrentHashMap<>();
     /** Membership changes that wait for no change in flight: off the pass and off the I/O threads. */
     private final ExecutorService membership = Executors.newSingleThreadExecutor(new DefaultThreadFactory("membership", true));
+    /**
+     * Where a change whose copy failed takes it out of sync (a ZooKeeper compare-and-set): never
+     * the network thread that saw the failure. Concurrent failures of one copy mostly find it out
+     * already; a few threads suffice.
+     */
+    private final ExecutorService copyFailures = new ThreadPoolExecutor(4, 4, 30, TimeUnit.SECONDS,
+            new LinkedBlockingQueue<>(), new DefaultThreadFactory("copy-failures", true));
 
     Ownership(ClusterClient cluster, String nodeId, LocalCopies copies, ReplicationClient replication, Lease lease,
             NodeMetrics metrics, TestDelays delays, RebuildScheduler rebuilds) {
@@ -200,7 +210,7 @@ final class Ownership implements ReplicatedVolume.Catalogue, AutoCloseable {
         // its requests wait for the compare-and-set below (opened), or fail if it fails.
         cluster.ensurePath(cluster.paths().clientsOf(v.name()));
         ReplicatedVolume rv = new ReplicatedVolume(v.name(), v.uuid(), epoch, v.minCopies(), generation, local, fenced,
-                replication, this, lease, session, delays, peer -> metrics.replicationLatency(v.name(), peer));
+                replication, this, lease, session, delays, peer -> metrics.replicationLatency(v.name(), peer), copyFailures);
         served.put(v.name(), rv);
         AtomicBoolean applied = new AtomicBoolean();
         Optional<Versioned<VolumeRecord>> done;
@@ -444,5 +454,6 @@ final class Ownership implements ReplicatedVolume.Catalogue, AutoCloseable {
     public void close() {
         membership.shutdownNow();
         served.values().forEach(rv -> rv.stop("the node is stopping"));
+        copyFailures.shutdown(); // not Now: a queued outcome must still complete its change
     }
 }

@@ -2,14 +2,17 @@ package io.hablock.cluster;
 
 import io.hablock.blockstore.Extent;
 import io.hablock.nbd.BlockDevice;
+import io.hablock.nbd.IoContext;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * One NBD connection's handle on a {@link ReplicatedVolume}. Reads are never sent straight from
  * the file (sendfile): the data must be read before the check that this node still owns the
- * volume, not after it.
+ * volume, not after it. Changes go through the volume's asynchronous calls: none holds a thread
+ * while the copies answer.
  */
 final class ReplicatedBlockDevice implements BlockDevice {
     private final ReplicatedVolume volume;
@@ -74,6 +77,27 @@ final class ReplicatedBlockDevice implements BlockDevice {
     public void writeZeroes(long offset, long length, boolean mayTrim, boolean fastOnly, boolean fua)
             throws IOException {
         volume.writeZeroes(offset, length, mayTrim, fastOnly, fua);
+    }
+
+    @Override
+    public CompletableFuture<Void> writeAsync(long offset, ByteBuffer[] parts, boolean fua, IoContext io) {
+        return volume.writeAsync(offset, parts, fua, io);
+    }
+
+    @Override
+    public CompletableFuture<Void> flushAsync(IoContext io) {
+        return volume.flushAsync(io);
+    }
+
+    @Override
+    public CompletableFuture<Void> trimAsync(long offset, long length, boolean fua, IoContext io) {
+        return volume.trimAsync(offset, length, fua, io);
+    }
+
+    @Override
+    public CompletableFuture<Void> writeZeroesAsync(long offset, long length, boolean mayTrim, boolean fastOnly,
+            boolean fua, IoContext io) {
+        return volume.writeZeroesAsync(offset, length, mayTrim, fastOnly, fua, io);
     }
 
     @Override

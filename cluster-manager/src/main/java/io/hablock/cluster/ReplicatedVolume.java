@@ -9,6 +9,8 @@ import io.hablock.cluster.replication.ReplicationClient;
 import io.hablock.nativeio.OperationNotSupportedException;
 import io.hablock.nbd.BlockDevice;
 import io.hablock.nbd.DeviceException;
+import io.hablock.nbd.IoContext;
+import io.hablock.nbd.WouldBlockException;
 import io.hablock.nbd.protocol.NbdError;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -16,16 +18,21 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
 /**
  * A volume as its owner serves it: the local copy plus every other in-sync copy, reached over
  * the replication channel. A change is applied locally and sent to every in-sync copy in
- * parallel; it returns only when all have applied it. A copy that fails is first taken out of
+ * parallel; it completes only when all have applied it. A copy that fails is first taken out of
  * the in-sync set in ZooKeeper (through {@link Catalogue}); if that cannot be done the change
- * fails and nothing is acknowledged.
+ * fails and nothing is acknowledged. No thread waits for the copies: a change's local part runs
+ * on an I/O worker, its outcome is settled by the last answer (or, when a copy failed, on the
+ * {@code failures} executor, which may wait on ZooKeeper).
  *
  * <p>Who may be answered, and when ({@link ServingGate}): a request waits for this node's
  * {@link Lease} (an owner that cannot prove its ZooKeeper session alive answers nothing), and a
@@ -68,10 +75,11 @@ final class ReplicatedVolume {
     private final TestDelays delays;
     private final ServingGate gate;
     private final Membership membership;
+    private final Executor failures;
 
     ReplicatedVolume(String name, UUID uuid, long epoch, int minCopies, Generation generation, LocalVolume local,
             List<Peer> peers, ReplicationClient replication, Catalogue catalogue, Lease lease, long session,
-            TestDelays delays, Function<String, Timer> latencyOf) {
+            TestDelays delays, Function<String, Timer> latencyOf, Executor failures) {
         this.name = name;
         this.uuid = uuid;
         this.epoch = epoch;
@@ -80,6 +88,7 @@ final class ReplicatedVolume {
         this.replication = replication;
         this.catalogue = catalogue;
         this.delays = delays;
+        this.failures = failures;
         this.gate = new ServingGate(name, epoch, local, lease, session);
         this.membership = new Membership(this, local, generation, peers, replication, catalogue, gate, latencyOf);
     }
@@ -191,110 +200,210 @@ final class ReplicatedVolume {
         }
     }
 
+    /** {@link #write(long, ByteBuffer[], boolean)} of one buffer. */
     void write(long offset, ByteBuffer src, boolean fua) throws IOException {
         write(offset, new ByteBuffer[] {src}, fua);
     }
 
-    /** One write in parts (as it came off the socket): one message to each copy, one range lock. */
+    /**
+     * A change, waited for on this thread (a caller that may not wait, the network thread, gets a
+     * {@link WouldBlockException} instead when the change cannot start and finish at once).
+     */
     void write(long offset, ByteBuffer[] parts, boolean fua) throws IOException {
-        try (Membership.Change change = change(offset, BlockDevice.lengthOf(parts))) {
-            replicate(change, p -> replication.write(p.address(), uuid, change.members().generation(), offset, parts, fua), () -> {
-                long position = offset;
-                for (ByteBuffer part : parts) {
-                    local.write(part.duplicate(), position);
-                    position += part.remaining();
-                }
-                if (fua) {
-                    local.flush();
-                }
-            });
-        }
+        await(changeNow(offset, BlockDevice.lengthOf(parts), writeOf(offset, parts, fua)));
     }
 
     void trim(long offset, long length, boolean fua) throws IOException {
-        try (Membership.Change change = change(offset, length)) {
-            replicate(change, p -> replication.trim(p.address(), uuid, change.members().generation(), offset, length, fua), () -> {
-                local.trim(offset, length);
-                if (fua) {
-                    local.flush();
-                }
-            });
-        }
+        await(changeNow(offset, length, trimOf(offset, length, fua)));
     }
 
     void writeZeroes(long offset, long length, boolean mayPunch, boolean fastOnly, boolean fua) throws IOException {
-        try (Membership.Change change = change(offset, length)) {
-            if (fastOnly) {
-                // Refused locally before anything is sent: then no copy changes.
-                try {
-                    local.fenced(change.members().generation(), () -> {
-                        local.writeZeroesFast(offset, length, mayPunch);
-                        return null;
-                    });
-                } catch (OperationNotSupportedException e) {
-                    throw new DeviceException(NbdError.ENOTSUP, "this file system cannot zero a range quickly", e);
-                }
-            }
-            replicate(change, p -> replication.writeZeroes(p.address(), uuid, change.members().generation(), offset, length, mayPunch,
-                    fua), () -> {
-                        if (!fastOnly) {
-                            local.writeZeroes(offset, length, mayPunch);
-                        }
-                        if (fua) {
-                            local.flush();
-                        }
-                    });
-        }
+        await(changeNow(offset, length, writeZeroesOf(offset, length, mayPunch, fastOnly, fua)));
     }
 
     void flush() throws IOException {
-        try (Membership.Change change = change(0, 0)) {
-            replicate(change, p -> replication.flush(p.address(), uuid, change.members().generation()), local::flush);
-        }
+        await(changeNow(0, 0, flushOf()));
+    }
+
+    /**
+     * One write in parts (as it came off the socket): one message to each copy, one range lock.
+     * Holds no thread while the copies answer: the local write runs on {@code io}'s workers.
+     */
+    CompletableFuture<Void> writeAsync(long offset, ByteBuffer[] parts, boolean fua, IoContext io) {
+        return changeAsync(offset, BlockDevice.lengthOf(parts), io, writeOf(offset, parts, fua));
+    }
+
+    CompletableFuture<Void> trimAsync(long offset, long length, boolean fua, IoContext io) {
+        return changeAsync(offset, length, io, trimOf(offset, length, fua));
+    }
+
+    CompletableFuture<Void> writeZeroesAsync(long offset, long length, boolean mayPunch, boolean fastOnly, boolean fua,
+            IoContext io) {
+        return changeAsync(offset, length, io, writeZeroesOf(offset, length, mayPunch, fastOnly, fua));
+    }
+
+    CompletableFuture<Void> flushAsync(IoContext io) {
+        return changeAsync(0, 0, io, flushOf());
+    }
+
+    private Work writeOf(long offset, ByteBuffer[] parts, boolean fua) {
+        return new Work((p, g) -> replication.write(p.address(), uuid, g, offset, parts, fua), null, () -> {
+            long position = offset;
+            for (ByteBuffer part : parts) {
+                local.write(part.duplicate(), position);
+                position += part.remaining();
+            }
+            if (fua) {
+                local.flush();
+            }
+        });
+    }
+
+    private Work trimOf(long offset, long length, boolean fua) {
+        return new Work((p, g) -> replication.trim(p.address(), uuid, g, offset, length, fua), null, () -> {
+            local.trim(offset, length);
+            if (fua) {
+                local.flush();
+            }
+        });
+    }
+
+    private Work writeZeroesOf(long offset, long length, boolean mayPunch, boolean fastOnly, boolean fua) {
+        // FAST_ZERO: refused locally before anything is sent, so then no copy changes.
+        LocalWork fastFirst = !fastOnly ? null : () -> {
+            try {
+                local.writeZeroesFast(offset, length, mayPunch);
+            } catch (OperationNotSupportedException e) {
+                throw new DeviceException(NbdError.ENOTSUP, "this file system cannot zero a range quickly", e);
+            }
+        };
+        return new Work((p, g) -> replication.writeZeroes(p.address(), uuid, g, offset, length, mayPunch, fua), fastFirst,
+                () -> {
+                    if (!fastOnly) {
+                        local.writeZeroes(offset, length, mayPunch);
+                    }
+                    if (fua) {
+                        local.flush();
+                    }
+                });
+    }
+
+    private Work flushOf() {
+        return new Work((p, g) -> replication.flush(p.address(), uuid, g), null, local::flush);
     }
 
     private interface LocalWork {
         void run() throws IOException;
     }
 
-    /** Lets a change in (lease, stop) and starts it (enough copies for a change of data, its range). */
-    private Membership.Change change(long offset, long length) throws IOException {
-        gate.admit();
-        return membership.begin(offset, length, minCopies);
+    private interface Send {
+        CompletableFuture<Void> to(Peer peer, Generation generation);
     }
 
     /**
-     * Sends the change to every member and applies it locally, fenced by its generation: returns
-     * once every copy applied it, or was taken out of sync; throws when it may not be acknowledged.
+     * What a change does: what it sends to each copy, what it does locally, and what it must do
+     * locally first, before anything is sent (null: nothing).
      */
-    private void replicate(Membership.Change change, Function<Peer, CompletableFuture<Void>> send, LocalWork localWork)
-            throws IOException {
+    private record Work(Send send, LocalWork first, LocalWork local) {
+    }
+
+    /** A change whose message is out to every member and whose local part is done. */
+    private record Sent(Membership.Change change, List<Membership.Target> targets, List<CompletableFuture<Void>> toTargets,
+            List<Membership.CatchUp> catchUps, List<CompletableFuture<Void>> toCatchUps, IOException localFailure) {
+        boolean aTargetFailed() {
+            return toTargets.stream().anyMatch(CompletableFuture::isCompletedExceptionally);
+        }
+    }
+
+    /** Lets a change in (lease, stop), waiting for it on a worker if need be, and starts it. */
+    private CompletableFuture<Void> changeAsync(long offset, long length, IoContext io, Work work) {
+        CompletableFuture<Void> admitted;
+        try {
+            admitted = gate.admitsNow() ? CompletableFuture.completedFuture(null) : io.blocking(() -> {
+                gate.admit();
+                return null;
+            });
+        } catch (IOException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        return admitted.thenCompose(x -> membership.beginAsync(offset, length, minCopies))
+                .thenCompose(change -> run(change, io, work));
+    }
+
+    /** Like {@link #changeAsync}, its waits (lease, membership, range) on this thread. */
+    private CompletableFuture<Void> changeNow(long offset, long length, Work work) {
+        try {
+            Membership.Change change;
+            if (BlockDevice.mayWait()) {
+                gate.admit();
+                change = await(membership.beginAsync(offset, length, minCopies));
+            } else {
+                gate.admit(); // throws WouldBlockException rather than wait
+                change = membership.tryBegin(offset, length, minCopies);
+                if (change == null) {
+                    throw new WouldBlockException("volume " + name + ": an overlapping change is in flight");
+                }
+                if (!change.members().targets().isEmpty() || !change.members().catchUps().isEmpty()) {
+                    change.close();
+                    throw new WouldBlockException("volume " + name + ": the change goes to copies");
+                }
+            }
+            return run(change, IoContext.CALLER, work);
+        } catch (IOException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /** Runs a begun change to its end; the change is closed (its range freed) after its outcome is known. */
+    private CompletableFuture<Void> run(Membership.Change change, IoContext io, Work work) {
+        CompletableFuture<Void> done;
+        try {
+            done = io.blocking(() -> send(change, work)).thenCompose(this::settle);
+        } catch (RuntimeException e) {
+            done = CompletableFuture.failedFuture(e);
+        }
+        return done.whenComplete((ok, failure) -> change.close());
+    }
+
+    /**
+     * Sends the change to every member and applies it locally, fenced by its generation; on a
+     * thread that may block (the local part is a pwrite, an fsync).
+     */
+    private Sent send(Membership.Change change, Work work) throws IOException {
         gate.throwIfStopped();
         Membership.Members members = change.members();
+        Generation generation = members.generation();
+        if (work.first() != null) {
+            local.fenced(generation, () -> {
+                work.first().run();
+                return null;
+            });
+        }
         List<Membership.Target> targets = members.targets();
-        List<Membership.CatchUp> catchUps = members.catchUps();
-        List<CompletableFuture<Void>> sent = new ArrayList<>(targets.size());
+        List<CompletableFuture<Void>> toTargets = new ArrayList<>(targets.size());
         long start = System.nanoTime();
         for (Membership.Target t : targets) {
-            CompletableFuture<Void> f = send.apply(t.peer());
+            CompletableFuture<Void> f = work.send().to(t.peer(), generation);
             f.whenComplete((ok, failure) -> {
                 if (failure == null) {
                     t.latency().update(System.nanoTime() - start, TimeUnit.NANOSECONDS);
                 }
             });
-            sent.add(f);
+            // A copy taken out of sync by another change meanwhile: its answer no longer matters.
+            toTargets.add(f.applyToEither(t.removed(), x -> x));
         }
+        List<Membership.CatchUp> catchUps = members.catchUps();
         List<CompletableFuture<Void>> toCatchUps = new ArrayList<>(catchUps.size());
         for (Membership.CatchUp c : catchUps) {
-            toCatchUps.add(send.apply(c.peer()));
+            toCatchUps.add(work.send().to(c.peer(), generation));
         }
         IOException localFailure = null;
         delays.at(TestDelays.OWNER_CHANGE);
         try {
             // The owner's own copy is fenced like any other: once a newer owner (a move) has
             // fenced it, nothing of this one lands there.
-            local.fenced(members.generation(), () -> {
-                localWork.run();
+            local.fenced(generation, () -> {
+                work.local().run();
                 return null;
             });
         } catch (StaleEpochException e) {
@@ -303,29 +412,87 @@ final class ReplicatedVolume {
         } catch (IOException e) {
             localFailure = e;
         }
-        int failed = 0;
-        for (int i = 0; i < targets.size(); i++) {
-            Throwable cause = membership.outcomeUnlessRemoved(sent.get(i), targets.get(i).peer());
-            if (cause != null) {
-                membership.checkNotDeposed(targets.get(i).peer(), cause);
-                catalogue.copyFailed(this, targets.get(i).peer(), cause);
-                failed++;
+        return new Sent(change, targets, toTargets, catchUps, toCatchUps, localFailure);
+    }
+
+    /**
+     * Once every member answered (or left the set): the outcome. A copy that failed is first
+     * taken out of sync in the catalogue, which waits on ZooKeeper, so that runs on
+     * {@link #failures}, never on the thread that completed the last answer (a network thread).
+     */
+    private CompletableFuture<Void> settle(Sent s) {
+        List<CompletableFuture<Void>> all = new ArrayList<>(s.toTargets());
+        all.addAll(s.toCatchUps());
+        return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).handle((x, ignored) -> s)
+                .thenCompose(answered -> answered.aTargetFailed()
+                        ? CompletableFuture.supplyAsync(() -> conclude(answered), failures).thenCompose(c -> c)
+                        : conclude(answered));
+    }
+
+    /** Whether the change may be acknowledged, all answers in: throws when it may not. */
+    private CompletableFuture<Void> conclude(Sent s) {
+        try {
+            int failed = 0;
+            for (int i = 0; i < s.targets().size(); i++) {
+                Throwable cause = causeOf(s.toTargets().get(i));
+                if (cause != null) {
+                    Peer peer = s.targets().get(i).peer();
+                    membership.checkNotDeposed(peer, cause);
+                    catalogue.copyFailed(this, peer, cause);
+                    failed++;
+                }
             }
-        }
-        for (int i = 0; i < catchUps.size(); i++) {
-            Throwable cause = membership.outcome(toCatchUps.get(i));
-            if (cause != null) {
-                membership.checkNotDeposed(catchUps.get(i).peer(), cause);
-                catchUps.get(i).broken().compareAndSet(null, cause); // that rebuild fails; the write does not
+            for (int i = 0; i < s.catchUps().size(); i++) {
+                Throwable cause = causeOf(s.toCatchUps().get(i));
+                if (cause != null) {
+                    membership.checkNotDeposed(s.catchUps().get(i).peer(), cause);
+                    s.catchUps().get(i).broken().compareAndSet(null, cause); // that rebuild fails; the write does not
+                }
             }
+            if (s.localFailure() != null) {
+                throw s.localFailure();
+            }
+            int applied = 1 + s.targets().size() - failed;
+            if (s.change().changesData() && applied < minCopies) {
+                throw new IOException("volume " + name + ": only " + applied + " cop" + (applied == 1 ? "y" : "ies")
+                        + " applied the change, fewer than its --min-copies " + minCopies + "; it is not acknowledged");
+            }
+            return CompletableFuture.completedFuture(null);
+        } catch (IOException | RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
         }
-        if (localFailure != null) {
-            throw localFailure;
+    }
+
+    /** The failure of a completed future, or null when it succeeded. */
+    private static Throwable causeOf(CompletableFuture<?> f) {
+        try {
+            f.join();
+            return null;
+        } catch (CompletionException e) {
+            return e.getCause() == null ? e : e.getCause();
+        } catch (CancellationException e) {
+            return e;
         }
-        if (change.changesData() && 1 + targets.size() - failed < minCopies) {
-            throw new IOException("volume " + name + ": only " + (1 + targets.size() - failed) + " cop"
-                    + (targets.size() - failed == 0 ? "y" : "ies") + " applied the change, fewer than its --min-copies "
-                    + minCopies + "; it is not acknowledged");
+    }
+
+    /** Waits for {@code f} and gives its failure back as it was thrown. */
+    static <T> T await(CompletableFuture<T> f) throws IOException {
+        try {
+            return f.join();
+        } catch (CompletionException e) {
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            if (cause instanceof IOException io) {
+                throw io;
+            }
+            if (cause instanceof RuntimeException r) {
+                throw r;
+            }
+            if (cause instanceof Error err) {
+                throw err;
+            }
+            throw new IOException(cause);
+        } catch (CancellationException e) {
+            throw new IOException("cancelled", e);
         }
     }
 }

@@ -73,6 +73,12 @@ final class ServingGate {
         }
     }
 
+    /** True when a request may go in now, without waiting; throws once stopped. */
+    boolean admitsNow() throws IOException {
+        throwIfStopped();
+        return opened.getCount() == 0 && lease.holds(session);
+    }
+
     /**
      * Lets a request in: refuses once stopped; while opening, or while the lease does not hold,
      * waits (at most {@link #MAX_PAUSE_MS}) or, on a network thread, sends it to a worker.

@@ -5,12 +5,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
 class RangeLocksTest {
@@ -81,6 +83,43 @@ class RangeLocksTest {
         }
         try (RangeLocks.Held held = locks.lock(7 * MIB, 1)) {
             assertThat(held).isNotNull();
+        }
+    }
+
+    @Test
+    void aChangeThatMustWaitHoldsNoThreadAndGetsTheRangeFromItsRelease() throws Exception {
+        RangeLocks locks = new RangeLocks();
+        RangeLocks.Held first = locks.lock(0, 2 * MIB);
+        CompletableFuture<RangeLocks.Held> second = locks.lockAsync(MIB, MIB);
+        CompletableFuture<RangeLocks.Held> third = locks.lockAsync(MIB + 4096, 4096);
+        assertThat(second).isNotDone();
+        assertThat(third).isNotDone();
+        assertThat(locks.tryLock(MIB, 1)).isNull();
+
+        AtomicReference<Thread> completedOn = new AtomicReference<>();
+        second.thenRun(() -> completedOn.set(Thread.currentThread()));
+        Thread releaser = new Thread(first::close, "releaser");
+        releaser.start();
+        releaser.join();
+        assertThat(second).isDone();
+        assertThat(completedOn.get()).isSameAs(releaser);
+        assertThat(third).as("first come, first served").isNotDone();
+        second.join().close();
+        third.get(10, TimeUnit.SECONDS).close();
+    }
+
+    @Test
+    void aFailedTryLockLeavesNothingHeld() {
+        RangeLocks locks = new RangeLocks();
+        try (RangeLocks.Held held = locks.lock(3 * MIB, 1)) {
+            // Chunks 0..3: 0, 1 and 2 are taken before 3 is found held, then given back.
+            assertThat(locks.tryLock(0, 4 * MIB)).isNull();
+            try (RangeLocks.Held low = locks.tryLock(0, 3 * MIB)) {
+                assertThat(low).isNotNull();
+            }
+        }
+        try (RangeLocks.Held all = locks.tryLock(0, 4 * MIB)) {
+            assertThat(all).isNotNull();
         }
     }
 }

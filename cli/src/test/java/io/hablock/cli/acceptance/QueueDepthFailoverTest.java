@@ -8,6 +8,10 @@ import io.hablock.cli.acceptance.support.BackgroundProcess;
 import io.hablock.cli.acceptance.support.Command;
 import io.hablock.cli.acceptance.support.LocalClusterProcesses;
 import io.hablock.cli.acceptance.support.Waits;
+import io.hablock.nbd.client.NbdClient;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -17,8 +21,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Clients at a real queue depth across failovers (issue 13's first acceptance point): fio at
- * queue depth 64 on the node that becomes the owner and on a node that stays a forwarder, and 16
- * clients at once on the forwarder, then the owner is killed; after it came back, clients on it and on the current owner, and the current
+ * queue depth 64 and nbdcopy (4 connections x 64 requests) on the node that becomes the owner,
+ * fio on a node that stays a forwarder, and 16 clients at once on the forwarder, then the owner
+ * is killed; after it came back, clients on it and on the current owner, and the current
  * owner is paused past its session. No client sees an I/O error, every block fio wrote reads back
  * with its checksum, and no client goes longer than the session timeout + 2 s without a write
  * completing (the pause: from fio's log of every completion).
@@ -31,6 +36,7 @@ class QueueDepthFailoverTest {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration SESSION_TIMEOUT = Duration.ofSeconds(5);
     private static final double LONGEST_PAUSE_S = SESSION_TIMEOUT.toSeconds() + 2;
+    private static final int IMAGE_BYTES = 32 << 20;
 
     @TempDir
     static Path dir;
@@ -38,7 +44,7 @@ class QueueDepthFailoverTest {
     @Test
     void noClientSeesAnErrorWhenTheOwnerIsKilledThenTheNextOwnerPaused() throws Exception {
         try (LocalClusterProcesses cluster = LocalClusterProcesses.up(dir.resolve("cluster"), 3, "127.0.5")) {
-            cluster.cliOk("volume", "create", "qd", "--size", "256M", "--copies", "2");
+            cluster.cliOk("volume", "create", "qd", "--size", "320M", "--copies", "2");
             JsonNode info = cluster.json("volume", "info", "qd", "--json");
             String owner = info.get("owner").asText();
             List<String> copies = new ArrayList<>();
@@ -46,17 +52,35 @@ class QueueDepthFailoverTest {
             String next = copies.stream().filter(n -> !n.equals(owner)).findFirst().orElseThrow();
             String forwarder = List.of("v1", "v2", "v3").stream().filter(n -> !copies.contains(n)).findFirst().orElseThrow();
 
-            // 1. The owner is killed: one client on the node that becomes the owner, one on a
+            // 1. The owner is killed: one client on the node that becomes the owner (and nbdcopy,
+            //    4 connections x 64 requests, copying an image again and again), one on a
             //    forwarder, and 16 more at once on the forwarder.
-            try (BackgroundProcess onNext = fio(cluster, next, "qd", 0, "a", 1);
-                    BackgroundProcess onForwarder = fio(cluster, forwarder, "qd", 64, "b", 1);
-                    BackgroundProcess sixteen = fio(cluster, forwarder, "qd", 96, "e", 16)) {
+            Path image = dir.resolve("image");
+            byte[] imageBytes = new byte[IMAGE_BYTES];
+            new java.util.Random(13).nextBytes(imageBytes);
+            Files.write(image, imageBytes);
+            Path stop = dir.resolve("stop-copying");
+            try (BackgroundProcess copying = nbdcopyUntil(stop, image, cluster.uri(next, "qd"));
+                    BackgroundProcess onNext = fio(cluster, next, "qd", 64, "a", 1);
+                    BackgroundProcess onForwarder = fio(cluster, forwarder, "qd", 128, "b", 1);
+                    BackgroundProcess sixteen = fio(cluster, forwarder, "qd", 160, "e", 16)) {
                 Thread.sleep(3000);
                 cluster.kill(owner);
                 assertClean("owner " + owner + " killed, client on " + next + " (the next owner)", onNext, "a", 1, LONGEST_PAUSE_S);
                 assertClean("owner " + owner + " killed, client on " + forwarder + " (a forwarder)", onForwarder, "b", 1,
                         LONGEST_PAUSE_S);
                 assertClean("owner " + owner + " killed, 16 clients on " + forwarder, sixteen, "e", 16, LONGEST_PAUSE_S);
+                Files.createFile(stop);
+                assertThat(copying.exitCode(Duration.ofMinutes(2))).as("nbdcopy 4x64 on %s across the kill%s", next,
+                        copying.describe()).isZero();
+                System.out.println("nbdcopy copies across the kill: " + copying.stdout().strip());
+                assertThat(copying.stdout().strip()).as("nbdcopy runs").isNotEqualTo("0");
+            }
+            try (NbdClient nbd = NbdClient.connect(address(cluster.uri(next, "qd")), "qd", Duration.ofSeconds(30))) {
+                byte[] back = new byte[IMAGE_BYTES];
+                nbd.read(0, back);
+                assertThat(java.util.Arrays.mismatch(back, imageBytes)).as("first byte that differs from the image nbdcopy wrote")
+                        .isEqualTo(-1);
             }
             assertThat(cluster.json("volume", "info", "qd", "--json").get("owner").asText()).isEqualTo(next);
 
@@ -67,8 +91,8 @@ class QueueDepthFailoverTest {
                     () -> cluster.cli("volume", "info", "qd").stdout());
             String paused = cluster.json("volume", "info", "qd", "--json").get("owner").asText();
             String other = List.of("v1", "v2", "v3").stream().filter(n -> !n.equals(paused)).findFirst().orElseThrow();
-            try (BackgroundProcess onRestarted = fio(cluster, owner.equals(paused) ? other : owner, "qd", 128, "c", 1);
-                    BackgroundProcess onPaused = fio(cluster, paused, "qd", 192, "d", 1)) {
+            try (BackgroundProcess onRestarted = fio(cluster, owner.equals(paused) ? other : owner, "qd", 192, "c", 1);
+                    BackgroundProcess onPaused = fio(cluster, paused, "qd", 256, "d", 1)) {
                 Thread.sleep(3000);
                 long frozenAt = System.nanoTime();
                 cluster.freeze(paused);
@@ -89,6 +113,21 @@ class QueueDepthFailoverTest {
             }
             assertThat(cluster.cliOk("volume", "verify", "qd").stdout()).contains("ok: all compared copies are identical");
         }
+    }
+
+    /**
+     * nbdcopy of {@code image} to {@code uri} with 4 connections of 64 requests each, again and
+     * again until {@code stop} exists; prints how many copies it made, fails at the first error.
+     */
+    private static BackgroundProcess nbdcopyUntil(Path stop, Path image, String uri) {
+        String script = "n=0; while [ ! -e \"$1\" ]; do nbdcopy --connections=4 --requests=64 --flush \"$2\" \"$3\" || exit 1; "
+                + "n=$((n+1)); done; echo $n";
+        return Command.of("sh", "-c", script, "nbdcopy-loop", stop.toString(), image.toString(), uri).start();
+    }
+
+    private static InetSocketAddress address(String uri) {
+        URI u = URI.create(uri);
+        return new InetSocketAddress(u.getHost(), u.getPort());
     }
 
     /**
