@@ -84,7 +84,15 @@ final class StreamedRead {
         next += length;
         reading = true;
         connection.held(length);
-        ByteBuf data = connection.ctx().alloc().directBuffer(length, length);
+        ByteBuf data;
+        try {
+            data = connection.ctx().alloc().directBuffer(length, length);
+        } catch (OutOfMemoryError e) {
+            reading = false;
+            connection.released(length);
+            failed(e);
+            return;
+        }
         CompletableFuture<Void> filled;
         try {
             filled = device.readAsync(offset, data.nioBuffer(0, length), io);
