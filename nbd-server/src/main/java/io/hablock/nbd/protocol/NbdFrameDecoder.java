@@ -1,6 +1,7 @@
 package io.hablock.nbd.protocol;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import java.util.List;
@@ -13,7 +14,9 @@ import java.util.List;
  * server allocate what it claims.
  *
  * <p>A WRITE's payload is a retained slice of the received bytes, possibly spanning several
- * socket reads (a composite): no copy is made of it.
+ * socket reads (a composite): no copy is made of it. A WRITE longer than the whole-payload limit
+ * is handed on as its request (without payload) followed by {@link NbdWritePiece}s as the bytes
+ * arrive, so that no more than a piece is ever buffered here for it.
  */
 public final class NbdFrameDecoder extends ByteToMessageDecoder {
 
@@ -22,6 +25,8 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
         CLIENT_FLAGS,
         OPTION,
         REQUEST,
+        /** Inside the payload of a WRITE handed on in pieces. */
+        WRITE_PIECES,
         /** After a protocol violation: everything is discarded until the channel closes. */
         BAD_MESSAGE
     }
@@ -33,16 +38,29 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
     private static final int OPTION_HEADER = 16;
 
     private final int maxOptionLength;
-    private final int maxWritePayload;
+    private final int maxWholePayload;
+    private final long maxWriteLength;
+    private final int pieceBytes;
     private State state = State.CLIENT_FLAGS;
+    /** Bytes of the current WRITE's payload not yet handed on (state WRITE_PIECES). */
+    private long pieceRemaining;
+    /** A piece was handed on during the current socket read. */
+    private boolean piecesHandedOn;
 
     /**
      * @param maxOptionLength longest option data accepted; a longer option closes the connection
-     * @param maxWritePayload longest WRITE payload accepted; a longer one closes the connection
+     * @param maxWholePayload longest WRITE payload handed on whole; a longer one comes in pieces
+     * @param maxWriteLength longest WRITE accepted; a longer one closes the connection
+     * @param pieceBytes size of the pieces of a longer payload (the last one may be shorter)
      */
-    public NbdFrameDecoder(int maxOptionLength, int maxWritePayload) {
+    public NbdFrameDecoder(int maxOptionLength, int maxWholePayload, long maxWriteLength, int pieceBytes) {
+        if (maxWriteLength < maxWholePayload || pieceBytes < 1) {
+            throw new IllegalArgumentException("the WRITE limit must cover the whole-payload limit, pieces a byte");
+        }
         this.maxOptionLength = maxOptionLength;
-        this.maxWritePayload = maxWritePayload;
+        this.maxWholePayload = maxWholePayload;
+        this.maxWriteLength = maxWriteLength;
+        this.pieceBytes = pieceBytes;
         // Socket reads are kept as they arrive and a WRITE payload is a slice over them: the
         // data is never copied in user space between the socket and the file.
         setCumulator(COMPOSITE_CUMULATOR);
@@ -68,6 +86,7 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
             }
             case OPTION -> decodeOption(in, out);
             case REQUEST -> decodeRequest(in, out);
+            case WRITE_PIECES -> decodePiece(in, out);
             case BAD_MESSAGE -> in.skipBytes(in.readableBytes());
         }
     }
@@ -109,8 +128,15 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
         long length = in.getUnsignedInt(start + 24);
         ByteBuf payload = null;
         if (type == Nbd.CMD_WRITE) {
-            if (length > maxWritePayload) {
-                fail(in, "WRITE claims a payload of " + length + " bytes (limit " + maxWritePayload + ")");
+            if (length > maxWriteLength) {
+                fail(in, "WRITE claims a payload of " + length + " bytes (limit " + maxWriteLength + ")");
+            }
+            if (length > maxWholePayload) {
+                in.skipBytes(Nbd.REQUEST_HEADER_LENGTH);
+                out.add(new NbdRequest(flags, type, cookie, offset, length, null));
+                pieceRemaining = length;
+                state = State.WRITE_PIECES;
+                return;
             }
             if (in.readableBytes() < Nbd.REQUEST_HEADER_LENGTH + length) {
                 return;
@@ -121,6 +147,50 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
             in.skipBytes(Nbd.REQUEST_HEADER_LENGTH);
         }
         out.add(new NbdRequest(flags, type, cookie, offset, length, payload));
+    }
+
+    /** Waits for a whole piece (or the rest of the payload): pieces have a predictable size. */
+    private void decodePiece(ByteBuf in, List<Object> out) {
+        int length = (int) Math.min(pieceBytes, pieceRemaining);
+        if (in.readableBytes() < length) {
+            return;
+        }
+        pieceRemaining -= length;
+        boolean last = pieceRemaining == 0;
+        if (last) {
+            state = State.REQUEST;
+        }
+        out.add(new NbdWritePiece(readPiece(in, length), last));
+        piecesHandedOn = true;
+    }
+
+    /**
+     * The next {@code length} bytes as a buffer of their own that holds the received buffers
+     * themselves, not the cumulation: a slice of the cumulation would keep every buffer it ever
+     * gathered alive until it is consumed to the end, which a long payload read in pieces
+     * rarely is, and the whole payload would pile up behind it.
+     */
+    private static ByteBuf readPiece(ByteBuf in, int length) {
+        if (!(in instanceof CompositeByteBuf cumulation)) {
+            return in.readRetainedSlice(length);
+        }
+        List<ByteBuf> parts = cumulation.decompose(cumulation.readerIndex(), length);
+        CompositeByteBuf piece = cumulation.alloc().compositeBuffer(parts.size());
+        for (ByteBuf part : parts) {
+            piece.addComponent(true, part.retain());
+        }
+        cumulation.skipBytes(length);
+        return piece;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+        super.channelRead(ctx, msg);
+        if (piecesHandedOn) {
+            // Drop the received buffers the pieces took over, now rather than after 16 reads.
+            piecesHandedOn = false;
+            discardSomeReadBytes();
+        }
     }
 
     private void fail(ByteBuf in, String message) {

@@ -95,7 +95,8 @@ public final class NbdServer implements AutoCloseable {
                         connections.add(ch);
                         ch.pipeline()
                                 .addLast("flush", new FlushConsolidationHandler(64, true))
-                                .addLast("frames", new NbdFrameDecoder(config.maxOptionBytes(), config.maxPayloadBytes()))
+                                .addLast("frames", new NbdFrameDecoder(config.maxOptionBytes(),
+                                        config.maxPayloadBytes(), config.maxRequestBytes(), NbdServerConfig.PIECE_BYTES))
                                 .addLast("handshake", new HandshakeHandler(exports, context));
                     }
                 });

@@ -14,6 +14,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -34,10 +35,13 @@ final class RequestExecutor {
 
     private final BlockDevice device;
     private final Session session;
+    private final int maxChunkBytes;
 
-    RequestExecutor(BlockDevice device, Session session) {
+    /** @param maxChunkBytes longest data chunk of a structured reply: the advertised maximum payload */
+    RequestExecutor(BlockDevice device, Session session, int maxChunkBytes) {
         this.device = device;
         this.session = session;
+        this.maxChunkBytes = maxChunkBytes;
     }
 
     /**
@@ -49,8 +53,10 @@ final class RequestExecutor {
     static final int ZERO_COPY_MIN_BYTES = 512 << 10;
 
     /**
-     * The reply to a large READ as a header and a region of the device's file, or null when the
-     * device has no file to send from. Runs on the event loop: it does no I/O itself.
+     * The reply to a large READ as headers and regions of the device's file (one of each, or
+     * several chunks for a structured reply longer than the maximum payload), or null when the
+     * device has no file to send from. Runs on the event loop: it does no I/O itself; the socket
+     * pulls the data from the file as it drains, so no read, however long, is held in memory.
      */
     List<Object> zeroCopyRead(ByteBufAllocator alloc, NbdRequest r) {
         if (r.type() != Nbd.CMD_READ || r.length() < ZERO_COPY_MIN_BYTES) {
@@ -66,10 +72,21 @@ final class RequestExecutor {
             return null;
         }
         int length = (int) r.length();
-        ByteBuf header = session.structuredReplies()
-                ? TransmissionReplies.offsetDataHeader(alloc, r.cookie(), true, r.offset(), length)
-                : TransmissionReplies.simple(alloc, r.cookie(), 0);
-        return List.of(header, new SharedFileRegion(file, r.offset(), length));
+        if (!session.structuredReplies()) {
+            return List.of(TransmissionReplies.simple(alloc, r.cookie(), 0), new SharedFileRegion(file, r.offset(), length));
+        }
+        if (length <= maxChunkBytes) {
+            return List.of(TransmissionReplies.offsetDataHeader(alloc, r.cookie(), true, r.offset(), length),
+                    new SharedFileRegion(file, r.offset(), length));
+        }
+        // No chunk may be longer than the maximum payload: a longer read goes as several.
+        List<Object> reply = new ArrayList<>();
+        for (long at = r.offset(), end = r.offset() + length; at < end; at += maxChunkBytes) {
+            int n = (int) Math.min(maxChunkBytes, end - at);
+            reply.add(TransmissionReplies.offsetDataHeader(alloc, r.cookie(), at + n == end, at, n));
+            reply.add(new SharedFileRegion(file, at, n));
+        }
+        return reply;
     }
 
     /** Serves the request; releases its payload; never throws. */
@@ -205,7 +222,7 @@ final class RequestExecutor {
     }
 
     /** The error reply for a request whose asynchronous run failed. */
-    private List<Object> failed(ByteBufAllocator alloc, NbdRequest r, Throwable failure) {
+    List<Object> failed(ByteBufAllocator alloc, NbdRequest r, Throwable failure) {
         Throwable e = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
         NbdError error = errorOf(e);
         if (error == NbdError.EIO) {

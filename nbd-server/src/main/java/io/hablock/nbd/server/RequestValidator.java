@@ -22,8 +22,14 @@ final class RequestValidator {
             case Nbd.CMD_READ -> {
                 int allowed = FUA | (session.structuredReplies() ? Nbd.CMD_FLAG_DF : 0);
                 Rejection bad = flags(r, allowed);
-                if (bad == null && r.length() > config.maxPayloadBytes()) {
-                    bad = new Rejection(NbdError.EINVAL, "read of " + r.length() + " bytes exceeds the maximum payload");
+                if (bad == null && r.length() > config.maxRequestBytes()) {
+                    bad = new Rejection(NbdError.EINVAL, "read of " + r.length() + " bytes exceeds the limit of "
+                            + config.maxRequestBytes());
+                }
+                if (bad == null && r.hasFlag(Nbd.CMD_FLAG_DF) && r.length() > config.maxPayloadBytes()) {
+                    // One chunk may not exceed the maximum payload, which the spec answers so.
+                    bad = new Rejection(NbdError.EOVERFLOW, "read of " + r.length()
+                            + " bytes cannot be sent unfragmented: it exceeds the maximum payload");
                 }
                 yield bad != null ? bad : range(r, device, NbdError.EINVAL);
             }

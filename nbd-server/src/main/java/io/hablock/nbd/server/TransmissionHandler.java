@@ -7,10 +7,14 @@ import io.hablock.nbd.NetworkThread;
 import io.hablock.nbd.protocol.Nbd;
 import io.hablock.nbd.protocol.NbdError;
 import io.hablock.nbd.protocol.NbdRequest;
+import io.hablock.nbd.protocol.NbdWritePiece;
 import io.hablock.nbd.protocol.TransmissionReplies;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.util.ReferenceCountUtil;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
@@ -21,7 +25,9 @@ import org.slf4j.LoggerFactory;
  * The transmission phase of one connection. Requests are validated on the event loop, started
  * through the device's asynchronous calls (many in flight, replies in completion order; a local
  * file runs on the server's I/O workers) and answered back on the event loop; small reads and writes of a fast local device run inline instead (see
- * {@link #runsInline}). All of this handler's fields are touched on the event loop only.
+ * {@link #runsInline}). READs and WRITEs longer than the maximum payload are served in pieces
+ * ({@link StreamedRead}, {@link StreamedWrite}) whose bytes count toward the in-flight limits.
+ * All of this handler's fields are touched on the event loop only.
  */
 final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(TransmissionHandler.class);
@@ -52,6 +58,12 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private final RequestExecutor executor;
     private final long maxInFlightBytes;
     private ChannelHandlerContext ctx;
+    /** The WRITE whose payload is arriving in pieces, if any. */
+    private StreamedWrite receiving;
+    /** The READ whose simple reply is being sent in pieces, if any: other replies wait for it. */
+    private StreamedRead exclusive;
+    /** Replies held back while {@link #exclusive} sends. */
+    private final List<Object> heldBack = new ArrayList<>();
     private State state = State.SERVING;
     private int inFlight;
     private long inFlightBytes;
@@ -66,7 +78,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         this.device = device;
         this.session = session;
         this.server = server;
-        this.executor = new RequestExecutor(device, session);
+        this.executor = new RequestExecutor(device, session, server.config().maxPayloadBytes());
         this.maxInFlightBytes = 2L * server.config().maxPayloadBytes();
         this.inlinePausedUntil = System.nanoTime();
     }
@@ -78,6 +90,10 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof NbdWritePiece piece) {
+            writePiece(piece);
+            return;
+        }
         if (!(msg instanceof NbdRequest request)) {
             ReferenceCountUtil.release(msg);
             ConnectionErrors.close(ctx, "unexpected message in transmission phase");
@@ -88,8 +104,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         if (server.isShuttingDown()) {
-            request.release();
-            reply(executor.error(ctx.alloc(), request, NbdError.ESHUTDOWN, "server is shutting down"));
+            refuse(request, NbdError.ESHUTDOWN, "server is shutting down");
             return;
         }
         if (request.type() == Nbd.CMD_DISC) {
@@ -100,21 +115,65 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         }
         RequestValidator.Rejection rejection = RequestValidator.validate(request, device, session, server.config());
         if (rejection != null) {
-            request.release();
-            reply(executor.error(ctx.alloc(), request, rejection.error(), rejection.message()));
+            refuse(request, rejection.error(), rejection.message());
             return;
         }
         dispatch(request);
     }
 
+    /** Answers with an error; a refused WRITE whose payload follows is answered once that is consumed. */
+    private void refuse(NbdRequest request, NbdError error, String message) {
+        request.release();
+        if (request.payloadFollows()) {
+            inFlight++;
+            receiving = StreamedWrite.refused(request, error, message, executor, pieces);
+            updateReading();
+            return;
+        }
+        reply(executor.error(ctx.alloc(), request, error, message));
+    }
+
+    private void writePiece(NbdWritePiece piece) {
+        StreamedWrite write = receiving;
+        if (write == null) {
+            piece.release(); // of a WRITE sent after DISC or during shutdown: never served
+            return;
+        }
+        if (piece.last()) {
+            receiving = null;
+        }
+        write.piece(piece);
+        if (state == State.SERVING) {
+            updateReading();
+        }
+    }
+
     private void dispatch(NbdRequest request) {
-        long bytes = request.type() == Nbd.CMD_READ || request.type() == Nbd.CMD_WRITE ? request.length() : 0;
+        if (request.payloadFollows()) {
+            inFlight++;
+            receiving = StreamedWrite.accepted(request, device, io, executor, pieces);
+            updateReading();
+            return;
+        }
+        boolean inPieces = request.length() > server.config().maxPayloadBytes(); // a READ: see above
+        long bytes = !inPieces && (request.type() == Nbd.CMD_READ || request.type() == Nbd.CMD_WRITE)
+                ? request.length() : 0;
         inFlight++;
         inFlightBytes += bytes;
         updateReading();
         List<Object> zeroCopy = executor.zeroCopyRead(ctx.alloc(), request);
         if (zeroCopy != null) {
             completed(zeroCopy, bytes);
+            return;
+        }
+        if (inPieces && request.type() == Nbd.CMD_READ) {
+            StreamedRead read = new StreamedRead(request, device, io, executor, pieces, session,
+                    NbdServerConfig.PIECE_BYTES);
+            if (read.exclusive()) {
+                exclusive = read;
+                updateReading();
+            }
+            read.start();
             return;
         }
         if (runsInline(request)) {
@@ -193,6 +252,37 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         }
     };
 
+    /** How the requests served in pieces reach this connection. */
+    private final PieceConnection pieces = new PieceConnection() {
+        @Override
+        public ChannelHandlerContext ctx() {
+            return ctx;
+        }
+
+        @Override
+        public void held(long bytes) {
+            inFlightBytes += bytes;
+        }
+
+        @Override
+        public void released(long bytes) {
+            inFlightBytes -= bytes;
+            if (state == State.SERVING) {
+                updateReading();
+            }
+        }
+
+        @Override
+        public void finished(List<Object> reply) {
+            if (exclusive != null && !exclusive.exclusive()) {
+                exclusive = null;
+                reply(heldBack);
+                heldBack.clear();
+            }
+            completed(reply, 0);
+        }
+    };
+
     /**
      * Small READs and WRITEs of a device that prefers it run right here on the event loop: no
      * thread hop there and back. Never FUA (it waits for the disk), never while paused after a
@@ -222,6 +312,10 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             messages.forEach(ReferenceCountUtil::release);
             return;
         }
+        if (exclusive != null) {
+            heldBack.addAll(messages);
+            return;
+        }
         for (Object message : messages) {
             ctx.write(message);
         }
@@ -233,7 +327,9 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private void updateReading() {
         boolean read = inFlight < server.config().maxInFlightPerConnection()
                 && inFlightBytes <= maxInFlightBytes
-                && ctx.channel().isWritable();
+                && ctx.channel().isWritable()
+                && exclusive == null
+                && (receiving == null || !receiving.full());
         if (ctx.channel().config().isAutoRead() != read) {
             ctx.channel().config().setAutoRead(read);
         }
@@ -274,9 +370,11 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
                     }
                     ctx.executor().execute(() -> {
                         inFlight--;
-                        ctx.close();
-                        // The client may have gone first: channelInactive then left the device to us.
-                        releaseDeviceWhenIdle();
+                        closeAfterReplies();
+                        if (state == State.CLOSED) {
+                            // The client went first: channelInactive left the device to us.
+                            releaseDeviceWhenIdle();
+                        }
                     });
                 });
             } catch (RejectedExecutionException e) {
@@ -284,13 +382,25 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
                 ctx.close();
             }
         } else {
-            ctx.close();
+            closeAfterReplies();
         }
+    }
+
+    /** Closes once every reply written so far is out: a plain close would drop what is still queued. */
+    private void closeAfterReplies() {
+        ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         state = State.CLOSED;
+        heldBack.forEach(ReferenceCountUtil::release);
+        heldBack.clear();
+        if (receiving != null) {
+            StreamedWrite write = receiving;
+            receiving = null;
+            write.abandon();
+        }
         releaseDeviceWhenIdle();
         ctx.fireChannelInactive();
     }

@@ -23,7 +23,11 @@ import org.junit.jupiter.api.Test;
  */
 class NbdFrameDecoderTest {
     private static final int MAX_OPTION = 1024;
-    private static final int MAX_WRITE = 8192;
+    /** WRITE payloads up to this come whole. */
+    private static final int MAX_WHOLE = 8192;
+    /** WRITEs up to this come in pieces; longer ones close the connection. */
+    private static final int MAX_WRITE = 64 * 1024;
+    private static final int PIECE = 3000;
     private static final long IHAVEOPT = 0x49484156454F5054L;
     private static final int REQUEST_MAGIC = 0x25609513;
 
@@ -84,7 +88,7 @@ class NbdFrameDecoderTest {
 
     @Test
     void writePayloadIsASliceOfTheInboundBufferAndIsReleasedWithTheRequest() {
-        NbdFrameDecoder decoder = new NbdFrameDecoder(MAX_OPTION, MAX_WRITE);
+        NbdFrameDecoder decoder = decoder();
         decoder.enterTransmission();
         EmbeddedChannel channel = new EmbeddedChannel(decoder);
         ByteBuf in = Unpooled.wrappedBuffer(request(0, 1, 9, 0, payload(4096)));
@@ -105,7 +109,7 @@ class NbdFrameDecoderTest {
     void everyInboundBufferIsReleasedOnceTheRecordsAre() {
         byte[] stream = requestStream();
         for (int step : new int[] {1, 5, 29, stream.length}) {
-            NbdFrameDecoder decoder = new NbdFrameDecoder(MAX_OPTION, MAX_WRITE);
+            NbdFrameDecoder decoder = decoder();
             decoder.enterTransmission();
             EmbeddedChannel channel = new EmbeddedChannel(decoder);
             List<ByteBuf> inbound = new ArrayList<>();
@@ -130,7 +134,7 @@ class NbdFrameDecoderTest {
 
     @Test
     void optionDataIsReleasedWithTheOption() {
-        EmbeddedChannel channel = new EmbeddedChannel(new NbdFrameDecoder(MAX_OPTION, MAX_WRITE));
+        EmbeddedChannel channel = new EmbeddedChannel(decoder());
         ByteBuf in = Unpooled.wrappedBuffer(concat(clientFlags(3), option(7, payload(100))));
         channel.writeInbound(in);
         NbdFrameDecoder.ClientFlags flags = channel.readInbound();
@@ -153,7 +157,7 @@ class NbdFrameDecoderTest {
 
     @Test
     void optionLongerThanTheCapFailsOnItsHeaderAlone() {
-        NbdFrameDecoder decoder = new NbdFrameDecoder(MAX_OPTION, MAX_WRITE);
+        NbdFrameDecoder decoder = decoder();
         EmbeddedChannel channel = new EmbeddedChannel(decoder);
         channel.writeInbound(Unpooled.wrappedBuffer(clientFlags(1)));
         ByteBuf header = Unpooled.wrappedBuffer(optionHeader(99, 0xFFFFFFFFL));
@@ -168,31 +172,31 @@ class NbdFrameDecoderTest {
 
     @Test
     void optionOneByteOverTheCapIsRefused() {
-        EmbeddedChannel channel = new EmbeddedChannel(new NbdFrameDecoder(MAX_OPTION, MAX_WRITE));
+        EmbeddedChannel channel = new EmbeddedChannel(decoder());
         channel.writeInbound(Unpooled.wrappedBuffer(clientFlags(1)));
         assertThatThrownBy(() -> channel.writeInbound(Unpooled.wrappedBuffer(optionHeader(99, MAX_OPTION + 1))))
                 .hasCauseInstanceOf(NbdProtocolException.class);
     }
 
     @Test
-    void writeAtTheCapWaitsForItsPayload() {
-        NbdFrameDecoder decoder = new NbdFrameDecoder(MAX_OPTION, MAX_WRITE);
+    void writeAtTheWholePayloadLimitWaitsForItsPayload() {
+        NbdFrameDecoder decoder = decoder();
         decoder.enterTransmission();
         EmbeddedChannel channel = new EmbeddedChannel(decoder);
-        byte[] whole = request(0, 1, 1, 0, payload(MAX_WRITE));
+        byte[] whole = request(0, 1, 1, 0, payload(MAX_WHOLE));
 
         assertThat(channel.writeInbound(Unpooled.wrappedBuffer(whole, 0, whole.length - 1))).isFalse();
         assertThat(channel.writeInbound(Unpooled.wrappedBuffer(whole, whole.length - 1, 1))).isTrue();
 
         NbdRequest request = channel.readInbound();
-        assertThat(request.payload().readableBytes()).isEqualTo(MAX_WRITE);
+        assertThat(request.payload().readableBytes()).isEqualTo(MAX_WHOLE);
         request.release();
         assertThat(channel.finish()).isFalse();
     }
 
     @Test
     void writeClaimingFourGibibytesFailsOnItsHeaderAlone() {
-        NbdFrameDecoder decoder = new NbdFrameDecoder(MAX_OPTION, MAX_WRITE);
+        NbdFrameDecoder decoder = decoder();
         decoder.enterTransmission();
         EmbeddedChannel channel = new EmbeddedChannel(decoder);
         ByteBuf header = Unpooled.wrappedBuffer(requestHeader(0, 1, 1, 0, 0xFFFFFFFFL));
@@ -207,6 +211,85 @@ class NbdFrameDecoderTest {
     }
 
     @Test
+    void writeOneByteOverTheHardLimitFailsOnItsHeaderAlone() {
+        NbdFrameDecoder decoder = decoder();
+        decoder.enterTransmission();
+        EmbeddedChannel channel = new EmbeddedChannel(decoder);
+        assertThatThrownBy(() -> channel.writeInbound(Unpooled.wrappedBuffer(requestHeader(0, 1, 1, 0, MAX_WRITE + 1))))
+                .hasCauseInstanceOf(NbdProtocolException.class);
+        assertThat(decoder.state()).isEqualTo(NbdFrameDecoder.State.BAD_MESSAGE);
+        assertDiscardsEverythingAfter(channel);
+    }
+
+    // ---- WRITEs longer than the whole-payload limit: in pieces ------------------------------------
+
+    /**
+     * The request comes first, without payload, then whole pieces in order as their bytes arrive
+     * (the last one shorter), then the next request: whatever the split.
+     */
+    @Test
+    void longWriteComesAsItsRequestThenPiecesInOrder() {
+        int length = 3 * PIECE + 1234;
+        byte[] payload = payload(length);
+        byte[] stream = concat(request(1, 1, 5, 4096, payload), requestHeader(0, 0, 6, 0, 512));
+
+        List<View> whole = decodeRequests(List.of(stream));
+
+        assertThat(whole).extracting(View::kind)
+                .containsExactly("request", "piece", "piece", "piece", "piece", "request");
+        assertThat(whole.get(0)).isEqualTo(new View("request", 1, 1, 5, 4096, length, null));
+        assertThat(whole.subList(1, 5)).extracting(View::a).containsExactly(
+                (long) PIECE, (long) PIECE, (long) PIECE, 1234L);
+        assertThat(whole.subList(1, 5)).extracting(View::b).containsExactly(0L, 0L, 0L, 1L);
+        assertThat(whole.subList(1, 5).stream().map(View::payload).reduce("", String::concat)).isEqualTo(hex(payload));
+        for (int step : new int[] {1, 7, 100, PIECE - 1, PIECE + 1}) {
+            assertThat(decodeRequests(batches(stream, step))).as("batches from %d bytes", step).isEqualTo(whole);
+        }
+    }
+
+    /**
+     * A piece holds the received buffers it covers, not the cumulation of everything received: once
+     * it is released they are free, although the bytes after them are still being gathered. (A
+     * slice of the cumulation would keep the whole payload alive until its very end.)
+     */
+    @Test
+    void aReleasedPieceFreesTheBuffersItCovered() {
+        NbdFrameDecoder decoder = decoder();
+        decoder.enterTransmission();
+        EmbeddedChannel channel = new EmbeddedChannel(decoder);
+        byte[] payload = payload(4 * PIECE);
+        channel.writeInbound(Unpooled.wrappedBuffer(requestHeader(0, 1, 1, 0, payload.length)));
+        NbdRequest request = channel.readInbound();
+        assertThat(request.payloadFollows()).isTrue();
+
+        List<ByteBuf> inbound = new ArrayList<>();
+        List<NbdWritePiece> pieces = new ArrayList<>();
+        int socketRead = 700; // does not divide the piece size: the cumulation is never used up
+        for (int at = 0; at < payload.length; at += socketRead) {
+            ByteBuf buf = Unpooled.directBuffer(socketRead).writeBytes(payload, at, Math.min(socketRead, payload.length - at));
+            inbound.add(buf);
+            channel.writeInbound(buf);
+            for (Object o; (o = channel.readInbound()) != null; ) {
+                pieces.add((NbdWritePiece) o);
+            }
+            if (pieces.size() == 1 && inbound.size() == 5) {
+                pieces.get(0).release();
+                assertThat(inbound.subList(0, 4)).as("buffers wholly inside the first piece")
+                        .allSatisfy(b -> assertThat(b.refCnt()).isZero());
+                assertThat(inbound.get(4).refCnt()).as("buffer that holds bytes of the second piece").isPositive();
+            }
+        }
+
+        assertThat(pieces).hasSize(4);
+        assertThat(pieces.get(0).data().refCnt()).isZero();
+        assertThat(pieces).extracting(NbdWritePiece::last).containsExactly(false, false, false, true);
+        assertThat(ByteBufUtil.getBytes(pieces.get(3).data())).isEqualTo(Arrays.copyOfRange(payload, 3 * PIECE, 4 * PIECE));
+        pieces.subList(1, 4).forEach(NbdWritePiece::release);
+        assertThat(inbound).allSatisfy(b -> assertThat(b.refCnt()).isZero());
+        assertThat(channel.finish()).isFalse();
+    }
+
+    @Test
     void commandsWithoutPayloadMayClaimAnyLength() {
         byte[] stream = concat(requestHeader(0, 4, 1, 0, 0xFFFFFFFFL), requestHeader(0, 6, 2, 0, 0x80000000L),
                 requestHeader(0, 0, 3, 0, 512));
@@ -216,7 +299,7 @@ class NbdFrameDecoderTest {
 
     @Test
     void badOptionMagicFails() {
-        NbdFrameDecoder decoder = new NbdFrameDecoder(MAX_OPTION, MAX_WRITE);
+        NbdFrameDecoder decoder = decoder();
         EmbeddedChannel channel = new EmbeddedChannel(decoder);
         byte[] bad = option(1, payload(3));
         bad[0] ^= 0x01;
@@ -228,7 +311,7 @@ class NbdFrameDecoderTest {
 
     @Test
     void badRequestMagicFails() {
-        NbdFrameDecoder decoder = new NbdFrameDecoder(MAX_OPTION, MAX_WRITE);
+        NbdFrameDecoder decoder = decoder();
         decoder.enterTransmission();
         EmbeddedChannel channel = new EmbeddedChannel(decoder);
         byte[] bad = requestHeader(0, 0, 1, 0, 512);
@@ -247,7 +330,7 @@ class NbdFrameDecoderTest {
      */
     @Test
     void goAndTheFirstRequestsInOnePacketAreSplitAtTheSwitch() {
-        NbdFrameDecoder decoder = new NbdFrameDecoder(MAX_OPTION, MAX_WRITE);
+        NbdFrameDecoder decoder = decoder();
         EmbeddedChannel channel = new EmbeddedChannel(decoder, new ChannelInboundHandlerAdapter() {
             @Override
             public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -270,6 +353,10 @@ class NbdFrameDecoderTest {
 
     // ---- helpers ------------------------------------------------------------------------------
 
+    private static NbdFrameDecoder decoder() {
+        return new NbdFrameDecoder(MAX_OPTION, MAX_WHOLE, MAX_WRITE, PIECE);
+    }
+
     private static void assertDiscardsEverythingAfter(EmbeddedChannel channel) {
         drain(channel); // what was decoded before the violation (the client flags)
         ByteBuf more = Unpooled.wrappedBuffer(requestHeader(0, 0, 1, 0, 512));
@@ -279,11 +366,11 @@ class NbdFrameDecoderTest {
     }
 
     private static List<View> decodeOptions(List<byte[]> pieces) {
-        return decode(new NbdFrameDecoder(MAX_OPTION, MAX_WRITE), pieces);
+        return decode(decoder(), pieces);
     }
 
     private static List<View> decodeRequests(List<byte[]> pieces) {
-        NbdFrameDecoder decoder = new NbdFrameDecoder(MAX_OPTION, MAX_WRITE);
+        NbdFrameDecoder decoder = decoder();
         decoder.enterTransmission();
         return decode(decoder, pieces);
     }
@@ -304,6 +391,10 @@ class NbdFrameDecoderTest {
         for (Object o; (o = channel.readInbound()) != null; ) {
             if (o instanceof NbdFrameDecoder.ClientFlags f) {
                 views.add(new View("flags", f.flags(), 0, 0, 0, 0, null));
+            } else if (o instanceof NbdWritePiece piece) {
+                views.add(new View("piece", piece.data().readableBytes(), piece.last() ? 1 : 0, 0, 0, 0,
+                        ByteBufUtil.hexDump(piece.data())));
+                piece.release();
             } else if (o instanceof NbdOption opt) {
                 views.add(new View("option", opt.code(), 0, 0, 0, 0, ByteBufUtil.hexDump(opt.data())));
                 opt.release();

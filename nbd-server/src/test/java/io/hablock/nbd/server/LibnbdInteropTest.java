@@ -152,6 +152,40 @@ class LibnbdInteropTest extends ServerTest {
         }
     }
 
+    /**
+     * A client that never saw the maximum block size (NBD_OPT_EXPORT_NAME, as the reference
+     * integrity tester) may send 48 MiB requests: a WRITE and a READ of 48 MiB, each checked by
+     * a SHA-256 of what the other side holds, then a read of what the raw client wrote.
+     */
+    @Test
+    void fortyEightMibRequestsThroughExportName() throws Exception {
+        int length = 48 << 20;
+        byte[] written = pattern(length, 4);
+        try (RawNbdClient client = fixture.transmission(false, false)) {
+            assertThat(client.write(8 << 20, written).error()).isZero();
+        }
+
+        Map<String, String> out = Nbdsh.run("""
+                import hashlib, random
+                h.set_handshake_flags(0)
+                h.connect_uri("%s")
+                print("protocol", h.get_protocol(), h.get_block_size(nbd.SIZE_MAXIMUM))
+                print("read", hashlib.sha256(h.pread(%d, %d)).hexdigest())
+                data = random.Random(5).randbytes(%d)
+                h.pwrite(data, 0, nbd.CMD_FLAG_FUA)
+                print("wrote", hashlib.sha256(data).hexdigest())
+                print("reread", hashlib.sha256(h.pread(%d, 0)).hexdigest())
+                h.shutdown()
+                """.formatted(uri, length, 8 << 20, length, length));
+
+        assertThat(out).containsEntry("protocol", "newstyle 0").containsEntry("read", sha256(written));
+        assertThat(out.get("reread")).isEqualTo(out.get("wrote"));
+        try (RawNbdClient client = fixture.transmission(true, false)) {
+            assertThat(sha256(client.read(0, length).data())).as("what the raw client reads back")
+                    .isEqualTo(out.get("wrote"));
+        }
+    }
+
     private static String sha256(byte[] data) throws NoSuchAlgorithmException {
         return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
     }

@@ -4,6 +4,7 @@ import static io.hablock.nbd.testing.RawNbdClient.last;
 import static io.hablock.nbd.testing.TestData.pattern;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.hablock.nativeio.testing.FaultInjectingPosixFs;
 import io.hablock.nbd.testing.Chunk;
 import io.hablock.nbd.testing.RawNbdClient;
 import io.hablock.nbd.testing.Reply;
@@ -13,6 +14,7 @@ import io.hablock.nbd.testing.ServerMessage;
 import io.hablock.nbd.testing.SimpleReply;
 import io.hablock.nbd.testing.Wire;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -71,17 +73,22 @@ class TransmissionTest extends ServerTest {
 
     /** With structured replies, a READ is never answered with a simple reply, errors included. */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"beyond the end", "flag not valid for READ", "longer than the maximum payload",
-        "device error"})
+    @ValueSource(strings = {"beyond the end", "flag not valid for READ", "longer than the hard limit",
+        "DF longer than the maximum payload", "device error"})
     void readErrorsAreStructured(String failure) throws IOException {
         long size = ServerFixture.VOLUME_SIZE;
         long[] request = switch (failure) {
             case "beyond the end" -> new long[] {0, size - 4096, 8192};
             case "flag not valid for READ" -> new long[] {Wire.CMD_FLAG_REQ_ONE, 0, 4096};
-            case "longer than the maximum payload" -> new long[] {0, 0, 33 * MIB};
+            case "longer than the hard limit" -> new long[] {0, 0, 128 * MIB + 4096};
+            case "DF longer than the maximum payload" -> new long[] {Wire.CMD_FLAG_DF, 0, 32 * MIB + 4096};
             default -> new long[] {0, 0, 4096};
         };
-        int expected = failure.equals("device error") ? Wire.EIO : Wire.EINVAL;
+        int expected = switch (failure) {
+            case "device error" -> Wire.EIO;
+            case "DF longer than the maximum payload" -> Wire.EOVERFLOW;
+            default -> Wire.EINVAL;
+        };
         try (RawNbdClient client = fixture.transmission(true, false)) {
             if (failure.equals("device error")) {
                 fixture.exports().failNextRead(new IOException("injected disk error"));
@@ -99,6 +106,138 @@ class TransmissionTest extends ServerTest {
             assertThat(error.errorMessage()).isNotBlank();
             assertThat(client.read(0, 4096).error()).as("connection still usable").isZero();
         }
+    }
+
+    // ---- requests longer than the maximum payload: served in pieces ------------------------------
+
+    /**
+     * A 48 MiB READ (what clients that never saw the maximum send) with small requests sent once
+     * its reply has begun: with structured replies no chunk exceeds the 32 MiB maximum payload;
+     * with simple replies the data follows its header with no other reply in between. Sent from
+     * the file (sendfile), or read from a slow device piece by piece, as a cluster volume is.
+     */
+    @ParameterizedTest(name = "structured replies: {0}, from the file: {1}")
+    @CsvSource({"true, true", "true, false", "false, true", "false, false"})
+    void readLongerThanTheMaximumPayloadIsServedWithSmallRequestsAround(boolean structured, boolean zeroCopy)
+            throws IOException {
+        int length = 48 * MIB;
+        byte[] expected = pattern(length, 20);
+        byte[] small = pattern(4096, 21);
+        try (RawNbdClient client = fixture.transmission(structured, false)) {
+            assertThat(client.write(0, expected).error()).isZero();
+            if (!zeroCopy) {
+                fixture.exports().delayReads(Duration.ofMillis(10)); // 24 pieces: the reply takes a while
+            }
+            client.sendRequest(0, Wire.CMD_READ, 2, 0, length, null);
+            Map<Long, List<ServerMessage>> replies = new HashMap<>();
+            byte[] simpleHeader = structured ? null : client.readBytes(16);
+            if (structured) {
+                replies.computeIfAbsent(2L, c -> new ArrayList<>()).add(client.readMessage(c -> 0));
+            }
+            client.sendRequest(0, Wire.CMD_WRITE, 3, 60 * MIB, 4096, small);
+            client.sendRequest(0, Wire.CMD_READ, 4, 8 * MIB, 4096, null);
+            int complete = 0;
+            if (!structured) {
+                assertThat(Arrays.copyOfRange(simpleHeader, 4, 8)).as("error field").containsOnly(0);
+                assertThat(client.readBytes(length)).as("data right after its header").isEqualTo(expected);
+                complete++;
+            }
+            while (complete < 3) {
+                ServerMessage m = client.readMessage(c -> c == 4 ? 4096 : 0);
+                replies.computeIfAbsent(m.cookie(), c -> new ArrayList<>()).add(m);
+                complete += endsReply(m) ? 1 : 0;
+            }
+
+            if (structured) {
+                assertThat(readData(replies.get(2L), 0, length)).isEqualTo(expected);
+                assertThat(replies.get(2L)).as("chunks of the long read").hasSizeGreaterThan(1)
+                        .allSatisfy(m -> assertThat(((Chunk) m).payload().length).isLessThanOrEqualTo(32 * MIB + 8));
+            }
+            assertThat(readData(replies.get(4L), 8 * MIB, 4096)).isEqualTo(Arrays.copyOfRange(expected, 8 * MIB, 8 * MIB + 4096));
+            assertThat(client.read(60 * MIB, 4096).data()).isEqualTo(small);
+        }
+    }
+
+    /**
+     * A 48 MiB FUA WRITE is written as it arrives and acknowledged once durable; the connection
+     * goes on after it.
+     */
+    @Test
+    void writeLongerThanTheMaximumPayloadIsWrittenAndDurableBeforeItsReply() throws IOException {
+        byte[] data = pattern(48 * MIB, 22);
+        try (RawNbdClient client = fixture.transmission(true, false)) {
+            fixture.fs().resetCounts();
+            assertThat(client.request(Wire.CMD_FLAG_FUA, Wire.CMD_WRITE, 4 * MIB, data.length, data).error()).isZero();
+            assertThat(fixture.fs().calls(FaultInjectingPosixFs.Op.FDATASYNC)).as("fdatasync before the FUA reply")
+                    .isPositive();
+            for (int at = 0; at < data.length; at += 16 * MIB) {
+                assertThat(client.read(4 * MIB + at, 16 * MIB).data()).as("at %d MiB", at / MIB)
+                        .isEqualTo(Arrays.copyOfRange(data, at, at + 16 * MIB));
+            }
+        }
+    }
+
+    /**
+     * A long WRITE that is refused or fails part way still has its whole payload consumed: the
+     * reply is the error and the connection stays in step. After a failed piece nothing more is
+     * written.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"beyond the end", "device error"})
+    void longWriteRefusedOrFailedKeepsTheConnectionInStep(String failure) throws IOException {
+        long offset = failure.equals("beyond the end") ? 32 * MIB : 0;
+        byte[] data = pattern(48 * MIB, 23);
+        if (failure.equals("device error")) {
+            fixture.exports().failWriteAt(20 * MIB, new IOException("injected disk error"));
+        }
+        try (RawNbdClient client = fixture.transmission(true, false)) {
+            assertThat(client.request(0, Wire.CMD_WRITE, offset, data.length, data).error())
+                    .isEqualTo(failure.equals("beyond the end") ? Wire.ENOSPC : Wire.EIO);
+
+            byte[] small = pattern(4096, 24);
+            assertThat(client.write(60 * MIB, small).error()).as("same connection").isZero();
+            assertThat(client.read(60 * MIB, 4096).data()).isEqualTo(small);
+            if (failure.equals("device error")) {
+                assertThat(client.read(24 * MIB, 16 * MIB).data()).as("nothing written after the failed piece")
+                        .containsOnly(0);
+            }
+        }
+    }
+
+    /**
+     * A long READ failing part way: with structured replies the data sent is followed by an
+     * ERROR chunk and the connection goes on; with simple replies the header is out and the error
+     * cannot be told, so the server closes the connection before the data ends.
+     */
+    @ParameterizedTest(name = "structured replies: {0}")
+    @ValueSource(booleans = {true, false})
+    void longReadFailingPartWay(boolean structured) throws IOException {
+        int length = 48 * MIB;
+        try (RawNbdClient client = fixture.transmission(structured, false)) {
+            fixture.exports().disableZeroCopy();
+            fixture.exports().failReadAt(20 * MIB, new IOException("injected disk error"));
+            client.sendRequest(0, Wire.CMD_READ, 7, 0, length, null);
+            if (structured) {
+                Reply reply = client.readReply(7, 0, length);
+                assertThat(reply.error()).isEqualTo(Wire.EIO);
+                assertThat(reply.chunks()).filteredOn(c -> c.type() == Wire.REPLY_TYPE_OFFSET_DATA).isNotEmpty();
+                assertThat(client.read(0, 4096).error()).as("connection still usable").isZero();
+            } else {
+                byte[] header = client.readBytes(16);
+                assertThat(Arrays.copyOfRange(header, 4, 8)).as("error field of the header").containsOnly(0);
+                long received = 0;
+                try {
+                    while (received < length) {
+                        received += client.readBytes(64 * KIB).length;
+                    }
+                } catch (java.io.EOFException | java.net.SocketException e) {
+                    // closed by the server
+                }
+                assertThat(received).as("data before the server closed").isLessThan(length);
+                assertThat(client.closedByServer()).isTrue();
+            }
+        }
+        fixture.assertServesNewClient();
     }
 
     // ---- zero lengths, pipelining, disconnect ------------------------------------------------

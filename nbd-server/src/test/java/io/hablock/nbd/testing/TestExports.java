@@ -22,6 +22,9 @@ public final class TestExports implements ExportProvider {
     private final AtomicInteger writesAtGate = new AtomicInteger();
     private volatile CountDownLatch writeGate;
     private volatile IOException nextReadFailure;
+    private volatile PositionedFailure readFailureAt;
+    private volatile PositionedFailure writeFailureAt;
+    private volatile boolean zeroCopy = true;
     private volatile long readDelayNanos;
     private final java.util.Queue<String> readThreads = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final java.util.Queue<String> writeThreads = new java.util.concurrent.ConcurrentLinkedQueue<>();
@@ -68,6 +71,28 @@ public final class TestExports implements ExportProvider {
     /** The next read through any handle fails with {@code failure} (a disk error, say). */
     public void failNextRead(IOException failure) {
         nextReadFailure = failure;
+    }
+
+    /** The first read through any handle that covers byte {@code position} fails with {@code failure}. */
+    public void failReadAt(long position, IOException failure) {
+        readFailureAt = new PositionedFailure(position, failure);
+    }
+
+    /** The first write through any handle that covers byte {@code position} fails with {@code failure}. */
+    public void failWriteAt(long position, IOException failure) {
+        writeFailureAt = new PositionedFailure(position, failure);
+    }
+
+    /** From now on reads are never sent straight from the file, as with a cluster volume. */
+    public void disableZeroCopy() {
+        zeroCopy = false;
+    }
+
+    /** A one-shot failure of the first call that covers a byte. */
+    private record PositionedFailure(long position, IOException failure) {
+        boolean covers(long offset, long length) {
+            return offset <= position && position < offset + length;
+        }
     }
 
     /** Every read from now on takes at least this long (a slow disk). */
@@ -130,7 +155,8 @@ public final class TestExports implements ExportProvider {
         @Override
         public java.nio.channels.FileChannel zeroCopySource(long offset, long length) throws IOException {
             // Reads are served from the file directly then: no read failure or delay can be injected.
-            return nextReadFailure == null && readDelayNanos == 0 ? device.zeroCopySource(offset, length) : null;
+            return zeroCopy && nextReadFailure == null && readFailureAt == null && readDelayNanos == 0
+                    ? device.zeroCopySource(offset, length) : null;
         }
 
         @Override
@@ -139,6 +165,11 @@ public final class TestExports implements ExportProvider {
             if (failure != null) {
                 nextReadFailure = null;
                 throw failure;
+            }
+            PositionedFailure at = readFailureAt;
+            if (at != null && at.covers(offset, dst.remaining())) {
+                readFailureAt = null;
+                throw at.failure();
             }
             readThreads.add(Thread.currentThread().getName());
             long delay = readDelayNanos;
@@ -151,6 +182,11 @@ public final class TestExports implements ExportProvider {
         @Override
         public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
             writeThreads.add(Thread.currentThread().getName());
+            PositionedFailure at = writeFailureAt;
+            if (at != null && at.covers(offset, src.remaining())) {
+                writeFailureAt = null;
+                throw at.failure();
+            }
             CountDownLatch gate = writeGate;
             if (gate != null) {
                 writesAtGate.incrementAndGet();

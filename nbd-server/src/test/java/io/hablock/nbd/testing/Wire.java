@@ -81,6 +81,7 @@ public final class Wire {
     public static final int EIO = 5;
     public static final int EINVAL = 22;
     public static final int ENOSPC = 28;
+    public static final int EOVERFLOW = 75;
     public static final int ENOTSUP = 95;
     public static final int ESHUTDOWN = 108;
 }

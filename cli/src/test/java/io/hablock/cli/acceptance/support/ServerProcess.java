@@ -22,15 +22,17 @@ public final class ServerProcess implements AutoCloseable {
     private final int nbdPort;
     private final int zkPort;
     private final int replicationPort;
+    private final String maxDirectMemory;
     private final BackgroundProcess process;
 
-    private ServerProcess(Path dataDir, int nbdPort, int zkPort, int replicationPort) {
+    private ServerProcess(Path dataDir, int nbdPort, int zkPort, int replicationPort, String maxDirectMemory) {
         this.dataDir = dataDir;
         this.nbdPort = nbdPort;
         this.zkPort = zkPort;
         this.replicationPort = replicationPort;
+        this.maxDirectMemory = maxDirectMemory;
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        this.process = Command.of(List.of(java, "-Xmx256m", "-XX:MaxDirectMemorySize=512m",
+        this.process = Command.of(List.of(java, "-Xmx256m", "-XX:MaxDirectMemorySize=" + maxDirectMemory,
                 "-cp", System.getProperty("java.class.path"), "io.hablock.cli.Main", "server",
                 "--data-dir", dataDir.toString(),
                 "--listen", "127.0.0.1:" + nbdPort,
@@ -48,7 +50,12 @@ public final class ServerProcess implements AutoCloseable {
 
     /** Starts a server on free ports. */
     public static ServerProcess start(Path dataDir) {
-        return new ServerProcess(dataDir, FreePorts.next(), FreePorts.next(), FreePorts.next());
+        return start(dataDir, "512m");
+    }
+
+    /** Starts a server on free ports whose direct memory (where payloads live) is capped, e.g. {@code 64m}. */
+    public static ServerProcess start(Path dataDir, String maxDirectMemory) {
+        return new ServerProcess(dataDir, FreePorts.next(), FreePorts.next(), FreePorts.next(), maxDirectMemory);
     }
 
     /** Starts a new server on this one's data directory and ports; this one must have exited. */
@@ -56,7 +63,11 @@ public final class ServerProcess implements AutoCloseable {
         if (process.isAlive()) {
             throw new IllegalStateException("the server is still running" + process.describe());
         }
-        return new ServerProcess(dataDir, nbdPort, zkPort, replicationPort);
+        return new ServerProcess(dataDir, nbdPort, zkPort, replicationPort, maxDirectMemory);
+    }
+
+    public int nbdPort() {
+        return nbdPort;
     }
 
     public String nbdUri(String volume) {
