@@ -43,9 +43,10 @@ final class ReplicatedBlockDevice implements BlockDevice {
     }
 
     @Override
-    public boolean prefersInlineIo() {
-        // Alone, the volume is a local file (microseconds); with copies, writes wait on the network.
-        return !volume.hasPeers();
+    public boolean startsInline() {
+        // The local part is a page-cache read or write (microseconds); copies answer later, and
+        // the lease, the membership or an overlapping change make a request wait elsewhere.
+        return true;
     }
 
     @Override

@@ -179,6 +179,7 @@ final class ReplicatedVolume {
         int position = dst.position();
         while (true) {
             gate.admit();
+            waitableDelay(TestDelays.OWNER_READ);
             local.read(dst, offset);
             delays.at(TestDelays.OWNER_READ);
             if (gate.stillOwner()) {
@@ -371,6 +372,7 @@ final class ReplicatedVolume {
      */
     private Sent send(Membership.Change change, Work work) throws IOException {
         gate.throwIfStopped();
+        waitableDelay(TestDelays.OWNER_CHANGE);
         Membership.Members members = change.members();
         Generation generation = members.generation();
         if (work.first() != null) {
@@ -460,6 +462,13 @@ final class ReplicatedVolume {
             return CompletableFuture.completedFuture(null);
         } catch (IOException | RuntimeException e) {
             return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /** A test delay ahead is not slept on a network thread: the request goes to a worker first. */
+    private void waitableDelay(String step) throws WouldBlockException {
+        if (!BlockDevice.mayWait() && delays.armed(step)) {
+            throw new WouldBlockException("volume " + name + ": test delay " + step + " ahead");
         }
     }
 

@@ -49,6 +49,18 @@ public interface BlockDevice extends AutoCloseable {
     }
 
     /**
+     * True when the blocking work of this device's asynchronous calls (its local part: a pread,
+     * a pwrite to the page cache) normally takes microseconds, while what takes longer (copies on
+     * the network) completes the futures later without a thread. The server may then start small
+     * requests on its network thread, running their blocking work right there (the same rules
+     * and timing as {@link #prefersInlineIo()}); work that would wait there throws
+     * {@link WouldBlockException} and is run again on a worker.
+     */
+    default boolean startsInline() {
+        return false;
+    }
+
+    /**
      * False while the server runs the calling request on its network thread (any wait there
      * stalls every connection it serves), true on its I/O workers and other threads.
      */

@@ -51,6 +51,11 @@ public final class MeteredBlockDevice implements BlockDevice {
     }
 
     @Override
+    public boolean startsInline() {
+        return delegate.startsInline();
+    }
+
+    @Override
     public FileChannel zeroCopySource(long offset, long length) throws IOException {
         FileChannel source = delegate.zeroCopySource(offset, length);
         if (source != null) {

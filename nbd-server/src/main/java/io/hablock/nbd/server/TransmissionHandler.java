@@ -4,6 +4,7 @@ import io.hablock.nbd.BlockDevice;
 import io.hablock.nbd.DeviceException;
 import io.hablock.nbd.IoContext;
 import io.hablock.nbd.NetworkThread;
+import io.hablock.nbd.WouldBlockException;
 import io.hablock.nbd.protocol.Nbd;
 import io.hablock.nbd.protocol.NbdError;
 import io.hablock.nbd.protocol.NbdRequest;
@@ -183,19 +184,36 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
                 runAsync(request, bytes); // the device would have waited: never here
                 return;
             }
-            long took = System.nanoTime() - start;
-            if (took <= server.config().slowInlineIo().toNanos()) {
-                slowInlineStreak = 0;
-            } else if (++slowInlineStreak >= SLOW_STREAK) {
-                slowInlineStreak = 0;
-                inlinePausedUntil = System.nanoTime() + server.config().inlinePause().toNanos();
-                log.debug("inline I/O on export '{}' took {} us, {} times in a row; using the I/O workers for a while",
-                        session.exportName(), took / 1000, SLOW_STREAK);
-            }
+            timedInline(System.nanoTime() - start);
             completed(reply, bytes);
             return;
         }
+        if (startsInline(request)) {
+            long start = System.nanoTime();
+            NetworkThread.run(() -> {
+                runAsync(request, bytes, inlineIo);
+                return null;
+            });
+            timedInline(System.nanoTime() - start);
+            return;
+        }
         runAsync(request, bytes);
+    }
+
+    /** After a request ran inline: a streak of slow ones sends the next to the I/O workers for a while. */
+    private void timedInline(long took) {
+        if (took <= server.config().slowInlineIo().toNanos()) {
+            slowInlineStreak = 0;
+        } else if (++slowInlineStreak >= SLOW_STREAK) {
+            slowInlineStreak = 0;
+            inlinePausedUntil = System.nanoTime() + server.config().inlinePause().toNanos();
+            log.debug("inline I/O on export '{}' took {} us, {} times in a row; using the I/O workers for a while",
+                    session.exportName(), took / 1000, SLOW_STREAK);
+        }
+    }
+
+    private void runAsync(NbdRequest request, long bytes) {
+        runAsync(request, bytes, io);
     }
 
     /**
@@ -203,7 +221,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
      * loop. A device that blocks runs on an I/O worker ({@link #io}); one that waits on the
      * network holds no thread.
      */
-    private void runAsync(NbdRequest request, long bytes) {
+    private void runAsync(NbdRequest request, long bytes, IoContext io) {
         executor.executeAsync(ctx.alloc(), request, io).thenAccept(reply -> {
             if (ctx.executor().inEventLoop()) {
                 completed(reply, bytes);
@@ -252,6 +270,37 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         }
     };
 
+    /**
+     * For a request started inline ({@link BlockDevice#startsInline()}): blocking work asked for
+     * while the network thread runs the request runs right here; work that would wait here
+     * (nothing done yet) and work asked for later, from another thread, go to {@link #io}.
+     */
+    private final IoContext inlineIo = new IoContext() {
+        @Override
+        public <T> CompletableFuture<T> blocking(BlockingCall<T> work) {
+            if (!NetworkThread.isCurrent() || !ctx.executor().inEventLoop()) {
+                return io.blocking(work);
+            }
+            try {
+                return CompletableFuture.completedFuture(work.call());
+            } catch (WouldBlockException e) {
+                return io.blocking(work);
+            } catch (Exception | OutOfMemoryError e) {
+                return CompletableFuture.failedFuture(e);
+            }
+        }
+
+        @Override
+        public boolean clientGone() {
+            return io.clientGone();
+        }
+
+        @Override
+        public io.netty.channel.Channel channel() {
+            return ctx.channel();
+        }
+    };
+
     /** How the requests served in pieces reach this connection. */
     private final PieceConnection pieces = new PieceConnection() {
         @Override
@@ -289,8 +338,16 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
      * slow request.
      */
     private boolean runsInline(NbdRequest request) {
-        return device.prefersInlineIo()
-                && (request.type() == Nbd.CMD_READ || request.type() == Nbd.CMD_WRITE)
+        return device.prefersInlineIo() && inlineable(request);
+    }
+
+    /** A request whose device {@linkplain BlockDevice#startsInline() starts inline}, under the same rules. */
+    private boolean startsInline(NbdRequest request) {
+        return device.startsInline() && inlineable(request);
+    }
+
+    private boolean inlineable(NbdRequest request) {
+        return (request.type() == Nbd.CMD_READ || request.type() == Nbd.CMD_WRITE)
                 && !request.hasFlag(Nbd.CMD_FLAG_FUA)
                 && request.length() <= server.config().inlineIoMaxBytes()
                 && System.nanoTime() - inlinePausedUntil >= 0;

@@ -80,4 +80,36 @@ class InlineIoTest extends ServerTest {
             assertThat(threads.get(1)).as("a FUA write waits for the disk").startsWith("nbd-io");
         }
     }
+
+    @Test
+    void aDeviceThatStartsInlineRunsItsBlockingWorkOnTheEventLoop() throws IOException {
+        fixture.exports().startInline();
+        try (RawNbdClient client = fixture.transmission(true, false)) {
+            assertThat(client.write(0, new byte[4096]).error()).isZero();
+            assertThat(client.request(Wire.CMD_FLAG_FUA, Wire.CMD_WRITE, 4096, 4096, new byte[4096]).error()).isZero();
+            assertThat(fixture.exports().drainWriteThreads()).satisfiesExactly(
+                    t -> assertThat(t).startsWith("nbd-loop"),
+                    t -> assertThat(t).as("a FUA write waits for the disk").startsWith("nbd-io"));
+            assertThat(client.read(0, 4096).error()).isZero();
+            assertThat(client.read(0, 64 * 1024 + 1).error()).isZero(); // above the inline limit
+            assertThat(fixture.exports().drainReadThreads()).satisfiesExactly(
+                    t -> assertThat(t).startsWith("nbd-loop"),
+                    t -> assertThat(t).startsWith("nbd-io"));
+        }
+    }
+
+    @Test
+    void workThatWouldWaitOnTheEventLoopRunsAgainOnAWorker() throws IOException {
+        fixture.exports().startInline();
+        fixture.exports().readsWouldBlockInline();
+        try (RawNbdClient client = fixture.transmission(true, false)) {
+            byte[] data = new byte[4096];
+            java.util.Arrays.fill(data, (byte) 7);
+            assertThat(client.write(8192, data).error()).isZero();
+            assertThat(client.read(8192, 4096).data()).isEqualTo(data);
+            assertThat(fixture.exports().drainReadThreads()).satisfiesExactly(
+                    t -> assertThat(t).as("tried inline first").startsWith("nbd-loop"),
+                    t -> assertThat(t).as("then on a worker").startsWith("nbd-io"));
+        }
+    }
 }

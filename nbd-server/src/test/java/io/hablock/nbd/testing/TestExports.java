@@ -26,6 +26,8 @@ public final class TestExports implements ExportProvider {
     private volatile PositionedFailure writeFailureAt;
     private volatile boolean zeroCopy = true;
     private volatile long readDelayNanos;
+    private volatile boolean startsInline;
+    private volatile boolean readsWouldBlockInline;
     private final java.util.Queue<String> readThreads = new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final java.util.Queue<String> writeThreads = new java.util.concurrent.ConcurrentLinkedQueue<>();
 
@@ -95,6 +97,19 @@ public final class TestExports implements ExportProvider {
         }
     }
 
+    /**
+     * From now on devices opened start their asynchronous calls inline (as a replicated volume)
+     * instead of preferring the blocking calls inline (as a local file).
+     */
+    public void startInline() {
+        startsInline = true;
+    }
+
+    /** From now on a read on the network thread would have to wait (a lease to renew, say). */
+    public void readsWouldBlockInline() {
+        readsWouldBlockInline = true;
+    }
+
     /** Every read from now on takes at least this long (a slow disk). */
     public void delayReads(java.time.Duration delay) {
         readDelayNanos = delay.toNanos();
@@ -149,7 +164,12 @@ public final class TestExports implements ExportProvider {
         @Override
         public boolean prefersInlineIo() {
             // A gated device is a slow device: its writes must be in flight, not on the event loop.
-            return device.prefersInlineIo() && writeGate == null;
+            return device.prefersInlineIo() && writeGate == null && !startsInline;
+        }
+
+        @Override
+        public boolean startsInline() {
+            return startsInline && writeGate == null;
         }
 
         @Override
@@ -172,6 +192,9 @@ public final class TestExports implements ExportProvider {
                 throw at.failure();
             }
             readThreads.add(Thread.currentThread().getName());
+            if (readsWouldBlockInline && !BlockDevice.mayWait()) {
+                throw new io.hablock.nbd.WouldBlockException("test: this read would wait");
+            }
             long delay = readDelayNanos;
             if (delay > 0) {
                 java.util.concurrent.locks.LockSupport.parkNanos(delay);
