@@ -71,7 +71,7 @@ write path), and for seq-write also splice/tee (no user space copy at all). No J
 no framing: what the machine itself allows.
 
 Raw fio JSON, node logs, metrics and the tables go to bench/results/<timestamp>-cluster/.
-A default run takes about 12 minutes.
+A default run takes about 15 minutes.
 EOF
 }
 
