@@ -61,15 +61,17 @@ failure and Ctrl-C). The ports must be free.
 Needs: root (to mount a tmpfs; falls back to /dev/shm otherwise), fio with the nbd engine,
 java 17, jq, taskset, curl (for the nodes' metrics; optional), perf (optional), and the
 built jar cli/target/hablock.jar (run './hablock --help' once to build it).
-The floor: with the seq-write row, each round also runs bench/floor/replication-floor.c
-(compiled here with cc; skipped with a note when there is no C compiler) for 1, 2 and 3
-copies, with the same pinning and runtime: a client, an owner and its replicas as separate
-processes over loopback TCP, 1 MiB requests 8 in flight, files on the same tmpfs, in two
-modes: recv/pwrite/send (the data movement of hablock's write path) and splice/tee (no user
-space copy at all). No JVM, no NBD, no framing: what the machine itself allows.
+The floor: with the rows seq-write, rand-write-qd32 and rand-write-qd1, each round also runs
+bench/floor/replication-floor.c (compiled here with cc; skipped with a note when there is no
+C compiler) for 1, 2 and 3 copies and each of those rows, with the same pinning, working set
+and runtime (after 1 s unmeasured): a client, an owner and its replicas as separate processes
+over loopback TCP, requests pipelined as fio's (1 MiB QD8, 4 KiB random QD32, 4 KiB random
+QD1), files on the same tmpfs, in the mode recv/pwrite/send (the data movement of hablock's
+write path), and for seq-write also splice/tee (no user space copy at all). No JVM, no NBD,
+no framing: what the machine itself allows.
 
 Raw fio JSON, node logs, metrics and the tables go to bench/results/<timestamp>-cluster/.
-A default run takes about 12 minutes.
+A default run takes about 15 minutes.
 EOF
 }
 
@@ -85,10 +87,13 @@ for k in 1 2 3; do
 done
 
 
-# The floor: compiled here, run when seq-write is measured.
-floor=0
+# The floor: compiled here, run for the write rows it has.
+floor=0 floor_rows=()
 floor_bin="$tmp/replication-floor"
-if [ "$floor_opt" = 1 ] && has_row seq-write; then
+for row in "${rows[@]}"; do
+  case "${row%%|*}" in seq-write|rand-write-qd32|rand-write-qd1) floor_rows+=("${row%%|*}") ;; esac
+done
+if [ "$floor_opt" = 1 ] && [ ${#floor_rows[@]} -gt 0 ]; then
   if ! command -v cc >/dev/null; then
     note "no C compiler (cc): the floor is not measured (apt-get install gcc)"
   elif ! cc -O2 -Wall -o "$floor_bin" "$here/floor/replication-floor.c" 2>"$tmp/cc.err"; then
@@ -98,7 +103,10 @@ if [ "$floor_opt" = 1 ] && has_row seq-write; then
     floor=1
   fi
 fi
-floor_modes=(copy splice)
+floor_modes_of() { if [ "$1" = seq-write ]; then echo copy splice; else echo copy; fi; } # splice/tee is for large requests
+floor_runs=0
+for row in "${floor_rows[@]}"; do read -r -a m <<<"$(floor_modes_of "$row")"; floor_runs=$((floor_runs + ${#m[@]})); done
+floor_warmup=$((warmup > 0 ? 1 : 0)) # TCP's buffers grow to their working size; no JIT to wait for
 if [ "$cpus" = on ]; then floor_cpus=(0 1); else floor_cpus=(-1 -1); fi
 
 # The cluster's data directories on one fresh tmpfs: no disk in the figures (the floor's files
@@ -114,7 +122,7 @@ cdir="$data_root/cluster"
 
 # ---------------------------------------------------------------- machine, start
 machine_info
-n_runs=$(((${#rows[@]} + 2 * floor) * 3 * rounds))
+n_runs=$(((${#rows[@]} + floor * floor_runs) * 3 * rounds))
 est=$((n_runs * (runtime + 1) + 3 * (size_mib / 100 + 3) + 3 * ${#rows[@]} * (warmup + 1) + 40))
 
 {
@@ -159,14 +167,7 @@ ticks_of() { # CPU ticks of several processes
 metrics() { # copies: owner's write latency and replication latency sums: "wsum wcount rsum rcount"
   local c="$1"
   if [ "$use_curl" = 0 ]; then echo "0 0 0 0"; return; fi
-  { curl -s -m 3 "http://${node_ip[${owner[$c]}]}:10812/metrics" 2>/dev/null || true; } |
-    awk -v v="volume=\"c$c\"" '
-      index($0, v) == 0 { next }
-      /^hablock_volume_latency_seconds_sum\{/ && /op="write"/ { ws += $NF }
-      /^hablock_volume_latency_seconds_count\{/ && /op="write"/ { wc += $NF }
-      /^hablock_replication_latency_seconds_sum\{/ { rs += $NF }
-      /^hablock_replication_latency_seconds_count\{/ { rc += $NF }
-      END { printf "%.9f %d %.9f %d\n", ws, wc, rs, rc }'
+  { curl -s -m 3 "http://${node_ip[${owner[$c]}]}:10812/metrics" 2>/dev/null || true; } | metric_sums "c$c"
 }
 check_health() { # warn when a copy fell out of sync: later figures would measure fewer copies
   local when="$1" bad
@@ -247,19 +248,23 @@ for ((r = 1; r <= rounds; r++)); do
   done
   check_health "after round $r"
   if [ "$floor" = 1 ]; then
-    for mode in "${floor_modes[@]}"; do
-      for c in "${order[@]}"; do
-        n=$((n + 1))
-        mkdir -p "$data_root/floor"
-        # floor.tsv: mode copies round MB/s nodes-CPU-us-per-MiB client-CPU-us-per-MiB
-        run_child "$floor_bin" "$mode" "$c" "$data_root/floor" "$runtime" "$size_mib" "${floor_cpus[@]}" \
-            >"$tmp/floor.out" 2>"$tmp/floor.err" ||
-          { cat "$tmp/floor.err" >&2; die "replication-floor $mode $c failed"; }
-        rm -rf "$data_root/floor"
-        read -r _ _ fmbs fcpu fclient <"$tmp/floor.out"
-        printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$c" "$r" "$fmbs" "$fcpu" "$fclient" >>"$out/floor.tsv"
-        printf 'cluster-bench: [%2d/%d] round %d  floor %-9s c%s %10.0f MB/s  (nodes: %s CPU-us per MiB)\n' \
-          "$n" "$n_runs" "$r" "$mode" "$c" "$fmbs" "$fcpu" >&2
+    # the floor's files stay from run to run (filled once, before any clock starts)
+    mkdir -p "$data_root/floor"
+    for name in "${floor_rows[@]}"; do
+      for mode in $(floor_modes_of "$name"); do
+        for c in "${order[@]}"; do
+          n=$((n + 1))
+          run_child "$floor_bin" "$mode" "$c" "$name" "$data_root/floor" "$size_mib" "$floor_warmup" "$runtime" \
+              "${floor_cpus[@]}" >"$tmp/floor.out" 2>"$tmp/floor.err" ||
+            { cat "$tmp/floor.err" >&2; die "replication-floor $mode $c $name failed"; }
+          # floor.tsv: 1 mode 2 row 3 copies 4 round 5 MB/s 6 IOPS 7 nodes-CPU-us/request
+          #  8 client-CPU-us/request 9 p50us 10 p99us
+          read -r _ _ _ fmbs fiops fcpu fclient fp50 fp99 <"$tmp/floor.out"
+          printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$mode" "$name" "$c" "$r" "$fmbs" "$fiops" "$fcpu" "$fclient" \
+            "$fp50" "$fp99" >>"$out/floor.tsv"
+          printf 'cluster-bench: [%2d/%d] round %d  floor %-6s %-15s c%s %8.0f MB/s %8.0f IOPS  (nodes: %s CPU-us per request)\n' \
+            "$n" "$n_runs" "$r" "$mode" "$name" "$c" "$fmbs" "$fiops" "$fcpu" >&2
+        done
       done
     done
   fi
@@ -280,18 +285,41 @@ peak_rss_of_cluster
   done
   echo
   if [ "$floor" = 1 ]; then
-    fcol() { awk -F'\t' -v m="$1" -v c="$2" -v f="$3" '$1 == m && $2 == c { print $f }' "$out/floor.tsv" | median; }
+    fcol() { # mode row copies field (of floor.tsv): the median over the rounds
+      awk -F'\t' -v m="$1" -v r="$2" -v c="$3" -v f="$4" '$1 == m && $2 == r && $3 == c { print $f }' "$out/floor.tsv" | median
+    }
+    fspread() { # mode row field: the largest slowest/fastest-round ratio over the copy counts ("-" with 1 round)
+      awk -F'\t' -v m="$1" -v r="$2" -v f="$3" '$1 == m && $2 == r && $f > 0 {
+          k = $3; if (!(k in lo) || $f < lo[k]) lo[k] = $f; if ($f > hi[k]) hi[k] = $f; n[k]++ }
+        END { w = 0; for (k in n) if (n[k] > 1 && hi[k] / lo[k] > w) w = hi[k] / lo[k]; if (w == 0) print "-"; else printf "%.2f", w }' "$out/floor.tsv"
+    }
     echo "the floor (bench/floor/replication-floor.c: the same data movement without hablock; client, owner and"
-    echo "replicas as processes over loopback TCP, 1 MiB QD8, same tmpfs and pinning; medians of $rounds round(s))"
-    printf '%-24s %10s %10s %10s %7s %7s\n' "seq-write MB/s" 1-copy 2-copy 3-copy 2c/1c 3c/1c
-    for mode in "${floor_modes[@]}"; do
-      f1="$(fcol "$mode" 1 4)" f2="$(fcol "$mode" 2 4)" f3="$(fcol "$mode" 3 4)"
-      printf '%-24s %10s %10s %10s %7s %7s\n' "floor $([ "$mode" = copy ] && echo recv/pwrite/send || echo splice/tee)" \
-        "$(fmt %.0f "$f1")" "$(fmt %.0f "$f2")" "$(fmt %.0f "$f3")" "$(ratio "$f2" "$f1")" "$(ratio "$f3" "$f1")"
+    echo "replicas as processes over loopback TCP, requests pipelined as fio's, same working set, tmpfs and pinning;"
+    echo "medians of $rounds round(s); spread = fastest/slowest round, the worst of the three copy counts)"
+    printf '%-16s %-7s %5s %10s %10s %10s %7s %7s %7s\n' row mode unit 1-copy 2-copy 3-copy 2c/1c 3c/1c spread
+    unsteady=0
+    for name in "${floor_rows[@]}"; do
+      if [ "$name" = seq-write ]; then unit=MB/s f=5; else unit=IOPS f=6; fi
+      for mode in $(floor_modes_of "$name"); do
+        f1="$(fcol "$mode" "$name" 1 $f)" f2="$(fcol "$mode" "$name" 2 $f)" f3="$(fcol "$mode" "$name" 3 $f)"
+        spread="$(fspread "$mode" "$name" $f)"
+        if awk -v x="$spread" 'BEGIN { exit !(x != "-" && x > 1.2) }'; then unsteady=1; fi
+        printf '%-16s %-7s %5s %10s %10s %10s %7s %7s %7s\n' "$name" "$([ "$mode" = copy ] && echo recv || echo splice)" "$unit" \
+          "$(fmt %.0f "$f1")" "$(fmt %.0f "$f2")" "$(fmt %.0f "$f3")" "$(ratio "$f2" "$f1")" "$(ratio "$f3" "$f1")" "$spread"
+      done
     done
-    printf '%-24s %10s %10s %10s\n' "hablock / recv floor" "$(ratio "$(col seq-write 1 4)" "$(fcol copy 1 4)")" \
-      "$(ratio "$(col seq-write 2 4)" "$(fcol copy 2 4)")" "$(ratio "$(col seq-write 3 4)" "$(fcol copy 3 4)")"
-    echo "nodes' CPU us per MiB (1c/2c/3c): hablock $(fmt %.0f "$(col seq-write 1 7)")/$(fmt %.0f "$(col seq-write 2 7)")/$(fmt %.0f "$(col seq-write 3 7)"), floor recv/pwrite/send $(fmt %.0f "$(fcol copy 1 5)")/$(fmt %.0f "$(fcol copy 2 5)")/$(fmt %.0f "$(fcol copy 3 5)"), floor splice/tee $(fmt %.0f "$(fcol splice 1 5)")/$(fmt %.0f "$(fcol splice 2 5)")/$(fmt %.0f "$(fcol splice 3 5)")"
+    [ "$unsteady" = 0 ] || echo "  WARNING: the floor's rounds disagree by more than 20 %: the machine was busy, these ratios are unreliable"
+    echo "hablock / floor (recv/pwrite/send), and the nodes' CPU us per request, hablock / floor (1c/2c/3c):"
+    for name in "${floor_rows[@]}"; do
+      if [ "$name" = seq-write ]; then f=5; else f=6; fi
+      printf '  %-16s %6s %6s %6s   CPU us %s / %s\n' "$name" "$(ratio "$(col "$name" 1 4)" "$(fcol copy "$name" 1 $f)")" \
+        "$(ratio "$(col "$name" 2 4)" "$(fcol copy "$name" 2 $f)")" "$(ratio "$(col "$name" 3 4)" "$(fcol copy "$name" 3 $f)")" \
+        "$(fmt %.0f "$(col "$name" 1 7)")/$(fmt %.0f "$(col "$name" 2 7)")/$(fmt %.0f "$(col "$name" 3 7)")" \
+        "$(fmt %.1f "$(fcol copy "$name" 1 7)")/$(fmt %.1f "$(fcol copy "$name" 2 7)")/$(fmt %.1f "$(fcol copy "$name" 3 7)")"
+    done
+    if [[ " ${floor_rows[*]} " == *" seq-write "* ]]; then
+      echo "  (floor splice/tee: nodes' CPU us per MiB $(fmt %.0f "$(fcol splice seq-write 1 7)")/$(fmt %.0f "$(fcol splice seq-write 2 7)")/$(fmt %.0f "$(fcol splice seq-write 3 7)"))"
+    fi
     echo
   fi
   if has_row rand-write-qd1; then
@@ -308,6 +336,11 @@ peak_rss_of_cluster
       printf '%-8s %8s %8s %12s %12s %14s %13s\n' "$c-copy" "$(fmt %.0f "$p50")" "$(fmt %.0f "$p99")" "$a50" "$a99" \
         "$(fmt %.0f "$(col rand-write-qd1 "$c" 14)")" "$(fmt %.0f "$(col rand-write-qd1 "$c" 15)")"
     done
+    if [ "$floor" = 1 ]; then
+      printf '%-8s' "floor"
+      for c in "${copies_list[@]}"; do printf ' %s-copy %s/%s' "$c" "$(fmt %.0f "$(fcol copy rand-write-qd1 "$c" 9)")" "$(fmt %.0f "$(fcol copy rand-write-qd1 "$c" 10)")"; done
+      echo "  (p50/p99 us: request sent to answer read, recv/pwrite/send)"
+    fi
   else
     echo "4 KiB QD1 write latency: row rand-write-qd1 not selected"
   fi
@@ -329,10 +362,20 @@ peak_rss_of_cluster
     sr="$(ratio "$sw3" "$sw1")"
     echo "target: 3-copy seq-write >= 0.6 x 1-copy: $(fmt %.0f "$sw3") / $(fmt %.0f "$sw1") MB/s = ${sr}x: $(awk -v x="$sr" 'BEGIN { if (x == "-") print "not measured"; else if (x >= 0.6) print "MET"; else print "NOT MET" }')"
     if [ "$floor" = 1 ]; then
-      echo "  the floor's own 3c/1c on this machine: $(ratio "$(fcol copy 3 4)" "$(fcol copy 1 4)")x (recv/pwrite/send), $(ratio "$(fcol splice 3 4)" "$(fcol splice 1 4)")x (splice/tee)"
+      echo "  the floor's own 3c/1c on this machine: $(ratio "$(fcol copy seq-write 3 5)" "$(fcol copy seq-write 1 5)")x (recv/pwrite/send), $(ratio "$(fcol splice seq-write 3 5)" "$(fcol splice seq-write 1 5)")x (splice/tee)"
     fi
   else
     echo "target: 3-copy seq-write >= 0.6 x 1-copy: not measured (row seq-write not selected)"
+  fi
+  if [ "$floor" = 1 ]; then
+    floor_target() { # row field min unit: hablock's 3-copy figure against the floor's
+      local h f x
+      h="$(col "$1" 3 4)" f="$(fcol copy "$1" 3 "$2")"
+      x="$(ratio "$h" "$f")"
+      echo "target: 3-copy $1 >= $3 x the floor: $(fmt %.0f "$h") / $(fmt %.0f "$f") $4 = ${x}x: $(awk -v x="$x" -v m="$3" 'BEGIN { if (x == "-") print "not measured"; else if (x >= m) print "MET"; else print "NOT MET" }')"
+    }
+    if has_row seq-write; then floor_target seq-write 5 0.95 MB/s; fi
+    if has_row rand-write-qd32; then floor_target rand-write-qd32 6 0.8 IOPS; fi
   fi
   if [ -s "$out/health-warnings.txt" ]; then
     echo "WARNING: copies fell out of sync during the run (the figures after that measure fewer copies):"
@@ -347,8 +390,9 @@ peak_rss_of_cluster
   sort -k1,1 -k2,2n -k3,3n "$results" |
     awk -F'\t' '{ printf "  %-16s c%s r%-2s %10.0f %9.1f %9.1f %8.1f %6s %6s %4.0f%% %5.1f%%\n", $1, $2, $3, $4, $5, $6, $7, $8, $10, $13, $9 }'
   if [ "$floor" = 1 ]; then
-    echo "floor runs (mode, copies, round, MB/s; per MiB: nodes' CPU us, client's CPU us):"
-    sort -k1,1 -k2,2n -k3,3n "$out/floor.tsv" | awk -F'\t' '{ printf "  %-16s c%s r%-2s %10.0f %8.0f %8.0f\n", $1, $2, $3, $4, $5, $6 }'
+    echo "floor runs (mode, row, copies, round, MB/s, IOPS; per request: nodes' CPU us, client's CPU us; p50 us, p99 us):"
+    sort -k1,1 -k2,2 -k3,3n -k4,4n "$out/floor.tsv" |
+      awk -F'\t' '{ printf "  %-6s %-16s c%s r%-2s %8.0f %8.0f %8.1f %7.1f %9.1f %9.1f\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 }'
   fi
   echo
   echo "raw fio JSON, perf output, node logs and events: $out"

@@ -209,6 +209,18 @@ perf_counts() { # file: "task-clock-ms context-switches syscalls" from perf stat
       END { print (t == "" ? "-" : t), (c == "" ? "-" : c), (s == "" ? "-" : s) }' "$1" 2>/dev/null || echo "- - -"
 }
 
+metric_sums() { # volume: reads a node's /metrics on stdin; prints "wsum wcount rsum rcount", the sums
+  # and counts of its write latency (hablock_volume_latency_seconds, op=write) and of its
+  # replication round trips (hablock_replication_latency_seconds) for that volume
+  awk -v v="volume=\"$1\"" '
+    index($0, v) == 0 { next }
+    /^hablock_volume_latency_seconds_sum\{/ && /op="write"/ { ws += $NF }
+    /^hablock_volume_latency_seconds_count\{/ && /op="write"/ { wc += $NF }
+    /^hablock_replication_latency_seconds_sum\{/ { rs += $NF }
+    /^hablock_replication_latency_seconds_count\{/ { rc += $NF }
+    END { printf "%.9f %d %.9f %d\n", ws, wc, rs, rc }'
+}
+
 run_fio() { # tag uri rw bs qd [extra fio args...]; writes $out/<tag>.json. Runs fio through
   # "${fio_via[@]}" (set by the script); on failure, calls the hook check_servers first
   local tag="$1" u="$2" rw="$3" bs="$4" qd="$5"
