@@ -90,10 +90,10 @@ final class ForwardingBlockDevice implements BlockDevice {
         }
     }
 
-    /** One client request until it is answered: its attempts, one at a time. */
-    private abstract static class Op {
+    /** One client request until it is answered: its attempts, one at a time; {@code T} is what its answer carries. */
+    private abstract static class Op<T> {
         final IoContext io;
-        final CompletableFuture<Void> result = new CompletableFuture<>();
+        final CompletableFuture<T> result = new CompletableFuture<>();
         final long since = System.nanoTime();
         long notBefore = since;
         IOException last;
@@ -104,9 +104,22 @@ final class ForwardingBlockDevice implements BlockDevice {
             this.io = io;
         }
 
-        abstract CompletableFuture<Void> remote(NbdPipelinedClient client);
+        abstract CompletableFuture<T> remote(NbdPipelinedClient client);
 
-        abstract CompletableFuture<Void> local(BlockDevice device, IoContext io);
+        abstract CompletableFuture<T> local(BlockDevice device, IoContext io);
+
+        /** Completes the request with what an attempt of it answered. */
+        @SuppressWarnings("unchecked")
+        void succeed(Object answer) {
+            result.complete((T) answer);
+        }
+    }
+
+    /** A request whose answer carries nothing but success. */
+    private abstract static class VoidOp extends Op<Void> {
+        VoidOp(IoContext io) {
+            super(io);
+        }
     }
 
     private final String volume;
@@ -123,7 +136,7 @@ final class ForwardingBlockDevice implements BlockDevice {
     private volatile InetAddress localAddress;
 
     // event loop only
-    private final ArrayDeque<Op> waiting = new ArrayDeque<>();
+    private final ArrayDeque<Op<?>> waiting = new ArrayDeque<>();
     private int attempts;
     private Link link;
     private boolean connecting;
@@ -149,10 +162,10 @@ final class ForwardingBlockDevice implements BlockDevice {
      * Starts a request: straight on the volume served here when this node owns it (no thread hop),
      * else in the queue. A request that fails here in a way the next owner may not is queued.
      */
-    private CompletableFuture<Void> submit(Op op) {
+    private <T> CompletableFuture<T> submit(Op<T> op) {
         bind(op.io);
         if (route.get() instanceof Route.Local local) {
-            CompletableFuture<Void> attempt;
+            CompletableFuture<T> attempt;
             try {
                 attempt = op.local(local.device(), op.io);
             } catch (RuntimeException e) {
@@ -161,7 +174,7 @@ final class ForwardingBlockDevice implements BlockDevice {
             attempt.whenComplete((ok, failure) -> {
                 Throwable cause = failure == null ? null : unwrap(failure);
                 if (cause == null) {
-                    op.result.complete(null);
+                    op.result.complete(ok);
                 } else if (isFinal(cause)) {
                     op.result.completeExceptionally(cause);
                 } else {
@@ -205,8 +218,8 @@ final class ForwardingBlockDevice implements BlockDevice {
                     + ") the serving owner", false);
         }
         long t = System.nanoTime();
-        for (Iterator<Op> it = waiting.iterator(); it.hasNext(); ) {
-            Op op = it.next();
+        for (Iterator<Op<?>> it = waiting.iterator(); it.hasNext(); ) {
+            Op<?> op = it.next();
             if (op.io.clientGone()) {
                 it.remove();
                 op.result.completeExceptionally(new DeviceException(NbdError.ESHUTDOWN, "the client has disconnected"));
@@ -232,31 +245,31 @@ final class ForwardingBlockDevice implements BlockDevice {
     }
 
     private interface Attempt {
-        CompletableFuture<Void> start(Op op);
+        CompletableFuture<?> start(Op<?> op);
     }
 
     /** Starts every waiting request that is due, in order. */
     private void drain(Attempt attempt) {
         long t = System.nanoTime();
-        for (Iterator<Op> it = waiting.iterator(); it.hasNext(); ) {
-            Op op = it.next();
+        for (Iterator<Op<?>> it = waiting.iterator(); it.hasNext(); ) {
+            Op<?> op = it.next();
             if (t - op.notBefore < 0) {
                 continue;
             }
             it.remove();
             attempts++;
-            CompletableFuture<Void> started;
+            CompletableFuture<?> started;
             try {
                 started = attempt.start(op);
             } catch (RuntimeException e) {
                 started = CompletableFuture.failedFuture(e);
             }
-            started.whenComplete((ok, failure) -> onLoop(() -> ended(op, failure)));
+            started.whenComplete((answer, failure) -> onLoop(() -> ended(op, answer, failure)));
         }
     }
 
     /** A remote attempt's answer, before {@link #ended}: a connection that ended takes its requests' fate with it. */
-    private void answered(Op op, Link sentOn, Throwable failure) {
+    private void answered(Op<?> op, Link sentOn, Throwable failure) {
         if (failure != null && !sentOn.client.isOpen()) {
             op.linkLost = true;
             if (sentOn == link) {
@@ -268,10 +281,10 @@ final class ForwardingBlockDevice implements BlockDevice {
         }
     }
 
-    private void ended(Op op, Throwable failure) {
+    private void ended(Op<?> op, Object answer, Throwable failure) {
         attempts--;
         if (failure == null) {
-            op.result.complete(null);
+            op.succeed(answer);
         } else {
             Throwable cause = unwrap(failure);
             if (op.notBefore == Long.MAX_VALUE) {
@@ -287,7 +300,7 @@ final class ForwardingBlockDevice implements BlockDevice {
     }
 
     /** A request that failed on the volume served here (it stopped serving, say) waits for the next owner. */
-    private void retry(Op op, Throwable cause) {
+    private void retry(Op<?> op, Throwable cause) {
         if (closed) {
             op.result.completeExceptionally(cause);
             return;
@@ -301,7 +314,7 @@ final class ForwardingBlockDevice implements BlockDevice {
      * {@code delayNanos}: at once when the connection it was sent on ended, a little later when an
      * owner answered with an error (it may be on its way out, or short of copies for a while).
      */
-    private void requeue(Op op, Throwable cause, long delayNanos) {
+    private void requeue(Op<?> op, Throwable cause, long delayNanos) {
         op.last = cause instanceof IOException io ? io : new IOException(cause.toString(), cause);
         op.notBefore = System.nanoTime() + delayNanos;
         op.linkLost = false;
@@ -391,7 +404,7 @@ final class ForwardingBlockDevice implements BlockDevice {
         } else if (client != null) {
             link = new Link(client, owner);
         } else {
-            for (Op op : waiting) {
+            for (Op<?> op : waiting) {
                 op.last = failure;
             }
             logRetry(failure);
@@ -458,7 +471,7 @@ final class ForwardingBlockDevice implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> readAsync(long offset, ByteBuffer dst, IoContext io) {
-        return submit(new Op(io) {
+        return submit(new VoidOp(io) {
             @Override
             CompletableFuture<Void> remote(NbdPipelinedClient client) {
                 return client.read(offset, dst);
@@ -473,7 +486,7 @@ final class ForwardingBlockDevice implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> writeAsync(long offset, ByteBuffer[] parts, boolean fua, IoContext io) {
-        return submit(new Op(io) {
+        return submit(new VoidOp(io) {
             @Override
             CompletableFuture<Void> remote(NbdPipelinedClient client) {
                 return client.write(offset, views(parts), fua);
@@ -497,7 +510,7 @@ final class ForwardingBlockDevice implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> flushAsync(IoContext io) {
-        return submit(new Op(io) {
+        return submit(new VoidOp(io) {
             @Override
             CompletableFuture<Void> remote(NbdPipelinedClient client) {
                 return client.flush();
@@ -512,7 +525,7 @@ final class ForwardingBlockDevice implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> trimAsync(long offset, long length, boolean fua, IoContext io) {
-        return submit(new Op(io) {
+        return submit(new VoidOp(io) {
             @Override
             CompletableFuture<Void> remote(NbdPipelinedClient client) {
                 return client.trim(offset, (int) length, fua);
@@ -528,7 +541,7 @@ final class ForwardingBlockDevice implements BlockDevice {
     @Override
     public CompletableFuture<Void> writeZeroesAsync(long offset, long length, boolean mayTrim, boolean fastOnly,
             boolean fua, IoContext io) {
-        return submit(new Op(io) {
+        return submit(new VoidOp(io) {
             @Override
             CompletableFuture<Void> remote(NbdPipelinedClient client) {
                 return client.writeZeroes(offset, (int) length, !mayTrim, fua);
@@ -541,14 +554,25 @@ final class ForwardingBlockDevice implements BlockDevice {
         });
     }
 
-    /** The owner's allocation map when this node is the owner; all data otherwise (the owner's business). */
+    /**
+     * The owner's allocation map, asked like a read: of the volume served here, or of the owner
+     * with BLOCK_STATUS (sent again to the next owner when this one goes away). An owner that did
+     * not select {@code base:allocation} is taken as all data, which is always true to say.
+     */
     @Override
     public CompletableFuture<List<Extent>> extentsAsync(long offset, long length, IoContext io) {
-        if (route.get() instanceof Route.Local local) {
-            return local.device().extentsAsync(offset, length, io)
-                    .exceptionally(e -> List.of(new Extent(offset, length, false)));
-        }
-        return CompletableFuture.completedFuture(extents(offset, length));
+        return submit(new Op<List<Extent>>(io) {
+            @Override
+            CompletableFuture<List<Extent>> remote(NbdPipelinedClient client) {
+                return client.hasBlockStatus() ? client.blockStatus(offset, length)
+                        : CompletableFuture.completedFuture(List.of(new Extent(offset, length, false)));
+            }
+
+            @Override
+            CompletableFuture<List<Extent>> local(BlockDevice device, IoContext io) {
+                return device.extentsAsync(offset, length, io);
+            }
+        });
     }
 
     @Override
@@ -628,9 +652,9 @@ final class ForwardingBlockDevice implements BlockDevice {
         await(writeZeroesAsync(offset, length, mayTrim, fastOnly, fua, IoContext.CALLER));
     }
 
-    private static void await(CompletableFuture<Void> f) throws IOException {
+    private static <T> T await(CompletableFuture<T> f) throws IOException {
         try {
-            f.get();
+            return f.get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted", e);
@@ -643,8 +667,8 @@ final class ForwardingBlockDevice implements BlockDevice {
     }
 
     @Override
-    public List<Extent> extents(long offset, long length) {
-        return List.of(new Extent(offset, length, false)); // allocation is the owner's business: all data
+    public List<Extent> extents(long offset, long length) throws IOException {
+        return await(extentsAsync(offset, length, IoContext.CALLER));
     }
 
     @Override
@@ -663,9 +687,9 @@ final class ForwardingBlockDevice implements BlockDevice {
 
     private void closeOnLoop() {
         closed = true;
-        List<Op> left = new ArrayList<>(waiting);
+        List<Op<?>> left = new ArrayList<>(waiting);
         waiting.clear();
-        for (Op op : left) {
+        for (Op<?> op : left) {
             op.result.completeExceptionally(new DeviceException(NbdError.ESHUTDOWN, "the connection is closed"));
         }
         if (link != null) {

@@ -6,12 +6,16 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.hablock.cli.acceptance.support.BackgroundProcess;
 import io.hablock.cli.acceptance.support.Command;
+import io.hablock.cli.acceptance.support.CommandResult;
 import io.hablock.cli.acceptance.support.LocalClusterProcesses;
+import io.hablock.cli.acceptance.support.NbdMap;
+import io.hablock.cli.acceptance.support.QemuIo;
 import io.hablock.cli.acceptance.support.Waits;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -20,7 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Nodes (forwarding by default) serve every volume: a client of a node that does not own
  * the volume keeps working while the owner is killed (a pause, not an error), and fio's
- * checksums all match afterwards.
+ * checksums all match afterwards; its BLOCK_STATUS shows the owner's allocation map.
  */
 class ForwardingTest {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -135,5 +139,44 @@ class ForwardingTest {
                     .containsPattern("(?m)\\sshown\\s+\\S+\\s+healthy\\s+" + endpoint + ":127\\.0\\.0\\.1:\\d+$");
             client.closeStdin();
         }
+    }
+
+    /**
+     * BLOCK_STATUS through a node that holds no copy of a 2-copy volume: {@code nbdinfo --map}
+     * there shows the owner's map (written data, a trimmed range and never written ranges as
+     * holes), not "all data"; and reads through it give the zeros of the holes.
+     */
+    @Test
+    void nbdinfoMapThroughAForwardingNodeShowsTheOwnersMap() {
+        long mib = 1 << 20;
+        long kib = 1 << 10;
+        long size = 64 * mib;
+        cluster.cliOk("volume", "create", "mapped", "--size", "64M", "--copies", "2");
+        JsonNode info = cluster.json("volume", "info", "mapped", "--json");
+        String owner = info.get("owner").asText();
+        String forwarder = Stream.of("v1", "v2", "v3").filter(n -> !info.get("copyNodes").has(n)).findFirst().orElseThrow();
+        String through = cluster.uri(forwarder, "mapped");
+
+        QemuIo.verify(through, List.of(QemuIo.write(0x11, 0, mib), QemuIo.write(0x22, 8 * mib, mib),
+                "discard " + (8 * mib + 256 * kib) + " " + 512 * kib));
+
+        List<NbdMap.Extent> ownerMap = map(cluster.uri(owner, "mapped"));
+        assertThat(ownerMap).as("through the owner %s", owner).containsExactly(
+                new NbdMap.Extent(0, mib, "data"),
+                new NbdMap.Extent(mib, 7 * mib, "hole,zero"),
+                new NbdMap.Extent(8 * mib, 256 * kib, "data"),
+                new NbdMap.Extent(8 * mib + 256 * kib, 512 * kib, "hole,zero"),
+                new NbdMap.Extent(8 * mib + 768 * kib, 256 * kib, "data"),
+                new NbdMap.Extent(9 * mib, size - 9 * mib, "hole,zero"));
+        assertThat(map(through)).as("through %s, which forwards to %s", forwarder, owner).isEqualTo(ownerMap);
+        QemuIo.verify(through, List.of(QemuIo.read(0x11, 0, mib), QemuIo.read(0, mib, 64 * kib),
+                QemuIo.read(0x22, 8 * mib, 256 * kib), QemuIo.read(0, 8 * mib + 256 * kib, 512 * kib),
+                QemuIo.read(0x22, 8 * mib + 768 * kib, 256 * kib)));
+    }
+
+    private static List<NbdMap.Extent> map(String uri) {
+        CommandResult r = Command.of("nbdinfo", "--map", uri).timeout(Duration.ofSeconds(30)).run();
+        assertThat(r.exitCode()).as(r.describe()).isZero();
+        return NbdMap.parse(r.stdout());
     }
 }

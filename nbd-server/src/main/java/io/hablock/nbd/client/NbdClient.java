@@ -458,11 +458,14 @@ public final class NbdClient implements Closeable {
         return brokenBy;
     }
 
-    static String describe(int type, long offset, int length) {
+    static String describe(int type, long offset, long length) {
         String name = switch (type) {
             case Nbd.CMD_READ -> "NBD_CMD_READ";
             case Nbd.CMD_WRITE -> "NBD_CMD_WRITE";
             case Nbd.CMD_FLUSH -> "NBD_CMD_FLUSH";
+            case Nbd.CMD_TRIM -> "NBD_CMD_TRIM";
+            case Nbd.CMD_WRITE_ZEROES -> "NBD_CMD_WRITE_ZEROES";
+            case Nbd.CMD_BLOCK_STATUS -> "NBD_CMD_BLOCK_STATUS";
             default -> "NBD command " + type;
         };
         return type == Nbd.CMD_FLUSH ? name : name + " of " + length + " bytes at offset " + offset;

@@ -12,7 +12,13 @@ public final class NbdCommandException extends IOException {
     private final int error;
 
     NbdCommandException(String request, int error) {
-        super(request + " failed: " + errorName(error) + " (" + error + ")");
+        this(request, error, null);
+    }
+
+    /** With the server's {@code message} (a structured error chunk's), when it gave one. */
+    NbdCommandException(String request, int error, String message) {
+        super(request + " failed: " + errorName(error) + " (" + error + ")"
+                + (message == null || message.isEmpty() ? "" : ": " + message));
         this.error = error;
     }
 

@@ -7,11 +7,16 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.util.OptionalInt;
 
 /**
- * The client's side of the fixed newstyle handshake: greeting, client flags, one
- * {@code NBD_OPT_GO} asking for the block size constraints. Everything the server says is
- * checked before it is used; a reply longer than {@link #MAX_REPLY} ends the handshake.
+ * The client's side of the fixed newstyle handshake: greeting, client flags, then, when asked
+ * for, {@code NBD_OPT_STRUCTURED_REPLY} and {@code NBD_OPT_SET_META_CONTEXT} for
+ * {@code base:allocation}, and one {@code NBD_OPT_GO} asking for the block size constraints.
+ * Options go one at a time, each after the last reply to the one before. Everything the server
+ * says is checked before it is used; a reply longer than {@link #MAX_REPLY} ends the handshake.
+ * One {@link Negotiation} makes every client's handshake: the blocking ones here (a socket a
+ * kernel takes over, {@link NbdClient}) and {@link NbdPipelinedClient}'s, made as bytes arrive.
  */
 public final class NbdHandshake {
     /** Longest option reply accepted (the spec's strings are at most 4 KiB). */
@@ -21,15 +26,19 @@ public final class NbdHandshake {
     }
 
     /**
-     * What {@code NBD_OPT_GO} told about the export.
+     * What the negotiation agreed on for the export.
      *
      * @param size bytes
      * @param flags transmission flags
      * @param minBlock minimum block size (1 when the server did not say)
      * @param preferredBlock preferred block size (0 when the server did not say)
      * @param maxPayload largest request payload the server accepts (32 MiB when it did not say)
+     * @param structuredReplies the server answers with structured replies (it must, to READ)
+     * @param baseAllocation the id the server gave the {@code base:allocation} context, empty
+     *     when none was selected (BLOCK_STATUS cannot be asked then)
      */
-    public record Export(long size, int flags, int minBlock, int preferredBlock, int maxPayload) {
+    public record Export(long size, int flags, int minBlock, int preferredBlock, int maxPayload,
+            boolean structuredReplies, OptionalInt baseAllocation) {
     }
 
     /** Blocking reads and writes of the handshake's bytes, over whatever carries them. */
@@ -41,36 +50,40 @@ public final class NbdHandshake {
     }
 
     /**
-     * Negotiates {@code export} over {@code wire} (a socket a kernel will take over, say), blocking;
-     * returns with the connection in the transmission phase.
+     * Negotiates {@code export} over {@code wire} (a socket a kernel will take over, say), blocking,
+     * with simple replies (what the kernel speaks); returns with the connection in the
+     * transmission phase.
      *
      * @throws NbdOptionException when the server refuses the export (its message included)
      */
     public static Export go(Wire wire, String export) throws IOException {
-        byte[] name = exportName(export);
+        Negotiation negotiation = new Negotiation(export, exportName(export), false);
         try {
             ByteBuffer greeting = ByteBuffer.wrap(read(wire, GREETING_LENGTH));
-            wire.write(goRequest(checkGreeting(greeting.getLong(), greeting.getLong(), greeting.getShort() & 0xffff), name));
-            GoReplies replies = new GoReplies(export);
+            negotiation.greeted(greeting.getLong(), greeting.getLong(), greeting.getShort() & 0xffff);
             while (true) {
-                ByteBuffer header = ByteBuffer.wrap(read(wire, REPLY_HEADER_LENGTH));
-                long magic = header.getLong();
-                int option = header.getInt();
-                int type = header.getInt();
-                int length = replies.checkHeader(magic, option, header.getInt());
-                try {
-                    Export done = replies.accept(type, read(wire, length));
+                wire.write(negotiation.takeRequest());
+                Export done;
+                do {
+                    ByteBuffer header = ByteBuffer.wrap(read(wire, REPLY_HEADER_LENGTH));
+                    long magic = header.getLong();
+                    int option = header.getInt();
+                    int type = header.getInt();
+                    int length = negotiation.checkHeader(magic, option, header.getInt());
+                    try {
+                        done = negotiation.accept(type, read(wire, length));
+                    } catch (NbdOptionException e) {
+                        try {
+                            wire.write(abortRequest());
+                        } catch (IOException gone) {
+                            // the server is gone already: nothing to abort
+                        }
+                        throw e;
+                    }
                     if (done != null) {
                         return done;
                     }
-                } catch (NbdOptionException e) {
-                    try {
-                        wire.write(abortRequest());
-                    } catch (IOException gone) {
-                        // the server is gone already: nothing to abort
-                    }
-                    throw e;
-                }
+                } while (!negotiation.hasRequest());
             }
         } catch (EOFException e) {
             throw new IOException("the server closed the connection during the handshake", e);
@@ -113,8 +126,8 @@ public final class NbdHandshake {
     /** Length of an option reply's header: magic, option, type, length. */
     static final int REPLY_HEADER_LENGTH = 20;
 
-    /** Checks the server's greeting; returns its handshake flags. */
-    static int checkGreeting(long magic, long newstyle, int serverFlags) throws IOException {
+    /** Checks the server's greeting. */
+    private static void checkGreeting(long magic, long newstyle, int serverFlags) throws IOException {
         if (magic != Nbd.NBDMAGIC) {
             throw new IOException(String.format("not an NBD server (greeting 0x%016x)", magic));
         }
@@ -124,35 +137,63 @@ public final class NbdHandshake {
         if ((serverFlags & Nbd.FLAG_FIXED_NEWSTYLE) == 0) {
             throw new IOException("the server does not offer the fixed newstyle handshake");
         }
-        return serverFlags;
     }
 
-    /** The client's flags and its {@code NBD_OPT_GO} asking for the block size constraints. */
-    static byte[] goRequest(int serverFlags, byte[] name) {
-        ByteBuffer b = ByteBuffer.allocate(4 + 8 + 4 + 4 + 4 + name.length + 2 + 2);
-        // Only bits the server offered; with NO_ZEROES there is no padding to skip anyway after GO.
-        b.putInt(Nbd.FLAG_C_FIXED_NEWSTYLE | (serverFlags & Nbd.FLAG_NO_ZEROES));
-        b.putLong(Nbd.IHAVEOPT);
-        b.putInt(Nbd.OPT_GO);
-        b.putInt(4 + name.length + 2 + 2);
-        b.putInt(name.length);
-        b.put(name);
-        b.putShort((short) 1);
-        b.putShort((short) Nbd.INFO_BLOCK_SIZE);
-        return b.array();
-    }
+    /**
+     * One client's negotiation, reply by reply, whatever carries the bytes: it says what to send
+     * ({@link #takeRequest}) after the greeting and after each reply, and checks every reply.
+     * Structured replies and the {@code base:allocation} context are asked for when wanted and
+     * used when the server agrees; a server that refuses them is served with simple replies.
+     */
+    static final class Negotiation {
+        /** The option whose replies are awaited. */
+        private enum Step { GREETING, STRUCTURED_REPLY, SET_META_CONTEXT, GO }
 
-    /** What the replies to {@code NBD_OPT_GO} said so far, reply by reply. */
-    static final class GoReplies {
         private final String export;
+        private final byte[] name;
+        private final boolean wantStructured;
+        private Step step = Step.GREETING;
+        private ByteBuffer request;
+        private boolean structured;
+        private OptionalInt baseAllocation = OptionalInt.empty();
         private long size = -1;
         private int flags;
         private int minBlock = 1;
         private int preferredBlock;
         private int maxPayload = 32 << 20;
 
-        GoReplies(String export) {
+        /**
+         * @param name the export's name as sent ({@link #exportName})
+         * @param wantStructured ask for structured replies and {@code base:allocation}
+         */
+        Negotiation(String export, byte[] name, boolean wantStructured) {
             this.export = export;
+            this.name = name;
+            this.wantStructured = wantStructured;
+        }
+
+        /** Checks the server's greeting; the client flags and the first option are then to send. */
+        void greeted(long magic, long newstyle, int serverFlags) throws IOException {
+            if (step != Step.GREETING) {
+                throw new IllegalStateException("greeted twice");
+            }
+            checkGreeting(magic, newstyle, serverFlags);
+            // Only bits the server offered; with NO_ZEROES there is no padding to skip anyway after GO.
+            ByteBuffer clientFlags = ByteBuffer.allocate(4).putInt(Nbd.FLAG_C_FIXED_NEWSTYLE | (serverFlags & Nbd.FLAG_NO_ZEROES));
+            ByteBuffer first = wantStructured ? option(Step.STRUCTURED_REPLY, 0) : goRequest();
+            request = ByteBuffer.allocate(4 + first.capacity()).put(clientFlags.flip()).put(first.flip());
+        }
+
+        /** True when the negotiation waits for this client to send an option. */
+        boolean hasRequest() {
+            return request != null;
+        }
+
+        /** What to send now (client flags, an option), once; null when nothing is. */
+        byte[] takeRequest() {
+            ByteBuffer b = request;
+            request = null;
+            return b == null ? null : b.array();
         }
 
         /** Checks a reply's header; returns the length of its data. */
@@ -160,8 +201,9 @@ public final class NbdHandshake {
             if (magic != Nbd.OPTION_REPLY_MAGIC) {
                 throw new IOException(String.format("protocol error: option reply magic 0x%016x", magic));
             }
-            if (option != Nbd.OPT_GO) {
-                throw new IOException("protocol error: a reply to option " + option + " while negotiating NBD_OPT_GO");
+            int expected = code(step);
+            if (option != expected) {
+                throw new IOException("protocol error: a reply to option " + option + " while negotiating option " + expected);
             }
             if (length < 0 || length > MAX_REPLY) {
                 throw new IOException("protocol error: option reply of " + Integer.toUnsignedString(length) + " bytes");
@@ -170,17 +212,53 @@ public final class NbdHandshake {
         }
 
         /**
-         * Takes one reply; returns the export once the server acknowledged GO, null while more
-         * replies are to come.
+         * Takes one reply; returns the export once the server acknowledged GO, null while more is
+         * to come (a reply, or an option to send first: see {@link #takeRequest}).
          *
          * @throws NbdOptionException when the server refused the export
          */
         Export accept(int type, byte[] data) throws IOException {
+            return switch (step) {
+                case GREETING -> throw new IllegalStateException("a reply before the greeting");
+                case STRUCTURED_REPLY -> {
+                    if (type == Nbd.REP_ACK || (type & 0x80000000) != 0) {
+                        // An error: a server without structured replies, served with simple ones.
+                        structured = type == Nbd.REP_ACK;
+                        request = structured ? setMetaContext() : goRequest();
+                    }
+                    yield null;
+                }
+                case SET_META_CONTEXT -> {
+                    metaContext(type, data);
+                    yield null;
+                }
+                case GO -> go(type, data);
+            };
+        }
+
+        private void metaContext(int type, byte[] data) throws IOException {
+            if (type == Nbd.REP_META_CONTEXT) {
+                ByteBuffer b = ByteBuffer.wrap(data);
+                String context = data.length >= 4 ? new String(data, 4, data.length - 4, StandardCharsets.UTF_8) : null;
+                if (!Nbd.BASE_ALLOCATION.equals(context) || baseAllocation.isPresent()) {
+                    throw new IOException("protocol error: NBD_REP_META_CONTEXT '" + context + "' for a query of '"
+                            + Nbd.BASE_ALLOCATION + "'");
+                }
+                baseAllocation = OptionalInt.of(b.getInt());
+            } else if (type == Nbd.REP_ACK || (type & 0x80000000) != 0) {
+                if (type != Nbd.REP_ACK) {
+                    baseAllocation = OptionalInt.empty(); // refused: no context, structured replies all the same
+                }
+                request = goRequest();
+            }
+        }
+
+        private Export go(int type, byte[] data) throws IOException {
             if (type == Nbd.REP_ACK) {
                 if (size < 0) {
                     throw new IOException("protocol error: NBD_OPT_GO acknowledged without NBD_INFO_EXPORT");
                 }
-                return new Export(size, flags, minBlock, preferredBlock, maxPayload);
+                return new Export(size, flags, minBlock, preferredBlock, maxPayload, structured, baseAllocation);
             }
             if (type == Nbd.REP_INFO) {
                 ByteBuffer b = ByteBuffer.wrap(data);
@@ -202,6 +280,34 @@ public final class NbdHandshake {
                         new String(data, StandardCharsets.UTF_8).strip());
             }
             return null; // A reply type newer than this client, not an error: the spec says to ignore it.
+        }
+
+        /** {@code NBD_OPT_SET_META_CONTEXT}: the export, one query, {@code base:allocation}. */
+        private ByteBuffer setMetaContext() {
+            byte[] query = Nbd.BASE_ALLOCATION.getBytes(StandardCharsets.US_ASCII);
+            return option(Step.SET_META_CONTEXT, 4 + name.length + 4 + 4 + query.length)
+                    .putInt(name.length).put(name).putInt(1).putInt(query.length).put(query);
+        }
+
+        /** {@code NBD_OPT_GO} asking for the block size constraints. */
+        private ByteBuffer goRequest() {
+            return option(Step.GO, 4 + name.length + 2 + 2)
+                    .putInt(name.length).put(name).putShort((short) 1).putShort((short) Nbd.INFO_BLOCK_SIZE);
+        }
+
+        /** An option's header, its data to be put after it; the replies awaited from now on are {@code next}'s. */
+        private ByteBuffer option(Step next, int length) {
+            step = next;
+            return ByteBuffer.allocate(16 + length).putLong(Nbd.IHAVEOPT).putInt(code(next)).putInt(length);
+        }
+
+        private static int code(Step step) {
+            return switch (step) {
+                case GREETING -> -1;
+                case STRUCTURED_REPLY -> Nbd.OPT_STRUCTURED_REPLY;
+                case SET_META_CONTEXT -> Nbd.OPT_SET_META_CONTEXT;
+                case GO -> Nbd.OPT_GO;
+            };
         }
     }
 

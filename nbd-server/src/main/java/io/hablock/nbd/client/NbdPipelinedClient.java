@@ -1,12 +1,15 @@
 package io.hablock.nbd.client;
 
+import io.hablock.blockstore.Extent;
 import io.hablock.nbd.protocol.Nbd;
+import io.hablock.nbd.protocol.TransmissionReplies;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
@@ -15,12 +18,14 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.handler.codec.DecoderException;
 import io.netty.util.collection.LongObjectHashMap;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,9 +35,14 @@ import java.util.concurrent.TimeUnit;
 /**
  * A pipelined NBD client on a Netty event loop: many requests in flight on one connection,
  * replies matched by cookie, no thread held while the server works, nothing blocking at all:
- * the handshake is {@link NbdClient}'s ({@code NBD_OPT_GO}, simple replies), made as bytes
- * arrive. A client may live on the event loop of a server connection it works for, so that a
- * request and its answer cross no thread.
+ * the handshake is {@link NbdHandshake}'s, made as bytes arrive. It asks for structured replies
+ * and the {@code base:allocation} context, so that {@link #blockStatus} can tell holes from
+ * data, and speaks simple replies with a server that has none. A client may live on the event
+ * loop of a server connection it works for, so that a request and its answer cross no thread.
+ *
+ * <p>Replies are decoded as they arrive: a READ's data goes from the socket's buffer straight
+ * into the caller's buffer, whether it comes as a simple reply or in OFFSET_DATA chunks, and an
+ * OFFSET_HOLE chunk fills its range with zeros; no other copy is made.
  *
  * <p>Every future completes on the client's event loop, exceptionally with an
  * {@link NbdCommandException} when the server answered with an error, or with an
@@ -50,10 +60,47 @@ public final class NbdPipelinedClient {
     private long nextCookie = 1; // event loop only
     private volatile IOException closedBy;
 
-    private record Pending(int type, long offset, int length, ByteBuffer dst, CompletableFuture<Void> done, long sentAt) {
+    /** A request sent and not fully answered: where its answer goes, and what of it came so far. Event loop only. */
+    private static final class Pending {
+        final int type;
+        final long cookie;
+        final long offset;
+        final long length;
+        /** A READ's buffer (its position as given), null for other requests. */
+        final ByteBuffer dst;
+        /** Completed with null, or with the extents of a BLOCK_STATUS. */
+        final CompletableFuture<?> done;
+        final long sentAt;
+        /** Bytes of a READ the chunks received so far filled (data or zeros). */
+        long covered;
+        /** The first error a chunk reported (0: none), and its message. */
+        int error;
+        String message;
+        /** A BLOCK_STATUS's extents, once its chunk came. */
+        List<Extent> extents;
+
+        Pending(int type, long cookie, long offset, long length, ByteBuffer dst, CompletableFuture<?> done) {
+            this.type = type;
+            this.cookie = cookie;
+            this.offset = offset;
+            this.length = length;
+            this.dst = dst;
+            this.done = done;
+            this.sentAt = System.nanoTime();
+        }
+
+        @SuppressWarnings("unchecked")
+        void succeed(Object result) {
+            ((CompletableFuture<Object>) done).complete(result);
+        }
+
+        String describe() {
+            return NbdClient.describe(type, offset, length);
+        }
     }
 
-    private NbdPipelinedClient(Channel channel, String export, NbdHandshake.Export info, String server) {
+    /** A client on {@code channel}, already in the transmission phase; its replies go through {@link #replyDecoder()}. */
+    NbdPipelinedClient(Channel channel, String export, NbdHandshake.Export info, String server) {
         this.channel = channel;
         this.export = export;
         this.info = info;
@@ -116,18 +163,16 @@ public final class NbdPipelinedClient {
     /** The client's side of the handshake, as bytes arrive; replaced by the reply decoder once GO is acknowledged. */
     private static final class Handshake extends ByteToMessageDecoder {
         private final String export;
-        private final byte[] name;
         private final String server;
         private final CompletableFuture<NbdPipelinedClient> result;
-        private final NbdHandshake.GoReplies replies;
+        private final NbdHandshake.Negotiation negotiation;
         private boolean greeted;
 
         Handshake(String export, byte[] name, String server, CompletableFuture<NbdPipelinedClient> result) {
             this.export = export;
-            this.name = name;
             this.server = server;
             this.result = result;
-            this.replies = new NbdHandshake.GoReplies(export);
+            this.negotiation = new NbdHandshake.Negotiation(export, name, true);
         }
 
         @Override
@@ -140,13 +185,13 @@ public final class NbdPipelinedClient {
                 if (in.readableBytes() < NbdHandshake.GREETING_LENGTH) {
                     return;
                 }
-                int flags = NbdHandshake.checkGreeting(in.readLong(), in.readLong(), in.readUnsignedShort());
+                negotiation.greeted(in.readLong(), in.readLong(), in.readUnsignedShort());
                 greeted = true;
-                ctx.writeAndFlush(Unpooled.wrappedBuffer(NbdHandshake.goRequest(flags, name)));
+                ctx.writeAndFlush(Unpooled.wrappedBuffer(negotiation.takeRequest()));
             }
             while (in.readableBytes() >= NbdHandshake.REPLY_HEADER_LENGTH) {
                 int at = in.readerIndex();
-                int length = replies.checkHeader(in.getLong(at), in.getInt(at + 8), in.getInt(at + 16));
+                int length = negotiation.checkHeader(in.getLong(at), in.getInt(at + 8), in.getInt(at + 16));
                 if (in.readableBytes() < NbdHandshake.REPLY_HEADER_LENGTH + length) {
                     return;
                 }
@@ -156,7 +201,7 @@ public final class NbdPipelinedClient {
                 in.readBytes(data);
                 NbdHandshake.Export info;
                 try {
-                    info = replies.accept(type, data);
+                    info = negotiation.accept(type, data);
                 } catch (NbdOptionException e) {
                     ctx.writeAndFlush(Unpooled.wrappedBuffer(NbdHandshake.abortRequest()))
                             .addListener(ChannelFutureListener.CLOSE);
@@ -164,11 +209,14 @@ public final class NbdPipelinedClient {
                 }
                 if (info != null) {
                     NbdPipelinedClient client = new NbdPipelinedClient(ctx.channel(), export, info, server);
-                    ctx.pipeline().replace(this, "replies", client.new ReplyDecoder());
+                    ctx.pipeline().replace(this, "replies", client.replyDecoder());
                     if (!result.complete(client)) {
                         ctx.close();
                     }
                     return;
+                }
+                if (negotiation.hasRequest()) {
+                    ctx.writeAndFlush(Unpooled.wrappedBuffer(negotiation.takeRequest()));
                 }
             }
         }
@@ -203,6 +251,11 @@ public final class NbdPipelinedClient {
         return info.maxPayload();
     }
 
+    /** True when the server selected {@code base:allocation}: {@link #blockStatus} may be asked. */
+    public boolean hasBlockStatus() {
+        return info.baseAllocation().isPresent();
+    }
+
     /** The loop every future of this client completes on. */
     public EventLoop eventLoop() {
         return channel.eventLoop();
@@ -223,7 +276,7 @@ public final class NbdPipelinedClient {
         long now = System.nanoTime();
         long oldest = 0;
         for (Pending p : pending.values()) {
-            oldest = Math.max(oldest, now - p.sentAt());
+            oldest = Math.max(oldest, now - p.sentAt);
         }
         return oldest;
     }
@@ -259,8 +312,25 @@ public final class NbdPipelinedClient {
                 offset, length, null, null);
     }
 
-    private CompletableFuture<Void> send(int type, int flags, long offset, int length, ByteBuffer[] payload, ByteBuffer dst) {
-        CompletableFuture<Void> done = new CompletableFuture<>();
+    /**
+     * The server's {@code base:allocation} map from {@code offset}: contiguous extents in order,
+     * a hole being a range the server reports unallocated and reading as zeros. It covers at most
+     * {@code length} bytes (a BLOCK_STATUS covers at most 4 GiB - 1), and may cover less: the
+     * server answers as far as it likes. Only when {@link #hasBlockStatus()}.
+     */
+    public CompletableFuture<List<Extent>> blockStatus(long offset, long length) {
+        if (!hasBlockStatus()) {
+            return CompletableFuture.failedFuture(new IllegalStateException("the server of export '" + export
+                    + "' did not select the " + Nbd.BASE_ALLOCATION + " context"));
+        }
+        return send(Nbd.CMD_BLOCK_STATUS, 0, offset, Math.min(length, MAX_LENGTH), null, null);
+    }
+
+    /** Longest range one request can name (its length is a u32 on the wire). */
+    private static final long MAX_LENGTH = 0xffff_ffffL;
+
+    private <T> CompletableFuture<T> send(int type, int flags, long offset, long length, ByteBuffer[] payload, ByteBuffer dst) {
+        CompletableFuture<T> done = new CompletableFuture<>();
         EventLoop loop = channel.eventLoop();
         if (loop.inEventLoop()) {
             sendNow(type, flags, offset, length, payload, dst, done);
@@ -270,16 +340,17 @@ public final class NbdPipelinedClient {
         return done;
     }
 
-    private void sendNow(int type, int flags, long offset, int length, ByteBuffer[] payload, ByteBuffer dst,
-            CompletableFuture<Void> done) {
+    private void sendNow(int type, int flags, long offset, long length, ByteBuffer[] payload, ByteBuffer dst,
+            CompletableFuture<?> done) {
         if (!isOpen()) {
             done.completeExceptionally(closedException());
             return;
         }
         long cookie = nextCookie++;
-        pending.put(cookie, new Pending(type, offset, length, dst, done, System.nanoTime()));
+        pending.put(cookie, new Pending(type, cookie, offset, length, dst, done));
         ByteBuf header = channel.alloc().ioBuffer(Nbd.REQUEST_HEADER_LENGTH);
-        header.writeInt(Nbd.REQUEST_MAGIC).writeShort(flags).writeShort(type).writeLong(cookie).writeLong(offset).writeInt(length);
+        header.writeInt(Nbd.REQUEST_MAGIC).writeShort(flags).writeShort(type).writeLong(cookie).writeLong(offset)
+                .writeInt((int) length);
         channel.write(header, channel.voidPromise());
         if (payload != null && length > 0) {
             channel.write(Unpooled.wrappedBuffer(payload), channel.voidPromise());
@@ -310,60 +381,304 @@ public final class NbdPipelinedClient {
         return "NbdPipelinedClient[" + server + "/" + export + (isOpen() ? "" : ", closed") + "]";
     }
 
-    /** Reads replies, completing each request's future; a READ's data goes straight into its buffer. */
+    /** The handler that reads this client's replies off its channel. */
+    ChannelHandler replyDecoder() {
+        return new ReplyDecoder();
+    }
+
+    /**
+     * Reads replies, simple or structured, completing each request's future once its reply is
+     * complete. A READ's data goes from the socket's buffer straight into its buffer as it
+     * arrives; every other part of a reply is read once it is all there. A reply that breaks the
+     * protocol (a chunk outside its request, an unknown cookie or type) closes the connection.
+     */
     private final class ReplyDecoder extends ByteToMessageDecoder {
-        private static final int HEADER = 16;
-        /** The READ whose data is being received, and how much of it is still to come. */
-        private Pending reading;
-        private int readingLeft;
+        /** Largest chunk other than data accepted: a BLOCK_STATUS of 512 Ki extents, or an error and its message. */
+        private static final int MAX_CHUNK = 4 << 20;
+
+        private enum State {
+            /** Waiting for a reply's or a chunk's header. */
+            HEADER,
+            /** Receiving READ data into {@link #target}'s buffer. */
+            DATA,
+            /** After a protocol error: the connection is closing, nothing more is read. */
+            BROKEN
+        }
+
+        private State state = State.HEADER;
+        /** The READ whose data is being received, where in its buffer, how much of it is still to come. */
+        private Pending target;
+        private int at;
+        private int left;
+        /** The data being received ends its reply (a simple reply, or a chunk flagged DONE). */
+        private boolean lastChunk;
 
         @Override
         protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws IOException {
             while (true) {
-                if (reading != null) {
-                    int n = Math.min(readingLeft, in.readableBytes());
-                    ByteBuffer dst = reading.dst();
-                    int at = reading.length() - readingLeft;
-                    ByteBuffer view = dst.duplicate();
-                    view.position(dst.position() + at).limit(dst.position() + at + n);
-                    in.readBytes(view);
-                    readingLeft -= n;
-                    if (readingLeft > 0) {
+                switch (state) {
+                    case BROKEN -> {
+                        in.skipBytes(in.readableBytes());
                         return;
                     }
-                    Pending done = reading;
-                    reading = null;
-                    done.done().complete(null);
-                }
-                if (in.readableBytes() < HEADER) {
-                    return;
-                }
-                int magic = in.readInt();
-                int error = in.readInt();
-                long cookie = in.readLong();
-                if (magic != Nbd.SIMPLE_REPLY_MAGIC) {
-                    throw new IOException(String.format("protocol error from %s: reply magic 0x%08x", server, magic));
-                }
-                Pending p = pending.remove(cookie);
-                if (p == null) {
-                    throw new IOException("protocol error from " + server + ": a reply for cookie " + cookie
-                            + ", which no request in flight has");
-                }
-                if (error != 0) {
-                    p.done().completeExceptionally(new NbdCommandException(NbdClient.describe(p.type(), p.offset(), p.length()), error));
-                } else if (p.type() == Nbd.CMD_READ && p.length() > 0) {
-                    reading = p;
-                    readingLeft = p.length();
-                } else {
-                    p.done().complete(null);
+                    case DATA -> {
+                        if (!receiveData(in)) {
+                            return;
+                        }
+                    }
+                    case HEADER -> {
+                        if (in.readableBytes() < 4) {
+                            return;
+                        }
+                        int magic = in.getInt(in.readerIndex());
+                        boolean complete;
+                        if (magic == Nbd.SIMPLE_REPLY_MAGIC) {
+                            complete = simpleReply(in);
+                        } else if (magic == Nbd.STRUCTURED_REPLY_MAGIC && info.structuredReplies()) {
+                            complete = chunk(in);
+                        } else {
+                            throw broken(String.format("reply magic 0x%08x", magic));
+                        }
+                        if (!complete) {
+                            return;
+                        }
+                    }
+                    default -> throw new AssertionError(state);
                 }
             }
         }
 
+        /** A simple reply, once its header is there; false while it is not. */
+        private boolean simpleReply(ByteBuf in) throws IOException {
+            if (in.readableBytes() < TransmissionReplies.SIMPLE_HEADER) {
+                return false;
+            }
+            in.skipBytes(4);
+            int error = in.readInt();
+            long cookie = in.readLong();
+            Pending p = pending.get(cookie);
+            if (p == null) {
+                throw unknownCookie(cookie);
+            }
+            if (error != 0) {
+                p.error = error;
+                finish(p);
+            } else if (p.type == Nbd.CMD_READ && p.length > 0) {
+                startData(p, 0, (int) p.length, true);
+            } else if (p.type == Nbd.CMD_BLOCK_STATUS) {
+                throw broken("a simple reply to " + p.describe());
+            } else {
+                finish(p);
+            }
+            return true;
+        }
+
+        /**
+         * A structured reply's chunk: READ data is then received as it comes, anything else once
+         * it is all there; false while not enough is there to act on.
+         */
+        private boolean chunk(ByteBuf in) throws IOException {
+            int readable = in.readableBytes();
+            if (readable < TransmissionReplies.CHUNK_HEADER) {
+                return false;
+            }
+            int start = in.readerIndex();
+            boolean last = (in.getUnsignedShort(start + 4) & Nbd.REPLY_FLAG_DONE) != 0;
+            int type = in.getUnsignedShort(start + 6);
+            long cookie = in.getLong(start + 8);
+            long length = in.getUnsignedInt(start + 16);
+            Pending p = pending.get(cookie);
+            if (p == null) {
+                throw unknownCookie(cookie);
+            }
+            if (type == Nbd.REPLY_TYPE_OFFSET_DATA) {
+                // Only the offset is waited for: the data goes to the buffer as it arrives.
+                if (p.type != Nbd.CMD_READ || length <= 8 || length - 8 > p.length) {
+                    throw badChunk(p, type, length);
+                }
+                if (readable < TransmissionReplies.CHUNK_HEADER + 8) {
+                    return false;
+                }
+                long offset = in.getLong(start + TransmissionReplies.CHUNK_HEADER);
+                int n = (int) (length - 8);
+                in.skipBytes(TransmissionReplies.CHUNK_HEADER + 8);
+                startData(p, within(p, offset, n), n, last);
+                return true;
+            }
+            if (length > MAX_CHUNK) {
+                throw badChunk(p, type, length);
+            }
+            if (readable < TransmissionReplies.CHUNK_HEADER + length) {
+                return false;
+            }
+            in.skipBytes(TransmissionReplies.CHUNK_HEADER);
+            ByteBuf payload = in.readSlice((int) length);
+            switch (type) {
+                case Nbd.REPLY_TYPE_NONE -> {
+                    if (length != 0 || !last) {
+                        throw badChunk(p, type, length);
+                    }
+                }
+                case Nbd.REPLY_TYPE_OFFSET_HOLE -> hole(p, payload);
+                case Nbd.REPLY_TYPE_BLOCK_STATUS -> blockStatus(p, payload);
+                default -> {
+                    if ((type & 0x8000) == 0) {
+                        throw badChunk(p, type, length);
+                    }
+                    error(p, type, payload);
+                }
+            }
+            if (last) {
+                finish(p);
+            }
+            return true;
+        }
+
+        /** An OFFSET_HOLE chunk: zeros into the READ's buffer. */
+        private void hole(Pending p, ByteBuf payload) throws IOException {
+            if (p.type != Nbd.CMD_READ || payload.readableBytes() != 12) {
+                throw badChunk(p, Nbd.REPLY_TYPE_OFFSET_HOLE, payload.readableBytes());
+            }
+            long offset = payload.readLong();
+            long n = payload.readUnsignedInt();
+            if (n == 0 || n > p.length) {
+                throw badChunk(p, Nbd.REPLY_TYPE_OFFSET_HOLE, 12);
+            }
+            int from = within(p, offset, (int) n);
+            zero(p.dst, p.dst.position() + from, (int) n);
+            p.covered += n;
+        }
+
+        /** A BLOCK_STATUS chunk: the extents it gives, cut at the end of the request. */
+        private void blockStatus(Pending p, ByteBuf payload) throws IOException {
+            int length = payload.readableBytes();
+            if (p.type != Nbd.CMD_BLOCK_STATUS || length < 12 || (length - 4) % 8 != 0 || p.extents != null) {
+                throw badChunk(p, Nbd.REPLY_TYPE_BLOCK_STATUS, length);
+            }
+            int context = payload.readInt();
+            if (context != info.baseAllocation().orElseThrow()) {
+                throw broken("a BLOCK_STATUS chunk for context " + Integer.toUnsignedString(context)
+                        + ", which was not selected");
+            }
+            List<Extent> extents = new ArrayList<>((length - 4) / 8);
+            long offset = p.offset;
+            long end = p.offset + p.length;
+            while (payload.isReadable() && offset < end) {
+                long n = payload.readUnsignedInt();
+                int flags = payload.readInt();
+                if (n == 0) {
+                    throw broken("an extent of length 0 in the answer to " + p.describe());
+                }
+                // A hole is what reads as zeros without space: both bits (a hole that is not known to read as zeros is data).
+                boolean hole = (flags & (Nbd.STATE_HOLE | Nbd.STATE_ZERO)) == (Nbd.STATE_HOLE | Nbd.STATE_ZERO);
+                long cut = Math.min(n, end - offset); // the spec lets the last extent run past the request
+                extents.add(new Extent(offset, cut, hole));
+                offset += cut;
+            }
+            p.extents = extents;
+        }
+
+        /** An ERROR or ERROR_OFFSET chunk (or an error type newer than this client): the first error is the request's. */
+        private void error(Pending p, int type, ByteBuf payload) throws IOException {
+            int length = payload.readableBytes();
+            if (length < 6) {
+                throw badChunk(p, type, length);
+            }
+            int error = payload.readInt();
+            int messageLength = payload.readUnsignedShort();
+            int extra = type == Nbd.REPLY_TYPE_ERROR_OFFSET ? 8 : 0;
+            boolean known = type == Nbd.REPLY_TYPE_ERROR || type == Nbd.REPLY_TYPE_ERROR_OFFSET;
+            if (error == 0 || (known ? length != 6 + messageLength + extra : length < 6 + messageLength)) {
+                throw badChunk(p, type, length);
+            }
+            String message = payload.readCharSequence(messageLength, StandardCharsets.UTF_8).toString();
+            if (type == Nbd.REPLY_TYPE_ERROR_OFFSET) {
+                long offset = payload.readLong();
+                within(p, offset, 1);
+                message = message + " (at offset " + offset + ")";
+            }
+            if (p.error == 0) {
+                p.error = error;
+                p.message = message;
+            }
+        }
+
+        /** Where {@code [offset, offset + n)} starts in {@code p}'s range; a protocol error when it is not all inside. */
+        private int within(Pending p, long offset, int n) throws IOException {
+            long from = offset - p.offset;
+            if (from < 0 || from + n > p.length) {
+                throw broken("a chunk for [" + offset + ", +" + n + ") in the answer to " + p.describe());
+            }
+            return (int) from;
+        }
+
+        private void startData(Pending p, int from, int n, boolean lastOne) {
+            target = p;
+            at = from;
+            left = n;
+            lastChunk = lastOne;
+            state = State.DATA;
+        }
+
+        /** Moves what arrived of the data into the READ's buffer; true once all of it came. */
+        private boolean receiveData(ByteBuf in) throws IOException {
+            int n = Math.min(left, in.readableBytes());
+            if (n > 0) {
+                ByteBuffer dst = target.dst;
+                ByteBuffer view = dst.duplicate();
+                view.position(dst.position() + at).limit(dst.position() + at + n);
+                in.readBytes(view);
+                at += n;
+                left -= n;
+                target.covered += n;
+            }
+            if (left > 0) {
+                return false;
+            }
+            Pending p = target;
+            target = null;
+            state = State.HEADER;
+            if (lastChunk) {
+                finish(p);
+            }
+            return true;
+        }
+
+        /** The reply of {@code p} is complete: its future completes with what the chunks said. */
+        private void finish(Pending p) throws IOException {
+            // A broken answer leaves p in flight: it fails with the connection.
+            if (p.error == 0 && p.type == Nbd.CMD_READ && p.covered != p.length) {
+                throw broken("the answer to " + p.describe() + " filled " + p.covered + " bytes");
+            }
+            if (p.error == 0 && p.type == Nbd.CMD_BLOCK_STATUS && p.extents == null) {
+                throw broken("the answer to " + p.describe() + " has no BLOCK_STATUS chunk");
+            }
+            pending.remove(p.cookie);
+            if (p.error != 0) {
+                p.done.completeExceptionally(new NbdCommandException(p.describe(), p.error, p.message));
+            } else {
+                p.succeed(p.extents);
+            }
+        }
+
+        private IOException unknownCookie(long cookie) {
+            return broken("a reply for cookie " + cookie + ", which no request in flight has");
+        }
+
+        private IOException badChunk(Pending p, int type, long length) {
+            return broken("a chunk of type " + type + " and " + length + " bytes in the answer to " + p.describe());
+        }
+
+        /** A protocol error: nothing more is read; the connection closes (see {@link #exceptionCaught}). */
+        private IOException broken(String what) {
+            state = State.BROKEN;
+            return new IOException("protocol error from " + server + ": " + what);
+        }
+
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            close(cause instanceof IOException io ? io
-                    : new IOException("NBD " + server + "/" + export + ": " + cause, cause));
+            Throwable e = cause instanceof DecoderException && cause.getCause() != null ? cause.getCause() : cause;
+            close(e instanceof IOException io ? io : new IOException("NBD " + server + "/" + export + ": " + e, e));
         }
 
         @Override
@@ -375,13 +690,26 @@ public final class NbdPipelinedClient {
             }
             List<Pending> failed = new ArrayList<>(pending.values());
             pending.clear();
-            if (reading != null) {
-                failed.add(reading);
-                reading = null;
-            }
+            target = null;
             for (Pending p : failed) {
-                p.done().completeExceptionally(why);
+                p.done.completeExceptionally(why);
             }
         }
     }
+
+    /** Zeros {@code n} bytes of {@code dst} from {@code from} (an absolute index), without a copy of a zeroed array. */
+    private static void zero(ByteBuffer dst, int from, int n) {
+        if (dst.hasArray()) {
+            java.util.Arrays.fill(dst.array(), dst.arrayOffset() + from, dst.arrayOffset() + from + n, (byte) 0);
+            return;
+        }
+        ByteBuffer view = dst.duplicate();
+        view.position(from).limit(from + n);
+        while (view.hasRemaining()) {
+            view.put(ZEROS.duplicate().limit(Math.min(ZEROS.capacity(), view.remaining())));
+        }
+    }
+
+    /** What a hole in a direct buffer is filled from. */
+    private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(64 << 10).asReadOnlyBuffer();
 }

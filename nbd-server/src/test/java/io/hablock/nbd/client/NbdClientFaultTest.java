@@ -61,16 +61,29 @@ class NbdClientFaultTest {
         void run(DataInputStream in, DataOutputStream out) throws IOException;
     }
 
-    /** Greeting, client flags, GO for a 1 MiB export. */
+    /**
+     * Greeting, client flags, GO for a 1 MiB export; every option before GO (the pipelined
+     * client's structured replies) refused as unsupported, so replies are simple ones.
+     */
     private static void handshake(DataInputStream in, DataOutputStream out) throws IOException {
         out.writeLong(Nbd.NBDMAGIC);
         out.writeLong(Nbd.IHAVEOPT);
         out.writeShort(Nbd.FLAG_FIXED_NEWSTYLE | Nbd.FLAG_NO_ZEROES);
         out.flush();
         assertThat(in.readInt()).as("client flags").isEqualTo(Nbd.FLAG_C_FIXED_NEWSTYLE | Nbd.FLAG_C_NO_ZEROES);
-        assertThat(in.readLong()).isEqualTo(Nbd.IHAVEOPT);
-        assertThat(in.readInt()).isEqualTo(Nbd.OPT_GO);
-        in.readFully(new byte[in.readInt()]);
+        while (true) {
+            assertThat(in.readLong()).isEqualTo(Nbd.IHAVEOPT);
+            int option = in.readInt();
+            in.readFully(new byte[in.readInt()]);
+            if (option == Nbd.OPT_GO) {
+                break;
+            }
+            out.writeLong(Nbd.OPTION_REPLY_MAGIC);
+            out.writeInt(option);
+            out.writeInt(Nbd.REP_ERR_UNSUP);
+            out.writeInt(0);
+            out.flush();
+        }
         out.writeLong(Nbd.OPTION_REPLY_MAGIC);
         out.writeInt(Nbd.OPT_GO);
         out.writeInt(Nbd.REP_INFO);
