@@ -588,6 +588,11 @@ final class ForwardingBlockDevice implements BlockDevice {
         return route.get() instanceof Route.Local local && local.device().prefersInlineIo();
     }
 
+    @Override
+    public boolean startsInline() {
+        return route.get() instanceof Route.Local local && local.device().startsInline();
+    }
+
     private interface LocalCall {
         void run(BlockDevice device) throws IOException;
     }

@@ -281,9 +281,14 @@ public final class NbdPipelinedClient {
         return oldest;
     }
 
-    /** Fills {@code dst}'s remaining bytes from {@code offset} (its position is left as is). */
+    /**
+     * Fills {@code dst}'s remaining bytes from {@code offset} (its position is left as is). With
+     * structured replies the read asks for one data chunk (DF): the caller wants the bytes, and
+     * the server need not look for runs of zeros to send as holes.
+     */
     public CompletableFuture<Void> read(long offset, ByteBuffer dst) {
-        return send(Nbd.CMD_READ, 0, offset, dst.remaining(), null, dst.duplicate());
+        return send(Nbd.CMD_READ, info.structuredReplies() ? Nbd.CMD_FLAG_DF : 0, offset, dst.remaining(), null,
+                dst.duplicate());
     }
 
     /** Writes the parts' remaining bytes, in order, at {@code offset}, as one request (positions left as they are). */
