@@ -153,6 +153,7 @@ public final class ClusterNode implements AutoCloseable {
         forwarding = new ForwardingLinks();
         nbd = new NbdServer(config.nbd(), new ClusterExports(agent, config.readOnly(), metrics, config.forward(), forwarding))
                 .start();
+        replicationClient.sendFromLoopsOf(nbd.eventLoops()); // an owner's writes go out from their connection's thread
         if (config.metricsListen() != null) {
             metrics.registerJvmGauges();
             metrics.gauge(MetricName.of("hablock_node_capacity_bytes"), "Space this node offers for copies", this::capacity);

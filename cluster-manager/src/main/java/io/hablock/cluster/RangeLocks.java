@@ -7,7 +7,7 @@ import java.util.concurrent.CompletableFuture;
 /**
  * Serializes changes to overlapping byte ranges of one volume, so that the owner and every copy
  * apply them in the same order: two overlapping writes in flight could otherwise land in one
- * order locally and in the other on a copy, and the copies would differ. Ranges map to 1 MiB
+ * order locally and in the other on a copy, and the copies would differ. Ranges map to 64 KiB
  * chunks, chunks to a fixed set of stripes; a change locks the stripes of its chunks in
  * ascending order (no deadlock). Changes to different chunks rarely share a stripe and mostly
  * run in parallel.
@@ -17,13 +17,15 @@ import java.util.concurrent.CompletableFuture;
  * range belongs to the change, not to a thread: any thread may release it.
  */
 final class RangeLocks {
-    private static final int CHUNK_SHIFT = 20;
-    private static final int STRIPES = 512;
+    // 64 KiB chunks on 4096 stripes: 32 random 4 KiB writes in flight rarely share a stripe
+    // (under 1 %), and a 2 MiB write takes 32 stripes.
+    private static final int CHUNK_SHIFT = 16;
+    private static final int STRIPES = 4096;
 
     /** One stripe: held or not, and who waits for it. Guarded by itself. */
     private static final class Stripe {
         private boolean held;
-        private final ArrayDeque<Runnable> waiting = new ArrayDeque<>(2);
+        private ArrayDeque<Runnable> waiting; // made when first needed: most stripes never wait
     }
 
     private final Stripe[] stripes = new Stripe[STRIPES];
@@ -93,6 +95,9 @@ final class RangeLocks {
             int next = i + 1;
             synchronized (s) {
                 if (s.held) {
+                    if (s.waiting == null) {
+                        s.waiting = new ArrayDeque<>(2);
+                    }
                     s.waiting.add(() -> acquire(wanted, next, locked)); // handed the stripe, held
                     return;
                 }
@@ -105,7 +110,7 @@ final class RangeLocks {
     private static void release(Stripe s) {
         Runnable next;
         synchronized (s) {
-            next = s.waiting.poll();
+            next = s.waiting == null ? null : s.waiting.poll();
             if (next == null) {
                 s.held = false;
             }

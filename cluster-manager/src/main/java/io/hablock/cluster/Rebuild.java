@@ -276,23 +276,32 @@ final class Rebuild implements Runnable {
     }
 
     /**
-     * Reads one run and hands it to the connection, with the range locked meanwhile (so it is in
-     * order with the changes of that range) at the volume's current generation.
+     * Reads one run and sends it at the volume's current generation, with the range locked until
+     * the copy answered: a change of that range goes out only then, so it lands after the run
+     * even when it travels on another connection to the copy.
      */
     private Sent sendRun(long offset, long length) throws IOException {
-        try (RangeLocks.Held held = volume.membership().lockRange(offset, length)) {
+        RangeLocks.Held held = volume.membership().lockRange(offset, length);
+        try {
             ByteBuffer data = ByteBuffer.allocate((int) length);
             volume.local().read(data, offset);
             data.flip();
+            Sent sent;
             if (isZero(data.array())) {
-                return volume.membership().sendAtCurrentGeneration(g -> new Sent(replication.writeZeroes(target.address(), volume.uuid(), g, offset,
-                        length, true, false), HEADER_BYTES));
+                sent = volume.membership().sendAtCurrentGeneration(g -> new Sent(replication.writeZeroes(target.address(),
+                        volume.uuid(), g, offset, length, true, false), HEADER_BYTES));
+            } else {
+                sent = volume.membership().sendAtCurrentGeneration(g -> {
+                    ReplicationClient.CompressedWrite w = replication.writeCompressed(target.address(), volume.uuid(), g,
+                            offset, data);
+                    return new Sent(w.future(), HEADER_BYTES + w.wireBytes());
+                });
             }
-            return volume.membership().sendAtCurrentGeneration(g -> {
-                ReplicationClient.CompressedWrite w = replication.writeCompressed(target.address(), volume.uuid(), g, offset,
-                        data);
-                return new Sent(w.future(), HEADER_BYTES + w.wireBytes());
-            });
+            sent.future().whenComplete((ok, failure) -> held.close());
+            return sent;
+        } catch (IOException | RuntimeException e) {
+            held.close();
+            throw e;
         }
     }
 

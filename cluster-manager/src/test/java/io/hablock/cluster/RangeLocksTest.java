@@ -21,8 +21,9 @@ class RangeLocksTest {
     @Test
     void overlappingRangesNeverHoldTheLockTogether() throws Exception {
         RangeLocks locks = new RangeLocks();
-        // One counter per MiB of a 64 MiB space: inside the lock, a range's counters must be 0.
-        AtomicIntegerArray inside = new AtomicIntegerArray(64);
+        // One counter per 64 KiB of a 64 MiB space: inside the lock, a range's counters must be 0.
+        long unit = 64 << 10;
+        AtomicIntegerArray inside = new AtomicIntegerArray((int) (64 * MIB / unit));
         ExecutorService pool = Executors.newFixedThreadPool(8);
         List<Future<Integer>> results = new ArrayList<>();
         for (int t = 0; t < 8; t++) {
@@ -33,8 +34,8 @@ class RangeLocksTest {
                 for (int i = 0; i < 2000; i++) {
                     long offset = random.nextInt(60) * MIB + random.nextInt((int) MIB);
                     long length = 1 + random.nextInt((int) (3 * MIB));
-                    int first = (int) (offset / MIB);
-                    int last = (int) ((offset + length - 1) / MIB);
+                    int first = (int) (offset / unit);
+                    int last = (int) ((offset + length - 1) / unit);
                     try (RangeLocks.Held held = locks.lock(offset, length)) {
                         for (int c = first; c <= last; c++) {
                             violations += inside.getAndIncrement(c) == 0 ? 0 : 1;

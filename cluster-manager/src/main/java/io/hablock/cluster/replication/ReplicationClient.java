@@ -8,6 +8,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
+import io.netty.util.concurrent.EventExecutor;
 
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -18,6 +19,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -25,13 +27,15 @@ import java.util.function.Function;
 
 /**
  * Sends replication requests to the nodes holding copies of a volume: one lazily connected,
- * pipelined connection per peer (a new one after it closes), many requests in flight on it.
+ * pipelined connection per peer (a new one after it closes), many requests in flight on it; and
+ * one per peer for each shared event loop ({@link #sendFromLoopsOf}).
  *
  * <p>Every future completes exceptionally with a {@link ReplicaRefusedException} when the copy
  * refused, or a {@link ReplicaUnreachableException} when there was no answer: connection refused
  * or lost, or no reply within the request timeout (which closes that connection, failing every
- * request on it). Futures complete on the client's single event loop thread: dependent stages must
- * not block (use the {@code *Async} variants for that).
+ * request on it). Futures complete on the event loop of the connection (the client's own thread,
+ * or the shared loop the request was made on): dependent stages must not block (use the
+ * {@code *Async} variants for that).
  *
  * <p>Thread-safe.
  */
@@ -41,6 +45,9 @@ public final class ReplicationClient implements AutoCloseable {
     private final EventLoop loop;
     private final Bootstrap bootstrap;
     private final Map<InetSocketAddress, PeerConnection> peers = new HashMap<>(); // loop only
+    /** Connections of the shared event loops, per loop; each inner map is touched on its loop only. */
+    private final Map<EventLoop, Map<InetSocketAddress, PeerConnection>> byLoop = new ConcurrentHashMap<>();
+    private volatile EventLoopGroup shared;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     /** A client with its own one-thread event loop; {@code requestTimeout} also bounds connects. */
@@ -164,6 +171,18 @@ public final class ReplicationClient implements AutoCloseable {
                 reply -> null);
     }
 
+    /**
+     * Requests made on a thread of {@code group} (the NBD server's event loops, which must be of
+     * this client's transport) go out on connections of that thread's own, with no hand-off to the
+     * client's thread and back: a replicated write then crosses no thread on the owner. Requests
+     * of one thread stay in order on its connection; requests of different threads to one copy
+     * may arrive in any order, which the owner allows only for changes of disjoint ranges (see
+     * the range locks) or with none in flight (fences).
+     */
+    public void sendFromLoopsOf(EventLoopGroup group) {
+        shared = group;
+    }
+
     private <T> CompletableFuture<T> submit(
             InetSocketAddress peer, ReplicationRequest r, Function<ReplicationReply, T> onOk) {
         Objects.requireNonNull(peer, "peer");
@@ -173,24 +192,42 @@ public final class ReplicationClient implements AutoCloseable {
             p.failed(clientClosed(peer));
             return future;
         }
+        EventLoop here = sharedLoopOfThisThread();
+        if (here != null) {
+            dispatch(p, here, byLoop.computeIfAbsent(here, l -> new HashMap<>()));
+            return future;
+        }
         try {
-            loop.execute(() -> dispatch(p));
+            loop.execute(() -> dispatch(p, loop, peers));
         } catch (RejectedExecutionException e) {
             p.failed(clientClosed(peer));
         }
         return future;
     }
 
-    private void dispatch(PendingRequest<?> p) {
+    private EventLoop sharedLoopOfThisThread() {
+        EventLoopGroup group = shared;
+        if (group == null) {
+            return null;
+        }
+        for (EventExecutor e : group) {
+            if (e.inEventLoop()) {
+                return (EventLoop) e;
+            }
+        }
+        return null;
+    }
+
+    private void dispatch(PendingRequest<?> p, EventLoop on, Map<InetSocketAddress, PeerConnection> connections) {
         if (closed.get()) {
             p.failed(clientClosed(p.peer()));
             return;
         }
-        PeerConnection c = peers.get(p.peer());
+        PeerConnection c = connections.get(p.peer());
         if (c == null) {
-            c = new PeerConnection(p.peer(), loop, requestTimeout, closing -> peers.remove(closing.peer(), closing));
-            peers.put(p.peer(), c);
-            c.connect(bootstrap);
+            c = new PeerConnection(p.peer(), on, requestTimeout, closing -> connections.remove(closing.peer(), closing));
+            connections.put(p.peer(), c);
+            c.connect(on == loop ? bootstrap : bootstrap.clone(on));
         }
         c.submit(p);
     }
@@ -199,21 +236,26 @@ public final class ReplicationClient implements AutoCloseable {
         return new ReplicaUnreachableException(peer, "replication client closed", null);
     }
 
-    /** Fails every request in flight, closes the connections and stops the thread. Idempotent. */
-    @Override
-    public void close() {
-        if (!closed.compareAndSet(false, true)) {
-            return;
-        }
+    private static void closeAll(EventLoop on, Map<InetSocketAddress, PeerConnection> connections) {
         try {
-            loop.submit(() -> {
-                for (PeerConnection c : new ArrayList<>(peers.values())) {
+            on.submit(() -> {
+                for (PeerConnection c : new ArrayList<>(connections.values())) {
                     c.close("replication client closed", null);
                 }
             }).awaitUninterruptibly(5, TimeUnit.SECONDS);
         } catch (RejectedExecutionException e) {
             // already stopping
         }
+    }
+
+    /** Fails every request in flight, closes the connections and stops the thread. Idempotent. */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        closeAll(loop, peers);
+        byLoop.forEach(ReplicationClient::closeAll);
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
     }
 }

@@ -116,6 +116,14 @@ public final class NbdServer implements AutoCloseable {
         return this;
     }
 
+    /**
+     * The event loops that serve the connections (epoll where available, else NIO): a device may
+     * open its own connections on them, to answer without a thread hop.
+     */
+    public EventLoopGroup eventLoops() {
+        return workerGroup;
+    }
+
     public InetSocketAddress localAddress() {
         return (InetSocketAddress) listener.localAddress();
     }
