@@ -1,13 +1,13 @@
 package io.hablock.cluster;
 
-import io.hablock.blockstore.Extent;
 import io.hablock.nbd.BlockDevice;
+import io.hablock.nbd.DeviceError;
 import io.hablock.nbd.DeviceException;
+import io.hablock.nbd.Extent;
 import io.hablock.nbd.IoContext;
 import io.hablock.nbd.WouldBlockException;
 import io.hablock.nbd.client.NbdCommandException;
 import io.hablock.nbd.client.NbdPipelinedClient;
-import io.hablock.nbd.protocol.NbdError;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
 import java.io.IOException;
@@ -185,7 +185,7 @@ final class ForwardingBlockDevice implements BlockDevice {
         }
         onLoop(() -> {
             if (closed) {
-                op.result.completeExceptionally(new DeviceException(NbdError.ESHUTDOWN, "the connection is closed"));
+                op.result.completeExceptionally(new DeviceException(DeviceError.SHUTDOWN, "the connection is closed"));
                 return;
             }
             waiting.add(op);
@@ -222,7 +222,7 @@ final class ForwardingBlockDevice implements BlockDevice {
             Op<?> op = it.next();
             if (op.io.clientGone()) {
                 it.remove();
-                op.result.completeExceptionally(new DeviceException(NbdError.ESHUTDOWN, "the client has disconnected"));
+                op.result.completeExceptionally(new DeviceException(DeviceError.SHUTDOWN, "the client has disconnected"));
             } else if (t - op.since > GIVE_UP.toNanos()) {
                 it.remove();
                 op.result.completeExceptionally(new IOException("volume " + volume + ": no owner answered within "
@@ -328,15 +328,15 @@ final class ForwardingBlockDevice implements BlockDevice {
      * shutdown may be an owner that stopped serving the volume: the next one is asked.
      */
     private static boolean isFinal(Throwable cause) {
-        int code;
+        DeviceError error;
         if (cause instanceof NbdCommandException e) {
-            code = e.error();
+            error = e.deviceError();
         } else if (cause instanceof DeviceException e) {
-            code = e.error().code();
+            error = e.error();
         } else {
             return !(cause instanceof IOException);
         }
-        return code != NbdError.EIO.code() && code != NbdError.ESHUTDOWN.code();
+        return error != DeviceError.IO && error != DeviceError.SHUTDOWN;
     }
 
     private void logRetry(Throwable cause) {
@@ -695,7 +695,7 @@ final class ForwardingBlockDevice implements BlockDevice {
         List<Op<?>> left = new ArrayList<>(waiting);
         waiting.clear();
         for (Op<?> op : left) {
-            op.result.completeExceptionally(new DeviceException(NbdError.ESHUTDOWN, "the connection is closed"));
+            op.result.completeExceptionally(new DeviceException(DeviceError.SHUTDOWN, "the connection is closed"));
         }
         if (link != null) {
             leave(link, "the client's connection closed", false);

@@ -1,7 +1,7 @@
 package io.hablock.cluster;
 
-import io.hablock.blockstore.Extent;
 import io.hablock.nbd.BlockDevice;
+import io.hablock.nbd.Extent;
 import io.hablock.nbd.IoContext;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -12,7 +12,8 @@ import java.util.concurrent.CompletableFuture;
  * One NBD connection's handle on a {@link ReplicatedVolume}. Reads are never sent straight from
  * the file (sendfile): the data must be read before the check that this node still owns the
  * volume, not after it. Changes go through the volume's asynchronous calls: none holds a thread
- * while the copies answer.
+ * while the copies answer. Failures of the local copy's file system reach the server as
+ * {@link io.hablock.nbd.DeviceError}s ({@link LocalErrors}).
  */
 final class ReplicatedBlockDevice implements BlockDevice {
     private final ReplicatedVolume volume;
@@ -51,59 +52,87 @@ final class ReplicatedBlockDevice implements BlockDevice {
 
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
-        volume.read(offset, dst);
+        try {
+            volume.read(offset, dst);
+        } catch (IOException e) {
+            throw LocalErrors.toDevice(e);
+        }
     }
 
     @Override
     public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
-        volume.write(offset, src, fua);
+        try {
+            volume.write(offset, src, fua);
+        } catch (IOException e) {
+            throw LocalErrors.toDevice(e);
+        }
     }
 
     @Override
     public void write(long offset, ByteBuffer[] parts, boolean fua) throws IOException {
-        volume.write(offset, parts, fua);
+        try {
+            volume.write(offset, parts, fua);
+        } catch (IOException e) {
+            throw LocalErrors.toDevice(e);
+        }
     }
 
     @Override
     public void flush() throws IOException {
-        volume.flush();
+        try {
+            volume.flush();
+        } catch (IOException e) {
+            throw LocalErrors.toDevice(e);
+        }
     }
 
     @Override
     public void trim(long offset, long length, boolean fua) throws IOException {
-        volume.trim(offset, length, fua);
+        try {
+            volume.trim(offset, length, fua);
+        } catch (IOException e) {
+            throw LocalErrors.toDevice(e);
+        }
     }
 
     @Override
     public void writeZeroes(long offset, long length, boolean mayTrim, boolean fastOnly, boolean fua)
             throws IOException {
-        volume.writeZeroes(offset, length, mayTrim, fastOnly, fua);
+        try {
+            volume.writeZeroes(offset, length, mayTrim, fastOnly, fua);
+        } catch (IOException e) {
+            throw LocalErrors.toDevice(e);
+        }
     }
 
     @Override
     public CompletableFuture<Void> writeAsync(long offset, ByteBuffer[] parts, boolean fua, IoContext io) {
-        return volume.writeAsync(offset, parts, fua, io);
+        return LocalErrors.toDevice(volume.writeAsync(offset, parts, fua, io));
     }
 
     @Override
     public CompletableFuture<Void> flushAsync(IoContext io) {
-        return volume.flushAsync(io);
+        return LocalErrors.toDevice(volume.flushAsync(io));
     }
 
     @Override
     public CompletableFuture<Void> trimAsync(long offset, long length, boolean fua, IoContext io) {
-        return volume.trimAsync(offset, length, fua, io);
+        return LocalErrors.toDevice(volume.trimAsync(offset, length, fua, io));
     }
 
     @Override
     public CompletableFuture<Void> writeZeroesAsync(long offset, long length, boolean mayTrim, boolean fastOnly,
             boolean fua, IoContext io) {
-        return volume.writeZeroesAsync(offset, length, mayTrim, fastOnly, fua, io);
+        return LocalErrors.toDevice(volume.writeZeroesAsync(offset, length, mayTrim, fastOnly, fua, io));
     }
 
     @Override
     public List<Extent> extents(long offset, long length) throws IOException {
-        return volume.extents(offset, length);
+        try {
+            return volume.extents(offset, length).stream().map(e -> new Extent(e.offset(), e.length(), e.hole())).toList();
+        } catch (IOException e) {
+            throw LocalErrors.toDevice(e);
+        }
     }
 
     @Override

@@ -8,10 +8,10 @@ import io.hablock.blockstore.StaleEpochException;
 import io.hablock.cluster.replication.ReplicationClient;
 import io.hablock.nativeio.OperationNotSupportedException;
 import io.hablock.nbd.BlockDevice;
+import io.hablock.nbd.DeviceError;
 import io.hablock.nbd.DeviceException;
 import io.hablock.nbd.IoContext;
 import io.hablock.nbd.WouldBlockException;
-import io.hablock.nbd.protocol.NbdError;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -275,7 +275,7 @@ final class ReplicatedVolume {
             try {
                 local.writeZeroesFast(offset, length, mayPunch);
             } catch (OperationNotSupportedException e) {
-                throw new DeviceException(NbdError.ENOTSUP, "this file system cannot zero a range quickly", e);
+                throw new DeviceException(DeviceError.NOT_SUPPORTED, "this file system cannot zero a range quickly", e);
             }
         };
         return new Work((p, g) -> replication.writeZeroes(p.address(), uuid, g, offset, length, mayPunch, fua), fastFirst,

@@ -4,9 +4,9 @@ import static io.hablock.cluster.TestCluster.MIB;
 import static io.hablock.cluster.TestCluster.block;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.hablock.blockstore.Extent;
 import io.hablock.cluster.TestCluster.NodeSpec;
 import io.hablock.cluster.model.VolumeRecord;
+import io.hablock.nbd.Extent;
 import io.hablock.nbd.client.NbdClient;
 import io.hablock.nbd.client.NbdPipelinedClient;
 import io.netty.channel.EventLoopGroup;

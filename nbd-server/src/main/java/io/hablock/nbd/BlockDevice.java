@@ -1,6 +1,5 @@
 package io.hablock.nbd;
 
-import io.hablock.blockstore.Extent;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -16,8 +15,9 @@ import java.util.concurrent.CompletableFuture;
  * network (a forwarder to another node) overrides them and holds no thread while it waits. Small
  * requests of a device that {@linkplain #prefersInlineIo() prefers it} are made through the
  * blocking methods on the network thread, where they must not wait. An implementation is
- * thread-safe; futures may complete on any thread. Failures are {@link IOException}s: a {@link DeviceException} carries the
- * NBD error to send, any other exception becomes EIO (or the errno of a native failure).
+ * thread-safe; futures may complete on any thread. Failures are {@link IOException}s: a {@link DeviceException} names the
+ * {@link DeviceError} the client is sent, any other exception is an I/O error. Mapping what lies
+ * below (an errno of the file system) to a {@link DeviceError} is the device's job.
  *
  * <p>A plain local copy is one implementation; the replicated volume of the cluster is another.
  */
@@ -116,7 +116,7 @@ public interface BlockDevice extends AutoCloseable {
      * Makes a range read back as zeros.
      *
      * @param mayTrim the range may be deallocated (the client did not ask for NO_HOLE)
-     * @param fastOnly fail with {@link DeviceException} ENOTSUP rather than zero slowly (FAST_ZERO)
+     * @param fastOnly fail with {@link DeviceException} {@link DeviceError#NOT_SUPPORTED} rather than zero slowly (FAST_ZERO)
      */
     void writeZeroes(long offset, long length, boolean mayTrim, boolean fastOnly, boolean fua)
             throws IOException;

@@ -1,7 +1,7 @@
 package io.hablock.cluster.metrics;
 
-import io.hablock.blockstore.Extent;
 import io.hablock.nbd.BlockDevice;
+import io.hablock.nbd.Extent;
 import io.hablock.nbd.IoContext;
 import java.io.IOException;
 import java.nio.ByteBuffer;

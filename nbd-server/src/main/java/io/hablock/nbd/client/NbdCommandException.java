@@ -1,8 +1,8 @@
 package io.hablock.nbd.client;
 
+import io.hablock.nbd.DeviceError;
 import io.hablock.nbd.protocol.NbdError;
 import java.io.IOException;
-import java.util.Arrays;
 
 /**
  * The server answered a request with an error. The connection stays usable: the reply was read
@@ -27,13 +27,23 @@ public final class NbdCommandException extends IOException {
         return error;
     }
 
+    /**
+     * What the error means to a device: a forwarder tells by it whether another server would
+     * answer the same. A value the spec does not define counts as {@link DeviceError#INVALID}, as
+     * the spec asks of clients.
+     */
+    public DeviceError deviceError() {
+        NbdError e = NbdError.ofCode(error);
+        return e == null ? DeviceError.INVALID : e.deviceError();
+    }
+
     /** The spec's name of the error, e.g. {@code EINVAL}, or {@code error N} for one it does not define. */
     public String errorName() {
         return errorName(error);
     }
 
     static String errorName(int error) {
-        return Arrays.stream(NbdError.values()).filter(e -> e.code() == error).map(Enum::name).findFirst()
-                .orElse("error " + error);
+        NbdError e = NbdError.ofCode(error);
+        return e == null ? "error " + error : e.name();
     }
 }

@@ -1,6 +1,6 @@
 package io.hablock.nbd.client;
 
-import io.hablock.blockstore.Extent;
+import io.hablock.nbd.Extent;
 import io.hablock.nbd.protocol.Nbd;
 import io.hablock.nbd.protocol.TransmissionReplies;
 import io.netty.bootstrap.Bootstrap;

@@ -1,9 +1,8 @@
 package io.hablock.nbd.server;
 
-import io.hablock.blockstore.Extent;
-import io.hablock.nativeio.NativeIOException;
 import io.hablock.nbd.BlockDevice;
 import io.hablock.nbd.DeviceException;
+import io.hablock.nbd.Extent;
 import io.hablock.nbd.IoContext;
 import io.hablock.nbd.WouldBlockException;
 import io.hablock.nbd.protocol.Nbd;
@@ -308,17 +307,7 @@ final class RequestExecutor {
 
     static NbdError errorOf(Throwable e) {
         if (e instanceof DeviceException d) {
-            return d.error();
-        }
-        if (e instanceof NativeIOException n) {
-            return switch (n.errno()) {
-                case ENOSPC -> NbdError.ENOSPC;
-                case EOPNOTSUPP -> NbdError.ENOTSUP;
-                case EPERM, EACCES, EROFS -> NbdError.EPERM;
-                case EINVAL -> NbdError.EINVAL;
-                case ENOMEM -> NbdError.ENOMEM;
-                default -> NbdError.EIO;
-            };
+            return NbdError.of(d.error());
         }
         if (e instanceof IllegalArgumentException || e instanceof IndexOutOfBoundsException) {
             return NbdError.EINVAL;

@@ -1,6 +1,7 @@
 package io.hablock.nbd.server;
 
 import io.hablock.nbd.BlockDevice;
+import io.hablock.nbd.DeviceError;
 import io.hablock.nbd.DeviceException;
 import io.hablock.nbd.IoContext;
 import io.hablock.nbd.protocol.Nbd;
@@ -61,7 +62,7 @@ final class StreamedWrite {
     /** A refused write: its payload is consumed and dropped, then the error is the reply. */
     static StreamedWrite refused(NbdRequest request, NbdError error, String message, RequestExecutor executor,
                                  PieceConnection connection) {
-        return new StreamedWrite(request, null, null, executor, connection, new DeviceException(error, message));
+        return new StreamedWrite(request, null, null, executor, connection, new DeviceException(error.deviceError(), message));
     }
 
     /** True while the connection must not read on: as many pieces as it may hold are held. */
@@ -85,7 +86,7 @@ final class StreamedWrite {
     /** The client left before the whole payload arrived: nothing more will come. */
     void abandon() {
         if (failure == null) {
-            failure = new DeviceException(NbdError.ESHUTDOWN, "the client has disconnected");
+            failure = new DeviceException(DeviceError.SHUTDOWN, "the client has disconnected");
         }
         dropWaiting();
         allArrived = true;

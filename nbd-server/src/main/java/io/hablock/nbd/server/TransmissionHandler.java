@@ -1,6 +1,7 @@
 package io.hablock.nbd.server;
 
 import io.hablock.nbd.BlockDevice;
+import io.hablock.nbd.DeviceError;
 import io.hablock.nbd.DeviceException;
 import io.hablock.nbd.IoContext;
 import io.hablock.nbd.NetworkThread;
@@ -244,7 +245,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             try {
                 server.io().execute(() -> {
                     if (clientGone()) {
-                        result.completeExceptionally(new DeviceException(NbdError.ESHUTDOWN, "the client has disconnected"));
+                        result.completeExceptionally(new DeviceException(DeviceError.SHUTDOWN, "the client has disconnected"));
                         return;
                     }
                     try {
@@ -254,7 +255,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
                     }
                 });
             } catch (RejectedExecutionException e) {
-                result.completeExceptionally(new DeviceException(NbdError.ESHUTDOWN, "server is shutting down"));
+                result.completeExceptionally(new DeviceException(DeviceError.SHUTDOWN, "server is shutting down"));
             }
             return result;
         }

@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.hablock.nativeio.Errno;
 import io.hablock.nativeio.testing.FaultInjectingPosixFs;
+import io.hablock.nbd.DeviceError;
 import io.hablock.nbd.protocol.Nbd;
 import io.hablock.nbd.testing.RawNbdClient;
 import io.hablock.nbd.testing.ServerFixture;
@@ -110,10 +111,16 @@ class NbdClientTest extends ServerTest {
     void anErrorReplyNamesTheErrorAndKeepsTheConnection() throws IOException {
         try (NbdClient client = connect()) {
             assertThatThrownBy(() -> client.read(ServerFixture.VOLUME_SIZE - 512, new byte[4096]))
-                    .isInstanceOfSatisfying(NbdCommandException.class, e -> assertThat(e.errorName()).isEqualTo("EINVAL"))
+                    .isInstanceOfSatisfying(NbdCommandException.class, e -> {
+                        assertThat(e.errorName()).isEqualTo("EINVAL");
+                        assertThat(e.deviceError()).isEqualTo(DeviceError.INVALID);
+                    })
                     .hasMessage("NBD_CMD_READ of 4096 bytes at offset 67108352 failed: EINVAL (22)");
             assertThatThrownBy(() -> client.write(ServerFixture.VOLUME_SIZE, new byte[512]))
-                    .isInstanceOfSatisfying(NbdCommandException.class, e -> assertThat(e.error()).isEqualTo(28))
+                    .isInstanceOfSatisfying(NbdCommandException.class, e -> {
+                        assertThat(e.error()).isEqualTo(28);
+                        assertThat(e.deviceError()).isEqualTo(DeviceError.NO_SPACE);
+                    })
                     .hasMessageContaining("ENOSPC");
 
             byte[] data = pattern(4096, 3);
@@ -134,7 +141,7 @@ class NbdClientTest extends ServerTest {
 
             fixture.fs().failNext(FaultInjectingPosixFs.Op.FDATASYNC, Errno.EIO);
             assertThatThrownBy(client::flush).isInstanceOfSatisfying(NbdCommandException.class,
-                    e -> assertThat(e.errorName()).isEqualTo("EIO")).hasMessage("NBD_CMD_FLUSH failed: EIO (5)");
+                    e -> assertThat(e.deviceError()).isEqualTo(DeviceError.IO)).hasMessage("NBD_CMD_FLUSH failed: EIO (5)");
         }
     }
 

@@ -4,7 +4,7 @@ import static io.hablock.nbd.testing.TestData.pattern;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.hablock.blockstore.Extent;
+import io.hablock.nbd.Extent;
 import io.hablock.nativeio.Errno;
 import io.hablock.nativeio.testing.FaultInjectingPosixFs;
 import io.hablock.nbd.testing.ServerFixture;

@@ -3,7 +3,7 @@ package io.hablock.nbd.client;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.hablock.blockstore.Extent;
+import io.hablock.nbd.Extent;
 import io.hablock.nbd.protocol.Nbd;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;

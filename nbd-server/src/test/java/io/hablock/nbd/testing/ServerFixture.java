@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.hablock.blockstore.BlockStore;
 import io.hablock.nativeio.PosixFs;
 import io.hablock.nativeio.testing.FaultInjectingPosixFs;
-import io.hablock.nbd.local.BlockStoreExports;
 import io.hablock.nbd.server.NbdServer;
 import io.hablock.nbd.server.NbdServerConfig;
 import java.io.IOException;

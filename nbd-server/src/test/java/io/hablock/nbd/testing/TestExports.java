@@ -1,9 +1,9 @@
 package io.hablock.nbd.testing;
 
-import io.hablock.blockstore.Extent;
 import io.hablock.nbd.BlockDevice;
 import io.hablock.nbd.ExportProvider;
 import io.hablock.nbd.ExportUnavailableException;
+import io.hablock.nbd.Extent;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;

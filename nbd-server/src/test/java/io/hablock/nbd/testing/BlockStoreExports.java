@@ -1,4 +1,4 @@
-package io.hablock.nbd.local;
+package io.hablock.nbd.testing;
 
 import io.hablock.blockstore.BlockStore;
 import io.hablock.blockstore.NoSuchVolumeException;
@@ -11,11 +11,11 @@ import java.io.IOException;
 import java.util.List;
 
 /** Every volume of a local block store is an export of the same name. */
-public final class BlockStoreExports implements ExportProvider {
+final class BlockStoreExports implements ExportProvider {
     private final BlockStore store;
     private final boolean readOnly;
 
-    public BlockStoreExports(BlockStore store, boolean readOnly) {
+    BlockStoreExports(BlockStore store, boolean readOnly) {
         this.store = store;
         this.readOnly = readOnly;
     }

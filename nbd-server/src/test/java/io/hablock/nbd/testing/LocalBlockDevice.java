@@ -1,26 +1,28 @@
-package io.hablock.nbd.local;
+package io.hablock.nbd.testing;
 
-import io.hablock.blockstore.Extent;
 import io.hablock.blockstore.LocalVolume;
 import io.hablock.nativeio.OperationNotSupportedException;
 import io.hablock.nbd.BlockDevice;
+import io.hablock.nbd.DeviceError;
 import io.hablock.nbd.DeviceException;
-import io.hablock.nbd.protocol.NbdError;
+import io.hablock.nbd.Extent;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.util.List;
 
 /**
- * A volume of the local block store served as it is. Every handle of one volume shares the
- * store's single open file, so a flush through any handle covers writes through all of them:
- * that is what makes CAN_MULTI_CONN true.
+ * A volume of the local block store served as it is, so that the server's tests run against
+ * real files (holes, SEEK_DATA, fdatasync through a fault-injecting {@code PosixFs}). Every
+ * handle of one volume shares the store's single open file, so a flush through any handle covers
+ * writes through all of them: that is what makes CAN_MULTI_CONN true. Of the file system's
+ * errors it names only what the tests need (FAST_ZERO refused); any other is an I/O error.
  */
-public final class LocalBlockDevice implements BlockDevice {
+final class LocalBlockDevice implements BlockDevice {
     private final LocalVolume volume;
     private final boolean readOnly;
 
-    public LocalBlockDevice(LocalVolume volume, boolean readOnly) {
+    LocalBlockDevice(LocalVolume volume, boolean readOnly) {
         this.volume = volume;
         this.readOnly = readOnly;
     }
@@ -83,7 +85,7 @@ public final class LocalBlockDevice implements BlockDevice {
             try {
                 volume.writeZeroesFast(offset, length, mayTrim);
             } catch (OperationNotSupportedException e) {
-                throw new DeviceException(NbdError.ENOTSUP, "this file system cannot zero a range quickly", e);
+                throw new DeviceException(DeviceError.NOT_SUPPORTED, "this file system cannot zero a range quickly", e);
             }
         } else {
             volume.writeZeroes(offset, length, mayTrim);
@@ -95,7 +97,7 @@ public final class LocalBlockDevice implements BlockDevice {
 
     @Override
     public List<Extent> extents(long offset, long length) throws IOException {
-        return volume.extents(offset, length);
+        return volume.extents(offset, length).stream().map(e -> new Extent(e.offset(), e.length(), e.hole())).toList();
     }
 
     @Override
