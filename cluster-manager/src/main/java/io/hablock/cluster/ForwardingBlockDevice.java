@@ -328,15 +328,12 @@ final class ForwardingBlockDevice implements BlockDevice {
      * shutdown may be an owner that stopped serving the volume: the next one is asked.
      */
     private static boolean isFinal(Throwable cause) {
-        DeviceError error;
-        if (cause instanceof NbdCommandException e) {
-            error = e.deviceError();
-        } else if (cause instanceof DeviceException e) {
-            error = e.error();
-        } else {
+        // An owner's error answer (NbdCommandException) is a DeviceException too: passed on as
+        // it is, its client sees the owner's error (EPERM, ENOSPC, ...), not EIO.
+        if (!(cause instanceof DeviceException e)) {
             return !(cause instanceof IOException);
         }
-        return error != DeviceError.IO && error != DeviceError.SHUTDOWN;
+        return e.error() != DeviceError.IO && e.error() != DeviceError.SHUTDOWN;
     }
 
     private void logRetry(Throwable cause) {

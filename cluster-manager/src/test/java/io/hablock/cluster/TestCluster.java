@@ -29,21 +29,26 @@ final class TestCluster implements AutoCloseable {
     static final long MIB = 1 << 20;
 
     /** How a node is started. */
-    record NodeSpec(String name, TestDelays delays, boolean forward, long capacityBytes) {
+    record NodeSpec(String name, TestDelays delays, boolean forward, long capacityBytes, boolean readOnly) {
         static NodeSpec of(String name) {
-            return new NodeSpec(name, TestDelays.NONE, false, 64L << 30);
+            return new NodeSpec(name, TestDelays.NONE, false, 64L << 30, false);
         }
 
         NodeSpec withDelays(String... specs) {
-            return new NodeSpec(name, TestDelays.parse(List.of(specs)), forward, capacityBytes);
+            return new NodeSpec(name, TestDelays.parse(List.of(specs)), forward, capacityBytes, readOnly);
         }
 
         NodeSpec forwarding() {
-            return new NodeSpec(name, delays, true, capacityBytes);
+            return new NodeSpec(name, delays, true, capacityBytes, readOnly);
         }
 
         NodeSpec noCopies() {
-            return new NodeSpec(name, delays, forward, -1);
+            return new NodeSpec(name, delays, forward, -1, readOnly);
+        }
+
+        /** The node serves its volumes read-only (hablock server --read-only). */
+        NodeSpec servingReadOnly() {
+            return new NodeSpec(name, delays, forward, capacityBytes, true);
         }
     }
 
@@ -81,7 +86,7 @@ final class TestCluster implements AutoCloseable {
         InetSocketAddress any = new InetSocketAddress("127.0.0.1", 0);
         ClusterNode n = ClusterNode.start(new ClusterNode.Config(dir.resolve(spec.name()), spec.name(), "127.0.0.1",
                 NbdServerConfig.defaults(any), any, null, zk.getConnectString(), null, "test", sessionTimeout,
-                spec.capacityBytes(), Duration.ofSeconds(2), false, rebuildRate, spec.forward(), spec.delays()));
+                spec.capacityBytes(), Duration.ofSeconds(2), spec.readOnly(), rebuildRate, spec.forward(), spec.delays()));
         nodes.add(n);
         return n;
     }

@@ -1,14 +1,16 @@
 package io.hablock.nbd.client;
 
 import io.hablock.nbd.DeviceError;
+import io.hablock.nbd.DeviceException;
 import io.hablock.nbd.protocol.NbdError;
 import java.io.IOException;
 
 /**
  * The server answered a request with an error. The connection stays usable: the reply was read
- * in full.
+ * in full. As a {@link DeviceException} it carries what the error means to a device, so a device
+ * that passes it on (a forwarder) gives its own client the same error.
  */
-public final class NbdCommandException extends IOException {
+public final class NbdCommandException extends DeviceException {
     private final int error;
 
     NbdCommandException(String request, int error) {
@@ -17,13 +19,13 @@ public final class NbdCommandException extends IOException {
 
     /** With the server's {@code message} (a structured error chunk's), when it gave one. */
     NbdCommandException(String request, int error, String message) {
-        super(request + " failed: " + errorName(error) + " (" + error + ")"
+        super(deviceErrorOf(error), request + " failed: " + errorName(error) + " (" + error + ")"
                 + (message == null || message.isEmpty() ? "" : ": " + message));
         this.error = error;
     }
 
     /** The error value of the reply (errno numbering, e.g. 22). */
-    public int error() {
+    public int code() {
         return error;
     }
 
@@ -33,6 +35,10 @@ public final class NbdCommandException extends IOException {
      * the spec asks of clients.
      */
     public DeviceError deviceError() {
+        return error(); // as a DeviceException
+    }
+
+    private static DeviceError deviceErrorOf(int error) {
         NbdError e = NbdError.ofCode(error);
         return e == null ? DeviceError.INVALID : e.deviceError();
     }

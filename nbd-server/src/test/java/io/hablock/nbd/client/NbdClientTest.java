@@ -118,7 +118,7 @@ class NbdClientTest extends ServerTest {
                     .hasMessage("NBD_CMD_READ of 4096 bytes at offset 67108352 failed: EINVAL (22)");
             assertThatThrownBy(() -> client.write(ServerFixture.VOLUME_SIZE, new byte[512]))
                     .isInstanceOfSatisfying(NbdCommandException.class, e -> {
-                        assertThat(e.error()).isEqualTo(28);
+                        assertThat(e.code()).isEqualTo(28);
                         assertThat(e.deviceError()).isEqualTo(DeviceError.NO_SPACE);
                     })
                     .hasMessageContaining("ENOSPC");
