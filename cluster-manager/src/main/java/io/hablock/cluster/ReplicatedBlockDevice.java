@@ -44,6 +44,13 @@ final class ReplicatedBlockDevice implements BlockDevice {
     }
 
     @Override
+    public boolean prefersInlineIo() {
+        // Alone, the volume is a local file: its blocking calls on the network thread cost the
+        // least (no future per request); with copies, changes must not wait there.
+        return !volume.hasPeers();
+    }
+
+    @Override
     public boolean startsInline() {
         // The local part is a page-cache read or write (microseconds); copies answer later, and
         // the lease, the membership or an overlapping change make a request wait elsewhere.
