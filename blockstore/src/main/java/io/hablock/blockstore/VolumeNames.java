@@ -12,7 +12,8 @@ public final class VolumeNames {
 
     private VolumeNames() {}
 
-    static boolean isValid(String name) {
+    /** True for a name a volume may have (what {@link #checkName} accepts). */
+    public static boolean isValid(String name) {
         return name != null && NAME.matcher(name).matches();
     }
 

@@ -1,6 +1,7 @@
 package io.hablock.cluster;
 
 import io.hablock.blockstore.Sizes;
+import io.hablock.blockstore.VolumeNames;
 import io.hablock.cluster.metrics.MeteredBlockDevice;
 import io.hablock.cluster.metrics.NodeMetrics;
 import io.hablock.cluster.model.ClientSession;
@@ -69,6 +70,11 @@ final class ClusterExports implements ExportProvider {
     public BlockDevice open(String export, SocketAddress client) throws ExportUnavailableException {
         boolean ownerOnly = export.endsWith(OWNER_ONLY);
         String name = ownerOnly ? export.substring(0, export.length() - OWNER_ONLY.length()) : export;
+        if (!VolumeNames.isValid(name)) {
+            // Never looked up: ZooKeeper paths would turn "v1/" or "/v1" into v1's record, which
+            // this node would then wait to serve under a name it never serves. Not echoed either.
+            throw new ExportUnavailableException("no such volume: not a valid volume name");
+        }
         Optional<ReplicatedVolume> served = agent.served(name);
         boolean servedHere = served.isPresent() && !served.get().isStopped();
         Optional<VolumeRecord> record = agent.cachedVolume(name);
