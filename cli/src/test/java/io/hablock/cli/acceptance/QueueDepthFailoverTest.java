@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -26,7 +27,9 @@ import org.junit.jupiter.api.io.TempDir;
  * is killed; after it came back, clients on it and on the current owner, and the current
  * owner is paused past its session. No client sees an I/O error, every block fio wrote reads back
  * with its checksum, and no client goes longer than the session timeout + 2 s without a write
- * completing (the pause: from fio's log of every completion).
+ * completing (the pause: from fio's log of every completion, in wall-clock time; every client
+ * must have had writes completed before the fault, or its first request's wait would be counted
+ * as the failover's).
  *
  * <p>Before the forwarder was asynchronous, the node that became the owner forwarded to itself
  * with every I/O thread waiting on a forwarded request: all 32 requests in flight failed with EIO
@@ -37,8 +40,10 @@ class QueueDepthFailoverTest {
     private static final Duration SESSION_TIMEOUT = Duration.ofSeconds(5);
     private static final double LONGEST_PAUSE_S = SESSION_TIMEOUT.toSeconds() + 2;
     private static final int IMAGE_BYTES = 32 << 20;
+    /** From starting the clients to the fault: time for 16 fio jobs to connect and run on a loaded 2-core machine. */
+    private static final long WARM_UP_MS = 6000;
 
-    @TempDir
+    @TempDir(cleanup = CleanupMode.ON_SUCCESS) // a failed run keeps the nodes' logs
     static Path dir;
 
     @Test
@@ -64,12 +69,15 @@ class QueueDepthFailoverTest {
                     BackgroundProcess onNext = fio(cluster, next, "qd", 64, "a", 1);
                     BackgroundProcess onForwarder = fio(cluster, forwarder, "qd", 128, "b", 1);
                     BackgroundProcess sixteen = fio(cluster, forwarder, "qd", 160, "e", 16)) {
-                Thread.sleep(3000);
+                Thread.sleep(WARM_UP_MS);
+                long killedAt = System.currentTimeMillis();
                 cluster.kill(owner);
-                assertClean("owner " + owner + " killed, client on " + next + " (the next owner)", onNext, "a", 1, LONGEST_PAUSE_S);
-                assertClean("owner " + owner + " killed, client on " + forwarder + " (a forwarder)", onForwarder, "b", 1,
+                assertClean("owner " + owner + " killed, client on " + next + " (the next owner)", onNext, "a", 1, killedAt,
                         LONGEST_PAUSE_S);
-                assertClean("owner " + owner + " killed, 16 clients on " + forwarder, sixteen, "e", 16, LONGEST_PAUSE_S);
+                assertClean("owner " + owner + " killed, client on " + forwarder + " (a forwarder)", onForwarder, "b", 1,
+                        killedAt, LONGEST_PAUSE_S);
+                assertClean("owner " + owner + " killed, 16 clients on " + forwarder, sixteen, "e", 16, killedAt,
+                        LONGEST_PAUSE_S);
                 Files.createFile(stop);
                 assertThat(copying.exitCode(Duration.ofMinutes(2))).as("nbdcopy 4x64 on %s across the kill%s", next,
                         copying.describe()).isZero();
@@ -93,8 +101,9 @@ class QueueDepthFailoverTest {
             String other = List.of("v1", "v2", "v3").stream().filter(n -> !n.equals(paused)).findFirst().orElseThrow();
             try (BackgroundProcess onRestarted = fio(cluster, owner.equals(paused) ? other : owner, "qd", 192, "c", 1);
                     BackgroundProcess onPaused = fio(cluster, paused, "qd", 256, "d", 1)) {
-                Thread.sleep(3000);
+                Thread.sleep(WARM_UP_MS);
                 long frozenAt = System.nanoTime();
+                long frozenAtMs = System.currentTimeMillis();
                 cluster.freeze(paused);
                 double frozen;
                 try {
@@ -105,11 +114,13 @@ class QueueDepthFailoverTest {
                     cluster.thaw(paused);
                     frozen = (System.nanoTime() - frozenAt) / 1e9;
                 }
-                assertClean("owner " + paused + " paused, client on a forwarder", onRestarted, "c", 1, LONGEST_PAUSE_S);
+                assertClean("owner " + paused + " paused, client on a forwarder", onRestarted, "c", 1, frozenAtMs,
+                        LONGEST_PAUSE_S);
                 // Its own node stood still as long as the test kept it frozen; once it runs again, it
                 // finds its ZooKeeper session expired, opens a new one and learns the new owner.
                 System.out.printf("%s was frozen %.2f s%n", paused, frozen);
-                assertClean("owner " + paused + " paused, client on it (deposed when it woke)", onPaused, "d", 1, frozen + 3);
+                assertClean("owner " + paused + " paused, client on it (deposed when it woke)", onPaused, "d", 1, frozenAtMs,
+                        frozen + 3);
             }
             assertThat(cluster.cliOk("volume", "verify", "qd").stdout()).contains("ok: all compared copies are identical");
         }
@@ -134,34 +145,42 @@ class QueueDepthFailoverTest {
      * fio writing 24 MiB in 4 KiB blocks at random from {@code offsetMiB}, 64 requests in flight,
      * through a node's NBD endpoint, then reading every block back against its checksum; or, for
      * {@code clients} > 1, that many connections at once, each 2 MiB of its own at 4 in flight.
+     * Either way its writes last about 10 s at the rate given, past the fault made
+     * {@link #WARM_UP_MS} after the start.
      */
     private static BackgroundProcess fio(LocalClusterProcesses cluster, String node, String volume, int offsetMiB,
             String log, int clients) {
         List<String> args = new ArrayList<>(List.of("fio", "--name=" + node, "--ioengine=nbd",
                 "--uri=" + cluster.uri(node, volume), "--rw=randwrite", "--bs=4k", "--offset=" + offsetMiB + "M",
                 "--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--verify_state_save=0",
-                "--write_lat_log=" + dir.resolve(log), "--log_avg_msec=0", "--output-format=json"));
+                "--write_lat_log=" + dir.resolve(log), "--log_avg_msec=0", "--log_unix_epoch=1", "--output-format=json"));
         if (clients == 1) {
             args.addAll(List.of("--iodepth=64", "--size=24M", "--rate_iops=600"));
         } else {
             args.addAll(List.of("--numjobs=" + clients, "--group_reporting", "--iodepth=4", "--size=2M",
-                    "--offset_increment=2M", "--rate_iops=100"));
+                    "--offset_increment=2M", "--rate_iops=50"));
         }
         return Command.of(args).start();
     }
 
     /**
      * The longest time, in seconds, a client waited for a write to complete: between two
-     * completions, or from the job's start to the first (fio's log of each completion, in ms;
-     * one log per client).
+     * completions (fio's log of each completion, wall-clock ms, one log per client). Each client
+     * must have had a write completed before {@code faultAt} and one after.
      */
-    private static double longestPause(String log, int clients) throws java.io.IOException {
+    private static double longestPause(String what, String log, int clients, long faultAt) throws java.io.IOException {
         long worst = 0;
         for (int c = 1; c <= clients; c++) {
-            long[] times = java.nio.file.Files.readAllLines(dir.resolve(log + "_clat." + c + ".log")).stream()
+            long[] times = Files.readAllLines(dir.resolve(log + "_clat." + c + ".log")).stream()
                     .map(l -> l.split(",\\s*")).filter(f -> f[2].equals("1")).mapToLong(f -> Long.parseLong(f[0]))
                     .sorted().toArray();
-            long longest = times.length == 0 ? Long.MAX_VALUE : times[0]; // from the job's start
+            assertThat(times).as("client %d, %s: writes completed before the fault (ms since it: %s)", c, what,
+                    times.length == 0 ? "none" : times[0] - faultAt).isNotEmpty();
+            assertThat(times[0]).as("client %d, %s: its first write completed before the fault, ms since it", c, what)
+                    .isLessThan(faultAt);
+            assertThat(times[times.length - 1]).as("client %d, %s: its last write completed after the fault", c, what)
+                    .isGreaterThan(faultAt);
+            long longest = 0;
             for (int i = 1; i < times.length; i++) {
                 longest = Math.max(longest, times[i] - times[i - 1]);
             }
@@ -170,8 +189,8 @@ class QueueDepthFailoverTest {
         return worst / 1000.0;
     }
 
-    private static void assertClean(String what, BackgroundProcess fio, String log, int clients, double longestPause)
-            throws Exception {
+    private static void assertClean(String what, BackgroundProcess fio, String log, int clients, long faultAt,
+            double longestPause) throws Exception {
         assertThat(fio.exitCode(Duration.ofMinutes(3))).as("fio exit status, %s%s", what, fio.describe()).isZero();
         String out = fio.stdout();
         JsonNode job = JSON.readTree(out.substring(out.indexOf('{'))).get("jobs").get(0);
@@ -180,7 +199,7 @@ class QueueDepthFailoverTest {
         assertThat(job.get("write").get("io_bytes").asLong()).as("bytes written, %s", what).isEqualTo(bytes);
         assertThat(job.get("read").get("io_bytes").asLong()).as("bytes read back and verified, %s", what).isEqualTo(bytes);
         double longestWrite = job.get("write").get("clat_ns").get("max").asDouble() / 1e9;
-        double pause = longestPause(log, clients);
+        double pause = longestPause(what, log, clients, faultAt);
         System.out.printf("%s: longest pause %.2f s, longest write %.2f s%n", what, pause, longestWrite);
         assertThat(pause).as("longest pause (s) without a write completing, %s", what).isLessThanOrEqualTo(longestPause);
     }
