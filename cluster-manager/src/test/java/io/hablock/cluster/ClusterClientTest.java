@@ -1,5 +1,7 @@
 package io.hablock.cluster;
 
+import io.hablock.cluster.security.TestSecrets;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -42,7 +44,7 @@ class ClusterClientTest {
     @BeforeEach
     void connect() throws Exception {
         client = ClusterClient.connect(zk.getConnectString(), "c" + (++clusters), Duration.ofSeconds(10),
-                Duration.ofSeconds(5));
+                Duration.ofSeconds(5), TestSecrets.secret());
     }
 
     @AfterEach
@@ -142,7 +144,7 @@ class ClusterClientTest {
         long start = System.nanoTime();
         int closedPort = port;
         assertThatThrownBy(() -> ClusterClient.connect("127.0.0.1:" + closedPort, "x", Duration.ofSeconds(10),
-                Duration.ofSeconds(2)))
+                Duration.ofSeconds(2), TestSecrets.secret()))
                 .isInstanceOf(ClusterException.class)
                 .hasMessageStartingWith("cannot reach ZooKeeper at 127.0.0.1:" + closedPort + " within 2 s");
         assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));

@@ -19,6 +19,7 @@ import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import sun.misc.Signal;
 
@@ -30,7 +31,9 @@ import sun.misc.Signal;
         description = {"Run a hablock node: stores copies in DATA_DIR, serves the volumes it owns over NBD, "
                 + "replicates their writes to the other copies.",
                 "Without --zk it starts an embedded ZooKeeper and is a one-node cluster that other nodes may join "
-                        + "(--zk THIS_HOST:2181).",
+                        + "(--zk THIS_HOST:2181, with a copy of its --secret-file, which it makes if missing).",
+                "Replication between nodes is mutual TLS with certificates of the cluster CA; ZooKeeper's znodes "
+                        + "carry ACLs for the cluster's secret.",
                 "Stops cleanly on SIGTERM/SIGINT: in-flight requests finish, volumes are synced, exit 0."})
 public final class ServerCommand implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(ServerCommand.class);
@@ -121,6 +124,9 @@ public final class ServerCommand implements Callable<Integer> {
     @Option(names = "--read-only", description = "Serve every volume read-only.")
     boolean readOnly;
 
+    @Mixin
+    SecretFileOption secret;
+
     /** Test-only delays at named steps (races made to happen every run); hidden from --help. */
     @Option(names = "--test-delay", paramLabel = "STEP=DURATION[xCOUNT]", hidden = true)
     java.util.List<String> testDelays;
@@ -154,7 +160,7 @@ public final class ServerCommand implements Callable<Integer> {
                 advertise == null ? advertisedHost(nbd) : advertise, nbdConfig, replication, metrics, zk, embeddedZk, cluster,
                 session, noCopies ? -1 : capacity == null ? 0 : Sizes.parse(capacity), Durations.parse(replicationTimeout, "--replication-timeout"),
                 readOnly, rebuildRate.strip().equals("0") ? 0 : Sizes.parse(rebuildRate), forward)
-                .withDelays(io.hablock.cluster.TestDelays.parse(testDelays));
+                .withDelays(io.hablock.cluster.TestDelays.parse(testDelays)).withSecretFile(secret.file());
         CountDownLatch stop = new CountDownLatch(1);
         Signal.handle(new Signal("TERM"), s -> stop.countDown());
         Signal.handle(new Signal("INT"), s -> stop.countDown());

@@ -70,6 +70,10 @@ public final class ServerProcess implements AutoCloseable {
         return nbdPort;
     }
 
+    public int replicationPort() {
+        return replicationPort;
+    }
+
     public String nbdUri(String volume) {
         return "nbd://127.0.0.1:" + nbdPort + "/" + volume;
     }
@@ -81,7 +85,8 @@ public final class ServerProcess implements AutoCloseable {
 
     /** Creates a 1-copy volume through the cluster, as {@code volume create} does. */
     public void createVolume(String name, String size) {
-        try (ClusterClient cluster = ClusterClient.connect(zk(), "default", Duration.ofSeconds(10), Duration.ofSeconds(5))) {
+        try (ClusterClient cluster = ClusterClient.connect(zk(), "default", Duration.ofSeconds(10), Duration.ofSeconds(5),
+                TestCredentials.secret())) {
             new ClusterAdmin(cluster).createVolume(name, Sizes.parse(size), 1, Duration.ofSeconds(60));
         } catch (ClusterException e) {
             throw new UncheckedIOException(e);

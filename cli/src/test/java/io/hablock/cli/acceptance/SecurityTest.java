@@ -1,0 +1,99 @@
+package io.hablock.cli.acceptance;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.hablock.cli.acceptance.support.Command;
+import io.hablock.cli.acceptance.support.CommandResult;
+import io.hablock.cli.acceptance.support.HablockCli;
+import io.hablock.cli.acceptance.support.QemuIo;
+import io.hablock.cli.acceptance.support.ServerProcess;
+import io.hablock.cli.acceptance.support.TestCredentials;
+import io.hablock.cluster.ClusterClient;
+import io.hablock.cluster.model.VolumeRecord;
+import io.hablock.cluster.security.ClusterSecret;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.SocketException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Issue 14's critical findings, tried as an attacker on the network would, against a real node:
+ * a hand-written replication frame (the format of {@code replication/WireFormat}) on the
+ * replication port, and ZooKeeper's own CLI ({@code zkCli.sh}) deleting a volume's record. Before
+ * the fix the frame's bytes were read back over NBD, and the record's deletion made the node
+ * delete the volume's data 0.4 s later.
+ */
+class SecurityTest {
+    private static final String ZK_CLI = "/usr/share/zookeeper/bin/zkCli.sh";
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void anAnonymousClientCanNeitherWriteThroughTheReplicationPortNorTouchZooKeeper() throws Exception {
+        try (ServerProcess server = ServerProcess.start(dir.resolve("data"))) {
+            server.createVolume("v1", "16M");
+            QemuIo.verify(server.nbdUri("v1"), List.of(QemuIo.write(0x5a, 0, 65536)));
+            VolumeRecord v;
+            try (ClusterClient zk = ClusterClient.connect(server.zk(), "default", Duration.ofSeconds(10),
+                    Duration.ofSeconds(5), TestCredentials.secret())) {
+                v = zk.volume("v1").orElseThrow().value();
+            }
+
+            // A WRITE of "FORGED.." at offset 0, epoch 2^62, on a plain connection to the replication port.
+            byte[] forged = "FORGED..".repeat(512).getBytes(StandardCharsets.US_ASCII);
+            ByteBuffer frame = ByteBuffer.allocate(4 + 64 + forged.length);
+            frame.putInt(64 + forged.length).putInt(0x48425251).put((byte) 2).put((byte) 1).putShort((short) 0).putLong(1)
+                    .putLong(v.uuid().getMostSignificantBits()).putLong(v.uuid().getLeastSignificantBits())
+                    .putLong(1L << 62).putLong(0).putLong(0).putLong(forged.length).put(forged);
+            try (Socket s = new Socket("127.0.0.1", server.replicationPort())) {
+                s.setSoTimeout(15_000);
+                OutputStream out = s.getOutputStream();
+                out.write(frame.array());
+                out.flush();
+                InputStream in = s.getInputStream();
+                assertThat(in.readNBytes(68).length).as("reply bytes to a plain connection").isLessThan(68);
+            } catch (SocketException reset) {
+                // closed on it: as good
+            }
+            QemuIo.verify(server.nbdUri("v1"), List.of(QemuIo.read(0x5a, 0, 65536)));
+
+            // ZooKeeper without the cluster's credentials: nothing to list, read or delete.
+            String record = "/hablock/default/volumes/v1";
+            for (List<String> op : List.of(List.of("ls", "/"), List.of("ls", "/hablock/default/volumes"),
+                    List.of("get", record), List.of("deleteall", record), List.of("create", "/intruder"))) {
+                CommandResult r = zkCli(server.zk(), op);
+                assertThat(r.stdout() + r.stderr()).as("zkCli.sh %s%s", op, r.describe())
+                        .containsAnyOf("Insufficient permission", "NoAuth");
+            }
+            Thread.sleep(2000); // the node deleted the data 0.4 s after the record went, before
+            assertThat(HablockCli.run("volume", "ls", "--zk", server.zk()).stdout()).contains("v1");
+            QemuIo.verify(server.nbdUri("v1"), List.of(QemuIo.read(0x5a, 0, 65536)));
+
+            // The CLI with another cluster's secret is told so in one line.
+            Path other = dir.resolve("other.secret");
+            Files.writeString(other, ClusterSecret.generate().toFileText());
+            CommandResult wrong = HablockCli.run("volume", "ls", "--zk", server.zk(), "--secret-file", other.toString());
+            assertThat(wrong.exitCode()).isNotZero();
+            assertThat(wrong.stderr()).contains("not authorized").contains("--secret-file");
+            CommandResult missing = HablockCli.run("volume", "ls", "--zk", server.zk(), "--secret-file",
+                    dir.resolve("none").toString());
+            assertThat(missing.exitCode()).isNotZero();
+            assertThat(missing.stderr()).contains("no cluster secret at " + dir.resolve("none"));
+        }
+    }
+
+    private static CommandResult zkCli(String server, List<String> op) {
+        List<String> argv = new java.util.ArrayList<>(List.of(ZK_CLI, "-server", server));
+        argv.addAll(op);
+        return Command.of(argv).timeout(Duration.ofSeconds(60)).run();
+    }
+}
