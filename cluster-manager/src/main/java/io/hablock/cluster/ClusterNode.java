@@ -159,6 +159,16 @@ public final class ClusterNode implements AutoCloseable {
         }
         cluster = ClusterClient.connect(connect, config.cluster(), config.sessionTimeout(), ClusterClient.DEFAULT_CONNECT_TIMEOUT,
                 secret);
+        try {
+            int opened = ZkAcls.secureTree(cluster.curator(), cluster.paths().root(), secret);
+            if (opened > 0) {
+                log.warn("cluster '{}' was open to anyone in ZooKeeper (made before ACLs): {} znodes now carry its ACL",
+                        config.cluster(), opened);
+            }
+        } catch (Exception e) {
+            throw new ClusterException("cannot set the ACLs of cluster '" + config.cluster() + "' in ZooKeeper: "
+                    + e.getMessage(), e);
+        }
         ClusterTls tls = ClusterTls.forNode(secret, nodeId, java.util.List.of(config.advertiseHost()));
         replicationClient = new ReplicationClient(config.replicationTimeout(), tls);
         if (!config.delays().isEmpty()) {

@@ -19,8 +19,9 @@ import org.apache.zookeeper.server.auth.DigestAuthenticationProvider;
 /**
  * Who may read and change hablock's znodes: the cluster's digest identity
  * ({@link ClusterSecret#ZK_USER} and the password derived from the secret) and no one else.
- * {@code /hablock} itself also lets anyone create a child, so that clusters with other secrets can
- * share an ensemble; it lists nothing to them.
+ * {@code /hablock} itself also lets anyone create a child and list them, so that clusters with other
+ * secrets can share an ensemble (ZooKeeper asks for READ to tell whether a znode exists): the
+ * clusters' names are all it tells.
  */
 final class ZkAcls {
     private ZkAcls() {
@@ -45,7 +46,7 @@ final class ZkAcls {
     /** The ACL of every znode a client with these credentials creates. */
     static ACLProvider provider(ClusterSecret secret) {
         List<ACL> own = cluster(secret);
-        List<ACL> shared = new ArrayList<>(List.of(own.get(0), new ACL(Perms.CREATE, Ids.ANYONE_ID_UNSAFE)));
+        List<ACL> shared = new ArrayList<>(List.of(own.get(0), new ACL(Perms.CREATE | Perms.READ, Ids.ANYONE_ID_UNSAFE)));
         return new ACLProvider() {
             @Override
             public List<ACL> getDefaultAcl() {
@@ -57,6 +58,37 @@ final class ZkAcls {
                 return ZkPaths.ROOT.equals(path) ? shared : own;
             }
         };
+    }
+
+    /**
+     * Gives every znode under {@code root} the cluster's ACL if {@code root} does not carry it yet:
+     * a cluster made before hablock set ACLs (its znodes open to anyone) is closed when its first
+     * node with credentials starts. Nothing to do, one read, otherwise.
+     *
+     * @return how many znodes were changed
+     */
+    static int secureTree(CuratorFramework curator, String root, ClusterSecret secret) throws Exception {
+        List<ACL> own = cluster(secret);
+        if (curator.checkExists().forPath(root) == null || curator.getACL().forPath(root).equals(own)) {
+            return 0;
+        }
+        int changed = 0;
+        java.util.ArrayDeque<String> todo = new java.util.ArrayDeque<>(List.of(root));
+        while (!todo.isEmpty()) {
+            String path = todo.pop();
+            try {
+                for (String child : curator.getChildren().forPath(path)) {
+                    todo.push(org.apache.curator.utils.ZKPaths.makePath(path, child));
+                }
+                if (!curator.getACL().forPath(path).equals(own)) {
+                    curator.setACL().withACL(own).forPath(path);
+                    changed++;
+                }
+            } catch (org.apache.zookeeper.KeeperException.NoNodeException gone) {
+                // deleted meanwhile (an ephemeral node, a trimmed event)
+            }
+        }
+        return changed;
     }
 
     /**
