@@ -59,15 +59,18 @@ public final class ClusterNode implements AutoCloseable {
      * @param delays test-only delays at named steps ({@link TestDelays#NONE} outside tests)
      * @param secretFile the cluster's credentials ({@link ClusterSecret}); a node that starts the
      *     embedded ZooKeeper creates them there when missing, a node that joins needs them
+     * @param allow the NBD clients this node serves (the cluster's nodes always); a volume's own
+     *     list applies too
      */
     public record Config(Path dataDir, String name, String advertiseHost, NbdServerConfig nbd,
             InetSocketAddress replicationListen, InetSocketAddress metricsListen, String zkConnect, InetSocketAddress embeddedZkListen, String cluster,
             Duration sessionTimeout, long capacityBytes, Duration replicationTimeout, boolean readOnly,
-            long rebuildBytesPerSecond, boolean forward, TestDelays delays, Path secretFile) {
+            long rebuildBytesPerSecond, boolean forward, TestDelays delays, Path secretFile, AllowList allow) {
 
         public Config {
             delays = delays == null ? TestDelays.NONE : delays;
             secretFile = secretFile == null ? Path.of(ClusterSecret.DEFAULT_FILE) : secretFile;
+            allow = allow == null ? AllowList.ANYONE : allow;
         }
 
         /** Without test delays. */
@@ -77,21 +80,28 @@ public final class ClusterNode implements AutoCloseable {
                 Duration replicationTimeout, boolean readOnly, long rebuildBytesPerSecond, boolean forward) {
             this(dataDir, name, advertiseHost, nbd, replicationListen, metricsListen, zkConnect, embeddedZkListen, cluster,
                     sessionTimeout, capacityBytes, replicationTimeout, readOnly, rebuildBytesPerSecond, forward, TestDelays.NONE,
-                    null);
+                    null, null);
         }
 
         /** The same settings with test-only delays. */
         public Config withDelays(TestDelays d) {
             return new Config(dataDir, name, advertiseHost, nbd, replicationListen, metricsListen, zkConnect, embeddedZkListen,
                     cluster, sessionTimeout, capacityBytes, replicationTimeout, readOnly, rebuildBytesPerSecond, forward, d,
-                    secretFile);
+                    secretFile, allow);
         }
 
         /** The same settings with the cluster's credentials in {@code file}. */
         public Config withSecretFile(Path file) {
             return new Config(dataDir, name, advertiseHost, nbd, replicationListen, metricsListen, zkConnect, embeddedZkListen,
                     cluster, sessionTimeout, capacityBytes, replicationTimeout, readOnly, rebuildBytesPerSecond, forward, delays,
-                    file);
+                    file, allow);
+        }
+
+        /** The same settings serving only the NBD clients in {@code list} (and the cluster's nodes). */
+        public Config withAllow(AllowList list) {
+            return new Config(dataDir, name, advertiseHost, nbd, replicationListen, metricsListen, zkConnect, embeddedZkListen,
+                    cluster, sessionTimeout, capacityBytes, replicationTimeout, readOnly, rebuildBytesPerSecond, forward, delays,
+                    secretFile, list);
         }
 
         /** Without forwarding. */
@@ -187,7 +197,7 @@ public final class ClusterNode implements AutoCloseable {
         });
         replicationServer = new ReplicationServer(config.replicationListen(), agent::copy, tls, agent).start();
         forwarding = new ForwardingLinks();
-        nbd = new NbdServer(config.nbd(), new ClusterExports(agent, config.readOnly(), metrics, config.forward(), forwarding))
+        nbd = new NbdServer(config.nbd(), new ClusterExports(agent, config.readOnly(), metrics, config.forward(), forwarding, config.allow()))
                 .start();
         replicationClient.sendFromLoopsOf(nbd.eventLoops()); // an owner's writes go out from their connection's thread
         if (config.metricsListen() != null) {

@@ -87,7 +87,7 @@ final class TestCluster implements AutoCloseable {
         ClusterNode n = ClusterNode.start(new ClusterNode.Config(dir.resolve(spec.name()), spec.name(), "127.0.0.1",
                 NbdServerConfig.defaults(any), any, null, zk.getConnectString(), null, "test", sessionTimeout,
                 spec.capacityBytes(), Duration.ofSeconds(2), spec.readOnly(), rebuildRate, spec.forward(), spec.delays(),
-                io.hablock.cluster.security.TestSecrets.file()));
+                io.hablock.cluster.security.TestSecrets.file(), null));
         nodes.add(n);
         return n;
     }

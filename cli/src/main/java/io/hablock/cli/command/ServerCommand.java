@@ -127,6 +127,12 @@ public final class ServerCommand implements Callable<Integer> {
     @Mixin
     SecretFileOption secret;
 
+    @Option(names = "--allow", paramLabel = "CIDR[,CIDR...]|any", defaultValue = "any",
+            description = {"NBD clients this node serves (default ${DEFAULT-VALUE}); others are told no export exists "
+                    + "and list none. The cluster's nodes (forwarding for their own clients) always pass. A volume's "
+                    + "own list (`volume allow`) applies too."})
+    String allow;
+
     /** Test-only delays at named steps (races made to happen every run); hidden from --help. */
     @Option(names = "--test-delay", paramLabel = "STEP=DURATION[xCOUNT]", hidden = true)
     java.util.List<String> testDelays;
@@ -160,7 +166,8 @@ public final class ServerCommand implements Callable<Integer> {
                 advertise == null ? advertisedHost(nbd) : advertise, nbdConfig, replication, metrics, zk, embeddedZk, cluster,
                 session, noCopies ? -1 : capacity == null ? 0 : Sizes.parse(capacity), Durations.parse(replicationTimeout, "--replication-timeout"),
                 readOnly, rebuildRate.strip().equals("0") ? 0 : Sizes.parse(rebuildRate), forward)
-                .withDelays(io.hablock.cluster.TestDelays.parse(testDelays)).withSecretFile(secret.file());
+                .withDelays(io.hablock.cluster.TestDelays.parse(testDelays)).withSecretFile(secret.file())
+                .withAllow(io.hablock.cluster.AllowList.parse(allow));
         CountDownLatch stop = new CountDownLatch(1);
         Signal.handle(new Signal("TERM"), s -> stop.countDown());
         Signal.handle(new Signal("INT"), s -> stop.countDown());

@@ -8,6 +8,7 @@ import io.hablock.cli.acceptance.support.HablockCli;
 import io.hablock.cli.acceptance.support.QemuIo;
 import io.hablock.cli.acceptance.support.ServerProcess;
 import io.hablock.cli.acceptance.support.TestCredentials;
+import io.hablock.cli.acceptance.support.Waits;
 import io.hablock.cluster.ClusterClient;
 import io.hablock.cluster.model.VolumeRecord;
 import io.hablock.cluster.security.ClusterSecret;
@@ -89,6 +90,49 @@ class SecurityTest {
             assertThat(missing.exitCode()).isNotZero();
             assertThat(missing.stderr()).contains("no cluster secret at " + dir.resolve("none"));
         }
+    }
+
+    @Test
+    void aVolumeIsSeenAndAttachedOnlyByTheClientsItAllows() throws Exception {
+        // The node says it is 127.0.0.2: the test's clients (127.0.0.1) are not a node of the cluster.
+        try (ServerProcess server = ServerProcess.startWith(dir.resolve("data"), "--advertise", "127.0.0.2")) {
+            server.createVolume("open", "16M");
+            CommandResult made = HablockCli.run("volume", "create", "closed", "--size", "16M", "--allow", "10.9.9.0/24",
+                    "--zk", server.zk());
+            assertThat(made.exitCode()).as(made.describe()).isZero();
+            CommandResult bad = HablockCli.run("volume", "create", "bad", "--size", "16M", "--allow", "10.9.9.0/33",
+                    "--zk", server.zk());
+            assertThat(bad.exitCode()).isNotZero();
+            assertThat(bad.stderr()).contains("the prefix length must be 0 to 32");
+
+            CommandResult list = Command.of("nbdinfo", "--list", "nbd://127.0.0.1:" + server.nbdPort()).run();
+            assertThat(list.stdout()).as(list.describe()).contains("export=\"open\"").doesNotContain("closed");
+            CommandResult info = Command.of("nbdinfo", server.nbdUri("closed")).run();
+            assertThat(info.exitCode()).as(info.describe()).isNotZero();
+            assertThat(info.stdout() + info.stderr()).doesNotContain("10.9.9.0");
+            CommandResult copy = Command.of("qemu-io", "-f", "raw", server.nbdUri("closed"), "-c", "read 0 4096").run();
+            assertThat(copy.exitCode()).as(copy.describe()).isNotZero();
+
+            assertThat(HablockCli.run("volume", "info", "closed", "--zk", server.zk()).stdout()).contains("allow:    10.9.9.0/24");
+            CommandResult allowed = HablockCli.run("volume", "allow", "closed", "10.9.9.0/24,127.0.0.1", "--zk", server.zk());
+            assertThat(allowed.exitCode()).as(allowed.describe()).isZero();
+            Waits.until("the node sees the new allow list", Duration.ofSeconds(10),
+                    () -> Command.of("nbdinfo", server.nbdUri("closed")).run().exitCode() == 0, () -> "");
+            QemuIo.verify(server.nbdUri("closed"), List.of(QemuIo.write(0x33, 0, 4096), QemuIo.read(0x33, 0, 4096)));
+            assertThat(Command.of("nbdinfo", "--list", "nbd://127.0.0.1:" + server.nbdPort()).run().stdout())
+                    .contains("export=\"closed\"");
+        }
+        // A node's own list: it serves none of its volumes to others.
+        try (ServerProcess server = ServerProcess.startWith(dir.resolve("data2"), "--advertise", "127.0.0.2",
+                "--allow", "10.9.9.0/24")) {
+            server.createVolume("open", "16M");
+            CommandResult list = Command.of("nbdinfo", "--list", "nbd://127.0.0.1:" + server.nbdPort()).run();
+            assertThat(list.stdout()).as(list.describe()).doesNotContain("open");
+            assertThat(Command.of("nbdinfo", server.nbdUri("open")).run().exitCode()).isNotZero();
+        }
+        CommandResult wrong = HablockCli.run("server", "--data-dir", dir.resolve("data3").toString(), "--allow", "10.9.9.9/40");
+        assertThat(wrong.exitCode()).isNotZero();
+        assertThat(wrong.stderr()).contains("the prefix length must be 0 to 32");
     }
 
     private static CommandResult zkCli(String server, List<String> op) {
