@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "cluster", mixinStandardHelpOptions = true,
         description = "Make a cluster's credentials (init); start or stop a local cluster on this machine (loopback addresses, "
                 + "one process per node).",
-        subcommands = {ClusterInitCommand.class, ClusterUpCommand.class, ClusterDownCommand.class, ClusterStartCommand.class,
+        subcommands = {ClusterInitCommand.class, ClusterCertCommand.class, ClusterUpCommand.class, ClusterDownCommand.class, ClusterStartCommand.class,
                 CommandLine.HelpCommand.class})
 public final class ClusterCommand implements Runnable {
     @CommandLine.Spec

@@ -135,6 +135,38 @@ class SecurityTest {
         assertThat(wrong.stderr()).contains("the prefix length must be 0 to 32");
     }
 
+    @Test
+    void certificatesOfTheClusterCaServeGnuTlsClientsAndServers() throws Exception {
+        Path secret = dir.resolve("cluster.secret");
+        CommandResult init = HablockCli.run("cluster", "init", "--secret-file", secret.toString());
+        assertThat(init.exitCode()).as(init.describe()).isZero();
+        assertThat(HablockCli.run("cluster", "init", "--secret-file", secret.toString()).stderr()).contains("already exists");
+        Path pki = dir.resolve("pki");
+        for (List<String> args : List.of(List.of("node1", "--host", "127.0.0.1,localhost"), List.of("alice", "--client"))) {
+            List<String> argv = new java.util.ArrayList<>(List.of("cluster", "cert"));
+            argv.addAll(args);
+            argv.addAll(List.of("--out", pki.toString(), "--secret-file", secret.toString()));
+            CommandResult r = HablockCli.run(argv);
+            assertThat(r.exitCode()).as(r.describe()).isZero();
+        }
+        assertThat(Files.getPosixFilePermissions(pki.resolve("server-key.pem"))).hasSize(2); // rw-------
+        int port = io.hablock.cli.acceptance.support.FreePorts.next();
+        // nbdkit (GnuTLS) serves with the node's certificate and asks for the client's: libnbd presents alice's.
+        try (var nbdkit = Command.of("nbdkit", "-f", "-i", "127.0.0.1", "-p", Integer.toString(port), "--tls=require",
+                "--tls-certificates=" + pki, "--tls-verify-peer", "memory", "1M").start()) {
+            Waits.until("nbdkit listens", Duration.ofSeconds(10), () -> {
+                try (Socket s = new Socket("127.0.0.1", port)) {
+                    return true;
+                } catch (java.io.IOException e) {
+                    return false;
+                }
+            }, () -> "");
+            CommandResult info = Command.of("nbdinfo", "nbds://localhost:" + port + "/?tls-certificates=" + pki).run();
+            assertThat(info.exitCode()).as(info.describe()).isZero();
+            assertThat(info.stdout()).contains("with TLS").contains("1048576");
+        }
+    }
+
     private static CommandResult zkCli(String server, List<String> op) {
         List<String> argv = new java.util.ArrayList<>(List.of(ZK_CLI, "-server", server));
         argv.addAll(op);

@@ -16,6 +16,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Date;
 import java.util.List;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x500.X500NameBuilder;
 import org.bouncycastle.asn1.x500.style.BCStyle;
@@ -26,6 +27,7 @@ import org.bouncycastle.asn1.x509.GeneralName;
 import org.bouncycastle.asn1.x509.GeneralNames;
 import org.bouncycastle.asn1.x509.KeyPurposeId;
 import org.bouncycastle.asn1.x509.KeyUsage;
+import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
 import org.bouncycastle.cert.X509v3CertificateBuilder;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils;
@@ -112,6 +114,22 @@ public final class Certificates {
             return sign(b, caKey);
         } catch (IOException | GeneralSecurityException e) {
             throw new IllegalStateException("cannot make a certificate for " + identity + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The private key as PKCS#8 that also carries the public key: GnuTLS (nbdkit, libnbd, qemu)
+     * refuses EC keys without it, and the JDK's own encoding leaves it out.
+     */
+    public static byte[] pkcs8(KeyPair keys) {
+        try {
+            SubjectPublicKeyInfo spki = SubjectPublicKeyInfo.getInstance(keys.getPublic().getEncoded());
+            java.security.interfaces.ECPrivateKey ec = (java.security.interfaces.ECPrivateKey) keys.getPrivate();
+            org.bouncycastle.asn1.sec.ECPrivateKey inner = new org.bouncycastle.asn1.sec.ECPrivateKey(
+                    ec.getParams().getOrder().bitLength(), ec.getS(), spki.getPublicKeyData(), null);
+            return new PrivateKeyInfo(spki.getAlgorithm(), inner).getEncoded();
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot encode a key: " + e.getMessage(), e);
         }
     }
 

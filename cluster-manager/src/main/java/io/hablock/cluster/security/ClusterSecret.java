@@ -166,6 +166,12 @@ public final class ClusterSecret {
                 + "\n-----END " + label + "-----\n";
     }
 
+    /** A certificate the cluster CA signs for {@code key} (see {@link Certificates#issue}). */
+    public X509Certificate issue(java.security.PublicKey key, String role, String identity, java.util.List<String> hosts,
+            Duration validity) {
+        return Certificates.issue(caCertificate, caKey, key, role, identity, hosts, validity);
+    }
+
     public X509Certificate caCertificate() {
         return caCertificate;
     }
