@@ -20,6 +20,7 @@ public final class TestExports implements ExportProvider {
     private final ExportProvider delegate;
     private final AtomicInteger openHandles = new AtomicInteger();
     private final AtomicInteger writesAtGate = new AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicLong readsStarted = new java.util.concurrent.atomic.AtomicLong();
     private volatile CountDownLatch writeGate;
     private volatile IOException nextReadFailure;
     private volatile PositionedFailure readFailureAt;
@@ -133,6 +134,11 @@ public final class TestExports implements ExportProvider {
         return names;
     }
 
+    /** Reads that reached a device (zero-copy reads, sent straight from the file, do not). */
+    public long readsStarted() {
+        return readsStarted.get();
+    }
+
     /** Writes waiting at the gate right now. */
     public int writesAtGate() {
         return writesAtGate.get();
@@ -192,6 +198,7 @@ public final class TestExports implements ExportProvider {
                 throw at.failure();
             }
             readThreads.add(Thread.currentThread().getName());
+            readsStarted.incrementAndGet();
             if (readsWouldBlockInline && !BlockDevice.mayWait()) {
                 throw new io.hablock.nbd.WouldBlockException("test: this read would wait");
             }
