@@ -136,6 +136,46 @@ class HostileClientsTest {
         }
     }
 
+    /**
+     * More connections than the process may open files (caps set above the limit): accepts fail
+     * with EMFILE, and the node neither spins on them (Netty stops accepting for a second after
+     * each failure) nor stops serving once they are gone.
+     */
+    @Test
+    void acceptsThatRunOutOfFilesDoNotSpin() throws Exception {
+        try (ServerProcess server = ServerProcess.start(dir.resolve("data"), "512m", List.of(
+                "--max-connections", "1024", "--max-connections-per-client", "1024"), 400)) {
+            server.createVolume("v", "16M");
+            List<Socket> flood = new ArrayList<>();
+            try {
+                for (int i = 0; i < 600; i++) {
+                    flood.add(connect(server.nbdPort(), InetAddress.getByName("127.0.0." + (2 + i / 100))));
+                }
+                await().atMost(Duration.ofSeconds(30)).until(() -> server.log().contains("Too many open files"));
+                double before = cpuSeconds(server.pid());
+                long start = System.nanoTime();
+                await().pollDelay(Duration.ofSeconds(3)).until(() -> true); // a window to measure, not a wait for the server
+                double used = cpuSeconds(server.pid()) - before;
+                double window = (System.nanoTime() - start) / 1e9;
+                System.out.printf("server CPU with 600 connections and 400 files: %.2f s in %.1f s%n", used, window);
+                assertThat(used).as("CPU seconds in a %.1f s window (a spinning accept loop takes about one per second)",
+                        window).isLessThan(window / 2);
+            } finally {
+                for (Socket s : flood) {
+                    s.close();
+                }
+            }
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(
+                    Command.of("nbdinfo", server.nbdUri("v")).run().exitCode()).as("nbdinfo after the flood").isZero());
+        }
+    }
+
+    private static double cpuSeconds(long pid) throws IOException {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0; // utime + stime, in clock ticks of 10 ms
+    }
+
     private static Socket connect(int port, InetAddress from) throws IOException {
         Socket s = new Socket();
         s.setSoTimeout(10_000);
