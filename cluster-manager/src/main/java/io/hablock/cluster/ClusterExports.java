@@ -100,6 +100,21 @@ final class ClusterExports implements ExportProvider {
         return new MeteredBlockDevice(new ReplicatedBlockDevice(served.get(), readOnly, onClose), metrics, name);
     }
 
+    /**
+     * A live node of the cluster that advertises {@code client} (as an IP address): its host
+     * endpoint forwards each of its clients' sessions on a connection of its own.
+     */
+    @Override
+    public boolean isPeer(java.net.InetAddress client) {
+        String address = client.getHostAddress();
+        for (NodeInfo n : agent.cachedNodes().values()) {
+            if (n.host().equals(address)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** The address this node advertises, or null when it is not an IP address. */
     private java.net.InetAddress localAddress() {
         NodeInfo self = agent.cachedNodes().get(agent.nodeId());

@@ -16,12 +16,16 @@ final class ConnectionCounter {
 
     /**
      * Counts a new connection from {@code client}, or returns why it is refused (and counts
-     * nothing). Every admitted connection must be {@linkplain #release released} once.
+     * nothing); a peer counts toward the node's cap only. Every admitted connection must be
+     * {@linkplain #release released} once, with the same {@code peer}.
      */
-    String admit(InetAddress client) {
+    String admit(InetAddress client, boolean peer) {
         if (total.incrementAndGet() > limits.maxConnections()) {
             total.decrementAndGet();
             return "the node has " + limits.maxConnections() + " connections open, its limit";
+        }
+        if (peer) {
+            return null;
         }
         boolean[] over = new boolean[1];
         perClient.compute(client, (address, n) -> {
@@ -40,8 +44,10 @@ final class ConnectionCounter {
         return null;
     }
 
-    void release(InetAddress client) {
-        perClient.computeIfPresent(client, (address, n) -> n == 1 ? null : n - 1);
+    void release(InetAddress client, boolean peer) {
+        if (!peer) {
+            perClient.computeIfPresent(client, (address, n) -> n == 1 ? null : n - 1);
+        }
         total.decrementAndGet();
     }
 }

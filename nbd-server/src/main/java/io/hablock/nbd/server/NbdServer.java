@@ -97,14 +97,15 @@ public final class NbdServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         InetAddress client = ch.remoteAddress().getAddress();
-                        String refusal = counter.admit(client);
+                        boolean peer = exports.isPeer(client);
+                        String refusal = counter.admit(client, peer);
                         if (refusal != null) {
                             // Closed before a byte is sent: a flood costs the node no more than the accept.
                             refusals.warn("refusing NBD connection from " + client.getHostAddress() + ": " + refusal);
                             ch.close();
                             return;
                         }
-                        ch.closeFuture().addListener(f -> counter.release(client));
+                        ch.closeFuture().addListener(f -> counter.release(client, peer));
                         connections.add(ch);
                         ch.pipeline()
                                 .addLast("guard", new ConnectionGuard(config.limits()))

@@ -68,6 +68,17 @@ class ConnectionLimitTest extends ServerTest {
         open.add(connected("127.0.0.9"));
     }
 
+    /** Another node forwards each of its clients' sessions from one address: only the node's cap holds it. */
+    @Test
+    void aPeerNodeIsHeldByTheNodesCapOnly() throws IOException {
+        fixture.exports().treatAsPeer(InetAddress.getByName("127.0.0.5"));
+        for (int i = 0; i < 6; i++) {
+            open.add(connected("127.0.0.5"));
+        }
+        assertRefused("127.0.0.5");
+        assertRefused("127.0.0.1");
+    }
+
     /** A connection past its greeting, in transmission, from {@code from}. */
     private RawNbdClient connected(String from) throws IOException {
         RawNbdClient client = RawNbdClient.connect(fixture.address(), InetAddress.getByName(from));

@@ -20,6 +20,7 @@ public final class TestExports implements ExportProvider {
     private final ExportProvider delegate;
     private final AtomicInteger openHandles = new AtomicInteger();
     private final AtomicInteger writesAtGate = new AtomicInteger();
+    private final java.util.Set<java.net.InetAddress> peers = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final java.util.concurrent.atomic.AtomicLong readsStarted = new java.util.concurrent.atomic.AtomicLong();
     private volatile CountDownLatch writeGate;
     private volatile IOException nextReadFailure;
@@ -132,6 +133,16 @@ public final class TestExports implements ExportProvider {
             names.add(name);
         }
         return names;
+    }
+
+    /** From now on connections from {@code address} count as another node's (no cap per client). */
+    public void treatAsPeer(java.net.InetAddress address) {
+        peers.add(address);
+    }
+
+    @Override
+    public boolean isPeer(java.net.InetAddress client) {
+        return peers.contains(client) || delegate.isPeer(client);
     }
 
     /** Reads that reached a device (zero-copy reads, sent straight from the file, do not). */
