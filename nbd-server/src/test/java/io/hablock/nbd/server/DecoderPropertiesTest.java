@@ -73,7 +73,7 @@ class DecoderPropertiesTest {
 
         @Override
         public String toString() {
-            return bytes.length + " bytes in " + chunks().size() + " reads";
+            return bytes.length + " bytes in " + chunks().size() + " reads: " + io.netty.buffer.ByteBufUtil.hexDump(bytes) + " " + reads;
         }
     }
 
@@ -108,12 +108,18 @@ class DecoderPropertiesTest {
         for (Object frame : frames) {
             if (frame instanceof NbdOption o) {
                 assertThat(o.data().readableBytes()).as("option data").isLessThanOrEqualTo(MAX_OPTION);
-            } else if (frame instanceof NbdRequest r && r.payload() != null) {
-                assertThat(r.payload().readableBytes()).as("WRITE payload held whole").isLessThanOrEqualTo(MAX_WHOLE);
+                o.release();
+            } else if (frame instanceof NbdRequest r) {
+                if (r.payload() != null) {
+                    assertThat(r.payload().readableBytes()).as("WRITE payload held whole").isLessThanOrEqualTo(MAX_WHOLE);
+                }
+                r.release();
             } else if (frame instanceof NbdWritePiece p) {
                 assertThat(p.data().readableBytes()).as("piece").isLessThanOrEqualTo(PIECE);
+                p.release();
+            } else {
+                ReferenceCountUtil.release(frame);
             }
-            ReferenceCountUtil.release(frame);
         }
         channel.finishAndReleaseAll();
         assertThat(alloc.largest).as("largest buffer asked for, of %d bytes fed", fed).isLessThanOrEqualTo(Math.max(fed, 256L));
