@@ -83,16 +83,7 @@ final class ClusterExports implements ExportProvider {
         if (allow.allows(a.getAddress()) && AllowList.of(r.allow()).allows(a.getAddress())) {
             return true;
         }
-        String host = a.getAddress().getHostAddress();
-        return agent.cachedNodes().values().stream().anyMatch(n -> host.equals(n.host()) || isAddressOf(n.host(), a));
-    }
-
-    private static boolean isAddressOf(String host, java.net.InetSocketAddress a) {
-        try {
-            return java.net.InetAddress.getByName(host).equals(a.getAddress());
-        } catch (java.net.UnknownHostException e) {
-            return false;
-        }
+        return isPeer(a.getAddress());
     }
 
     @Override
@@ -143,6 +134,21 @@ final class ClusterExports implements ExportProvider {
             onClose = publishSession(name, client);
         }
         return new MeteredBlockDevice(new ReplicatedBlockDevice(served.get(), readOnly, onClose), metrics, name);
+    }
+
+    /**
+     * A live node of the cluster that advertises {@code client} (as an IP address): its host
+     * endpoint forwards each of its clients' sessions on a connection of its own.
+     */
+    @Override
+    public boolean isPeer(java.net.InetAddress client) {
+        String address = client.getHostAddress();
+        for (NodeInfo n : agent.cachedNodes().values()) {
+            if (n.host().equals(address)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The address this node advertises, or null when it is not an IP address. */

@@ -46,6 +46,15 @@ public interface ExportProvider {
         return open(name);
     }
 
+    /**
+     * Whether connections from {@code client} are exempt from the cap per client address (the
+     * node-wide cap still counts them): another node of the cluster forwards every session of its
+     * own clients to the owner, each on a connection of its own, all from one address.
+     */
+    default boolean isPeer(java.net.InetAddress client) {
+        return false;
+    }
+
     /** A human description of an export for NBD_INFO_DESCRIPTION, or empty. */
     default String describe(String name) {
         return "";

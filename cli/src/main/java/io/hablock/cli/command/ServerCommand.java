@@ -4,6 +4,7 @@ import io.hablock.blockstore.Sizes;
 import io.hablock.cli.HostPort;
 import io.hablock.cluster.ClusterNode;
 import io.hablock.cluster.ZkPaths;
+import io.hablock.nbd.server.ConnectionLimits;
 import io.hablock.nbd.server.NbdServerConfig;
 import java.net.Inet4Address;
 import java.net.InetAddress;
@@ -121,6 +122,25 @@ public final class ServerCommand implements Callable<Integer> {
                     + "by forwarding to its owner (for hosts that run applications, not storage). Needs --zk."})
     boolean noCopies;
 
+    @Option(names = "--max-connections", paramLabel = "N", defaultValue = "1024",
+            description = "NBD connections open at once; one more is closed as soon as it is accepted (default ${DEFAULT-VALUE}).")
+    int maxConnections;
+
+    @Option(names = "--max-connections-per-client", paramLabel = "N", defaultValue = "128",
+            description = "NBD connections open at once from one client IP address (default ${DEFAULT-VALUE}).")
+    int maxConnectionsPerClient;
+
+    @Option(names = "--handshake-timeout", paramLabel = "DURATION", defaultValue = "10s",
+            description = "An NBD client that has not chosen its export this long after connecting is "
+                    + "disconnected (default ${DEFAULT-VALUE}, as qemu-nbd).")
+    String handshakeTimeout;
+
+    @Option(names = "--stall-timeout", paramLabel = "DURATION", defaultValue = "30s",
+            description = {"An NBD client that holds a request half sent, or replies it does not read, and "
+                    + "moves not one byte for this long is disconnected (default ${DEFAULT-VALUE}). A client "
+                    + "waiting for its replies is never a stall."})
+    String stallTimeout;
+
     @Option(names = "--read-only", description = "Serve every volume read-only.")
     boolean readOnly;
 
@@ -153,8 +173,18 @@ public final class ServerCommand implements Callable<Integer> {
         if (inline > defaults.maxPayloadBytes()) {
             throw new IllegalArgumentException("--inline-io-max must be at most " + Sizes.format(defaults.maxPayloadBytes()));
         }
+        if (maxConnections < 1 || maxConnectionsPerClient < 1 || maxConnectionsPerClient > maxConnections) {
+            throw new IllegalArgumentException("--max-connections and --max-connections-per-client must be at least 1, "
+                    + "the limit per client no more than the node's");
+        }
+        Duration handshake = Durations.parse(handshakeTimeout, "--handshake-timeout");
+        Duration stall = Durations.parse(stallTimeout, "--stall-timeout");
+        if (handshake.toMillis() < 100 || stall.toMillis() < 100) {
+            throw new IllegalArgumentException("--handshake-timeout and --stall-timeout must be at least 100ms");
+        }
         NbdServerConfig nbdConfig = defaults.withIoThreads(ioThreads)
-                .withInlineIo((int) inline, defaults.slowInlineIo(), defaults.inlinePause());
+                .withInlineIo((int) inline, defaults.slowInlineIo(), defaults.inlinePause())
+                .withLimits(new ConnectionLimits(maxConnections, maxConnectionsPerClient, handshake, stall));
         if (noCopies && (zk == null || !forward || capacity != null)) {
             throw new IllegalArgumentException("--no-copies needs --zk (a cluster to serve) and forwarding, and takes no --capacity");
         }

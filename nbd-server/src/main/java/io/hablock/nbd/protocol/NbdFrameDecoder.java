@@ -2,6 +2,7 @@ package io.hablock.nbd.protocol;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.CompositeByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import java.util.List;
@@ -17,6 +18,12 @@ import java.util.List;
  * socket reads (a composite): no copy is made of it. A WRITE longer than the whole-payload limit
  * is handed on as its request (without payload) followed by {@link NbdWritePiece}s as the bytes
  * arrive, so that no more than a piece is ever buffered here for it.
+ *
+ * <p>The handler behind it can {@linkplain #pause() pause} it: from then on nothing more is
+ * handed on, not even frames already received, until it {@linkplain #resume() resumes}. That is
+ * how a limit on requests in flight holds inside one socket read, which may carry thousands of
+ * pipelined requests (a handler that only stops reading from the socket would still be handed
+ * every one of them).
  */
 public final class NbdFrameDecoder extends ByteToMessageDecoder {
 
@@ -28,7 +35,9 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
         /** Inside the payload of a WRITE handed on in pieces. */
         WRITE_PIECES,
         /** After a protocol violation: everything is discarded until the channel closes. */
-        BAD_MESSAGE
+        BAD_MESSAGE,
+        /** The connection has closed: what it sent and nobody took is dropped, never handed on. */
+        CLOSED
     }
 
     /** The client flags word, the first thing a client sends. */
@@ -46,6 +55,13 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
     private long pieceRemaining;
     /** A piece was handed on during the current socket read. */
     private boolean piecesHandedOn;
+    private ChannelHandlerContext ctx;
+    /** Hands nothing on (see {@link #pause()}). */
+    private boolean paused;
+    /** A frame, or the start of one, waits here because of a pause. */
+    private boolean held;
+    /** Inside this decoder's own channelRead: frames handed on now may resume it. */
+    private boolean decoding;
 
     /**
      * @param maxOptionLength longest option data accepted; a longer option closes the connection
@@ -75,8 +91,68 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
         return state;
     }
 
+    /** Whether option haggling has ended and requests are being decoded. */
+    public boolean inTransmission() {
+        return state == State.REQUEST || state == State.WRITE_PIECES;
+    }
+
+    /**
+     * Whether a frame has begun to arrive and not ended: bytes of it are buffered here, or a
+     * WRITE handed on in pieces has more to come. Bytes held back by a pause do not count.
+     */
+    public boolean partialFrame() {
+        return state == State.WRITE_PIECES
+                || (state != State.BAD_MESSAGE && state != State.CLOSED && !held && internalBuffer().isReadable());
+    }
+
+    /** Whether the decoder is {@linkplain #pause() paused}. */
+    public boolean paused() {
+        return paused;
+    }
+
+    /**
+     * Hands nothing more on until {@link #resume()}: bytes received meanwhile wait here. The
+     * handler that pauses also stops reading from the socket ({@code autoRead}), which bounds
+     * what waits here to one socket read.
+     */
+    public void pause() {
+        paused = true;
+    }
+
+    /**
+     * Hands on again, starting with the frames held here: the client may have sent everything
+     * it means to and be waiting for replies, so no new bytes may come to trigger it. Must run
+     * on the channel's event loop.
+     */
+    public void resume() {
+        if (!paused) {
+            return;
+        }
+        paused = false;
+        if (!held || decoding || ctx == null || !internalBuffer().isReadable()) {
+            return; // a decode under way carries on by itself
+        }
+        try {
+            channelRead(ctx, Unpooled.EMPTY_BUFFER);
+            channelReadComplete(ctx);
+        } catch (Exception e) {
+            ctx.fireExceptionCaught(e);
+        }
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
+        this.ctx = ctx;
+        super.handlerAdded(ctx);
+    }
+
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+        if (paused && state != State.BAD_MESSAGE && state != State.CLOSED) {
+            held = true;
+            return;
+        }
+        held = false;
         switch (state) {
             case CLIENT_FLAGS -> {
                 if (in.readableBytes() >= 4) {
@@ -87,7 +163,7 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
             case OPTION -> decodeOption(in, out);
             case REQUEST -> decodeRequest(in, out);
             case WRITE_PIECES -> decodePiece(in, out);
-            case BAD_MESSAGE -> in.skipBytes(in.readableBytes());
+            case BAD_MESSAGE, CLOSED -> in.skipBytes(in.readableBytes());
         }
     }
 
@@ -185,12 +261,41 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
-        super.channelRead(ctx, msg);
+        Object input = msg;
+        do {
+            decoding = true;
+            try {
+                super.channelRead(ctx, input);
+            } finally {
+                decoding = false;
+            }
+            input = Unpooled.EMPTY_BUFFER;
+            // Resumed by the last frame handed on, after the loop above had stopped at the pause.
+        } while (held && !paused && internalBuffer().isReadable());
         if (piecesHandedOn) {
             // Drop the received buffers the pieces took over, now rather than after 16 reads.
             piecesHandedOn = false;
             discardSomeReadBytes();
         }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) throws Exception {
+        if (paused) {
+            // The base class reads on when a socket read handed nothing on and autoRead is off,
+            // for a frame still incomplete; while paused that would read without limit.
+            ctx.fireChannelReadComplete();
+            return;
+        }
+        super.channelReadComplete(ctx);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        // Frames held back by a pause or left incomplete are no one's to serve any more.
+        state = State.CLOSED;
+        held = false;
+        super.channelInactive(ctx);
     }
 
     private void fail(ByteBuf in, String message) {

@@ -15,7 +15,8 @@ final class ConnectionErrors {
     }
 
     static void close(ChannelHandlerContext ctx, String reason) {
-        log.warn("closing NBD connection from {}: {}", ctx.channel().remoteAddress(), reason);
+        // Reasons may quote what the client sent: one line each, whatever it sent.
+        log.warn("closing NBD connection from {}: {}", ctx.channel().remoteAddress(), LogText.oneLine(reason));
         ctx.close();
     }
 

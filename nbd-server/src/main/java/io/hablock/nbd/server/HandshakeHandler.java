@@ -60,6 +60,7 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
             } finally {
                 option.release();
             }
+
         } else {
             io.netty.util.ReferenceCountUtil.release(msg);
             ConnectionErrors.close(ctx, "unexpected message during handshake");
@@ -69,6 +70,13 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
     private void onClientFlags(ChannelHandlerContext ctx, int flags) {
         if ((flags & ~OFFERED_FLAGS) != 0) {
             ConnectionErrors.close(ctx, String.format("client set handshake flags 0x%08x that were not offered", flags));
+            return;
+        }
+        if ((flags & Nbd.FLAG_C_FIXED_NEWSTYLE) == 0) {
+            // Plain newstyle has no way to answer an option with an error; the spec lets a server
+            // that requires fixed newstyle close (as nbdkit and qemu-nbd do).
+            ConnectionErrors.close(ctx, "client does not speak fixed newstyle (client flags "
+                    + String.format("0x%08x", flags) + ")");
             return;
         }
         noZeroes = (flags & Nbd.FLAG_C_NO_ZEROES) != 0;
@@ -116,7 +124,7 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
             device = openFor(ctx, name, ctx.channel().remoteAddress());
         } catch (ExportUnavailableException e) {
             // NBD_OPT_EXPORT_NAME has no error reply: the spec says to close.
-            ConnectionErrors.close(ctx, "NBD_OPT_EXPORT_NAME '" + name + "': " + e.getMessage());
+            ConnectionErrors.close(ctx, "NBD_OPT_EXPORT_NAME " + LogText.quoted(name) + ": " + e.getMessage());
             state = State.DONE;
             return;
         }
@@ -285,7 +293,7 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
         Session session = new Session(name, structuredReplies, context);
         ctx.pipeline().get(NbdFrameDecoder.class).enterTransmission();
         ctx.pipeline().replace(this, "transmission", new TransmissionHandler(device, session, server));
-        log.debug("{} connected to export '{}'", ctx.channel().remoteAddress(), name);
+        log.debug("{} connected to export {}", ctx.channel().remoteAddress(), LogText.quoted(name));
     }
 
     @Override

@@ -26,6 +26,7 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
 import java.net.BindException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -51,6 +52,8 @@ public final class NbdServer implements AutoCloseable {
     private final EventLoopGroup workerGroup;
     private final ChannelGroup connections = new DefaultChannelGroup("nbd-connections", GlobalEventExecutor.INSTANCE);
     private final boolean epoll;
+    private final ConnectionCounter counter;
+    private final RateLimitedWarning refusals = new RateLimitedWarning(log, java.time.Duration.ofSeconds(10));
     private State state = State.NEW;
     private Channel listener;
 
@@ -65,6 +68,7 @@ public final class NbdServer implements AutoCloseable {
         ThreadPoolExecutor workers = new ThreadPoolExecutor(config.ioThreads(), config.ioThreads(),
                 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), new DefaultThreadFactory("nbd-io", true));
         this.context = new ServerContext(config, workers);
+        this.counter = new ConnectionCounter(config.limits());
     }
 
     /** Binds the listener; throws a one-line {@link IOException} if the address is taken. */
@@ -92,8 +96,19 @@ public final class NbdServer implements AutoCloseable {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        InetAddress client = ch.remoteAddress().getAddress();
+                        boolean peer = exports.isPeer(client);
+                        String refusal = counter.admit(client, peer);
+                        if (refusal != null) {
+                            // Closed before a byte is sent: a flood costs the node no more than the accept.
+                            refusals.warn("refusing NBD connection from " + client.getHostAddress() + ": " + refusal);
+                            ch.close();
+                            return;
+                        }
+                        ch.closeFuture().addListener(f -> counter.release(client, peer));
                         connections.add(ch);
                         ch.pipeline()
+                                .addLast("guard", new ConnectionGuard(config.limits()))
                                 .addLast("flush", new FlushConsolidationHandler(64, true))
                                 .addLast("frames", new NbdFrameDecoder(config.maxOptionBytes(),
                                         config.maxPayloadBytes(), config.maxRequestBytes(), NbdServerConfig.PIECE_BYTES))

@@ -24,6 +24,7 @@ import java.time.Duration;
  * @param slowInlineIo an inline request slower than this sends the connection's I/O back to the
  *     workers for {@code inlinePause}: a slow disk must not stall the network thread
  * @param inlinePause how long I/O stays off the network thread after a slow inline request
+ * @param limits what clients may hold: connections, handshake and stall timeouts
  */
 public record NbdServerConfig(
         InetSocketAddress listen,
@@ -36,7 +37,8 @@ public record NbdServerConfig(
         Duration shutdownGrace,
         int inlineIoMaxBytes,
         Duration slowInlineIo,
-        Duration inlinePause) {
+        Duration inlinePause,
+        ConnectionLimits limits) {
 
     public static final int DEFAULT_PORT = 10809;
 
@@ -68,6 +70,9 @@ public record NbdServerConfig(
                 || preferredBlockBytes > maxPayloadBytes) {
             throw new IllegalArgumentException("preferredBlockBytes must be a power of two between 512 and the maximum");
         }
+        if (limits == null) {
+            throw new IllegalArgumentException("connection limits are required");
+        }
         if (inlineIoMaxBytes < 0 || inlineIoMaxBytes > maxPayloadBytes) {
             throw new IllegalArgumentException("inlineIoMaxBytes must be between 0 and the maximum payload");
         }
@@ -77,20 +82,26 @@ public record NbdServerConfig(
      * Defaults: 16 I/O workers (as nbdkit), 32 MiB payloads advertised (what every client
      * expects), requests up to 128 MiB served (4 times that: more than any known client sends
      * unasked, and one request still holds its connection for well under a second), 5 s
-     * shutdown grace, requests up to 64 KiB inline while they take under 0.5 ms.
+     * shutdown grace, requests up to 64 KiB inline while they take under 0.5 ms, and the
+     * {@linkplain ConnectionLimits#defaults() default connection limits}.
      */
     public static NbdServerConfig defaults(InetSocketAddress listen) {
         return new NbdServerConfig(listen, 16, 128, 32 << 20, 128 << 20, 64 << 10, 4096, Duration.ofSeconds(5),
-                64 << 10, Duration.ofNanos(500_000), Duration.ofSeconds(1));
+                64 << 10, Duration.ofNanos(500_000), Duration.ofSeconds(1), ConnectionLimits.defaults());
     }
 
     public NbdServerConfig withIoThreads(int threads) {
         return new NbdServerConfig(listen, threads, maxInFlightPerConnection, maxPayloadBytes, maxRequestBytes,
-                maxOptionBytes, preferredBlockBytes, shutdownGrace, inlineIoMaxBytes, slowInlineIo, inlinePause);
+                maxOptionBytes, preferredBlockBytes, shutdownGrace, inlineIoMaxBytes, slowInlineIo, inlinePause, limits);
     }
 
     public NbdServerConfig withInlineIo(int maxBytes, Duration slow, Duration pause) {
         return new NbdServerConfig(listen, ioThreads, maxInFlightPerConnection, maxPayloadBytes, maxRequestBytes,
-                maxOptionBytes, preferredBlockBytes, shutdownGrace, maxBytes, slow, pause);
+                maxOptionBytes, preferredBlockBytes, shutdownGrace, maxBytes, slow, pause, limits);
+    }
+
+    public NbdServerConfig withLimits(ConnectionLimits newLimits) {
+        return new NbdServerConfig(listen, ioThreads, maxInFlightPerConnection, maxPayloadBytes, maxRequestBytes,
+                maxOptionBytes, preferredBlockBytes, shutdownGrace, inlineIoMaxBytes, slowInlineIo, inlinePause, newLimits);
     }
 }

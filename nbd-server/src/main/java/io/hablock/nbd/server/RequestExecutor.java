@@ -136,8 +136,8 @@ final class RequestExecutor {
         } catch (Exception | OutOfMemoryError e) {
             NbdError error = errorOf(e);
             if (error == NbdError.EIO) {
-                log.warn("I/O error on export '{}' (command {}, offset {}, length {}): {}",
-                        session.exportName(), r.type(), r.offset(), r.length(), e.toString());
+                log.warn("I/O error on export {} (command {}, offset {}, length {}): {}",
+                        LogText.quoted(session.exportName()), r.type(), r.offset(), r.length(), e.toString());
             }
             return error(alloc, r, error, String.valueOf(e.getMessage()));
         } finally {
@@ -225,8 +225,8 @@ final class RequestExecutor {
         Throwable e = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
         NbdError error = errorOf(e);
         if (error == NbdError.EIO) {
-            log.warn("I/O error on export '{}' (command {}, offset {}, length {}): {}",
-                    session.exportName(), r.type(), r.offset(), r.length(), e.toString());
+            log.warn("I/O error on export {} (command {}, offset {}, length {}): {}",
+                    LogText.quoted(session.exportName()), r.type(), r.offset(), r.length(), e.toString());
         }
         return error(alloc, r, error, String.valueOf(e.getMessage()));
     }

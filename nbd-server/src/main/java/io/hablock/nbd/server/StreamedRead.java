@@ -135,8 +135,8 @@ final class StreamedRead {
         } else if (structured || !headerSent) {
             finish(executor.failed(ctx.alloc(), request, failure));
         } else {
-            log.warn("READ of {} bytes at {} on export '{}' failed after its reply began; closing the connection: {}",
-                    request.length(), request.offset(), session.exportName(), failure.toString());
+            log.warn("READ of {} bytes at {} on export {} failed after its reply began; closing the connection: {}",
+                    request.length(), request.offset(), LogText.quoted(session.exportName()), failure.toString());
             ctx.close();
             finish(List.of());
         }

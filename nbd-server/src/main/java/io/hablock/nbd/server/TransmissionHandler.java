@@ -8,6 +8,7 @@ import io.hablock.nbd.NetworkThread;
 import io.hablock.nbd.WouldBlockException;
 import io.hablock.nbd.protocol.Nbd;
 import io.hablock.nbd.protocol.NbdError;
+import io.hablock.nbd.protocol.NbdFrameDecoder;
 import io.hablock.nbd.protocol.NbdRequest;
 import io.hablock.nbd.protocol.NbdWritePiece;
 import io.hablock.nbd.protocol.TransmissionReplies;
@@ -60,6 +61,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private final RequestExecutor executor;
     private final long maxInFlightBytes;
     private ChannelHandlerContext ctx;
+    private NbdFrameDecoder frames;
     /** The WRITE whose payload is arriving in pieces, if any. */
     private StreamedWrite receiving;
     /** The READ whose simple reply is being sent in pieces, if any: other replies wait for it. */
@@ -88,6 +90,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
+        this.frames = ctx.pipeline().get(NbdFrameDecoder.class);
     }
 
     @Override
@@ -112,6 +115,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         if (request.type() == Nbd.CMD_DISC) {
             state = State.DISCONNECTING;
             ctx.channel().config().setAutoRead(false);
+            frames.pause();
             closeWhenIdle();
             return;
         }
@@ -208,8 +212,8 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         } else if (++slowInlineStreak >= SLOW_STREAK) {
             slowInlineStreak = 0;
             inlinePausedUntil = System.nanoTime() + server.config().inlinePause().toNanos();
-            log.debug("inline I/O on export '{}' took {} us, {} times in a row; using the I/O workers for a while",
-                    session.exportName(), took / 1000, SLOW_STREAK);
+            log.debug("inline I/O on export {} took {} us, {} times in a row; using the I/O workers for a while",
+                    LogText.quoted(session.exportName()), took / 1000, SLOW_STREAK);
         }
     }
 
@@ -381,7 +385,12 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         ctx.flush();
     }
 
-    /** Reads on while the connection is within its in-flight limits and the client reads its replies. */
+    /**
+     * Takes requests while the connection is within its in-flight limits and the client reads
+     * its replies. Both the socket and the decoder stop: a socket read may hold thousands of
+     * pipelined requests, and the limit must hold inside it. Reading resumes before the decoder
+     * does, as requests it hands on may stop both again.
+     */
     private void updateReading() {
         boolean read = inFlight < server.config().maxInFlightPerConnection()
                 && inFlightBytes <= maxInFlightBytes
@@ -390,6 +399,11 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
                 && (receiving == null || !receiving.full());
         if (ctx.channel().config().isAutoRead() != read) {
             ctx.channel().config().setAutoRead(read);
+        }
+        if (read) {
+            frames.resume();
+        } else {
+            frames.pause();
         }
     }
 
@@ -406,6 +420,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         if (evt == SHUTDOWN && (state == State.SERVING || state == State.DISCONNECTING)) {
             state = State.SHUTTING_DOWN;
             ctx.channel().config().setAutoRead(false);
+            frames.pause();
             closeWhenIdle();
         } else {
             ctx.fireUserEventTriggered(evt);
@@ -424,7 +439,8 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
                     try {
                         device.flush();
                     } catch (Exception e) {
-                        log.warn("flush of export '{}' at shutdown failed: {}", session.exportName(), e.toString());
+                        log.warn("flush of export {} at shutdown failed: {}", LogText.quoted(session.exportName()),
+                                e.toString());
                     }
                     ctx.executor().execute(() -> {
                         inFlight--;

@@ -30,7 +30,10 @@ class ConnectionStormTest {
 
     @Test
     void thousandConnectionsDroppedAtOnceLeaveTheServerServing() throws IOException {
-        try (ServerFixture fixture = ServerFixture.start(dir);
+        // All from one address: above the default cap per client, which HostileClientTest covers.
+        ConnectionLimits defaults = ConnectionLimits.defaults();
+        try (ServerFixture fixture = ServerFixture.start(dir, false, c -> c.withLimits(new ConnectionLimits(
+                2 * CLIENTS, 2 * CLIENTS, defaults.handshakeTimeout(), defaults.stallTimeout())));
              RawNbdClient survivor = fixture.transmission(true, false)) {
             List<RawNbdClient> storm = new ArrayList<>();
             try {

@@ -45,7 +45,15 @@ public final class RawNbdClient implements Closeable {
 
     /** Opens the TCP connection and nothing else. */
     public static RawNbdClient connect(InetSocketAddress address) throws IOException {
+        return connect(address, null);
+    }
+
+    /** Opens the TCP connection from {@code localAddress} (a loopback address such as 127.0.0.2: another client). */
+    public static RawNbdClient connect(InetSocketAddress address, java.net.InetAddress localAddress) throws IOException {
         Socket socket = new Socket();
+        if (localAddress != null) {
+            socket.bind(new InetSocketAddress(localAddress, 0));
+        }
         socket.setTcpNoDelay(true);
         socket.setSoTimeout(TIMEOUT_MILLIS);
         socket.connect(address, TIMEOUT_MILLIS);

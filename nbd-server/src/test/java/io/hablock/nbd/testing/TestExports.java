@@ -20,6 +20,8 @@ public final class TestExports implements ExportProvider {
     private final ExportProvider delegate;
     private final AtomicInteger openHandles = new AtomicInteger();
     private final AtomicInteger writesAtGate = new AtomicInteger();
+    private final java.util.Set<java.net.InetAddress> peers = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final java.util.concurrent.atomic.AtomicLong readsStarted = new java.util.concurrent.atomic.AtomicLong();
     private volatile CountDownLatch writeGate;
     private volatile IOException nextReadFailure;
     private volatile PositionedFailure readFailureAt;
@@ -133,6 +135,21 @@ public final class TestExports implements ExportProvider {
         return names;
     }
 
+    /** From now on connections from {@code address} count as another node's (no cap per client). */
+    public void treatAsPeer(java.net.InetAddress address) {
+        peers.add(address);
+    }
+
+    @Override
+    public boolean isPeer(java.net.InetAddress client) {
+        return peers.contains(client) || delegate.isPeer(client);
+    }
+
+    /** Reads that reached a device (zero-copy reads, sent straight from the file, do not). */
+    public long readsStarted() {
+        return readsStarted.get();
+    }
+
     /** Writes waiting at the gate right now. */
     public int writesAtGate() {
         return writesAtGate.get();
@@ -192,6 +209,7 @@ public final class TestExports implements ExportProvider {
                 throw at.failure();
             }
             readThreads.add(Thread.currentThread().getName());
+            readsStarted.incrementAndGet();
             if (readsWouldBlockInline && !BlockDevice.mayWait()) {
                 throw new io.hablock.nbd.WouldBlockException("test: this read would wait");
             }

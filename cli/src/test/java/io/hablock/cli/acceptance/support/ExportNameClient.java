@@ -42,7 +42,10 @@ public final class ExportNameClient implements AutoCloseable {
         this.out = new DataOutputStream(new BufferedOutputStream(socket.getOutputStream(), 1 << 16));
     }
 
-    /** Connects with client flags 0 (no NO_ZEROES, as the oldest clients) and selects {@code export}. */
+    /**
+     * Connects with client flags FIXED_NEWSTYLE alone (no NO_ZEROES, as the oldest clients the
+     * server serves; plain newstyle is refused) and selects {@code export}.
+     */
     public static ExportNameClient open(int port, String export) throws IOException {
         Socket socket = new Socket();
         socket.setTcpNoDelay(true);
@@ -54,7 +57,7 @@ public final class ExportNameClient implements AutoCloseable {
             assertThat(client.in.readLong()).as("IHAVEOPT").isEqualTo(IHAVEOPT);
             client.in.readUnsignedShort();
             byte[] name = export.getBytes(StandardCharsets.UTF_8);
-            client.out.writeInt(0);
+            client.out.writeInt(1); // NBD_FLAG_C_FIXED_NEWSTYLE
             client.out.writeLong(IHAVEOPT);
             client.out.writeInt(OPT_EXPORT_NAME);
             client.out.writeInt(name.length);

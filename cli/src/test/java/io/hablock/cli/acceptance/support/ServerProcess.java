@@ -27,16 +27,23 @@ public final class ServerProcess implements AutoCloseable {
 
     private final List<String> extraArgs;
 
+    private final int fdLimit;
+
     private ServerProcess(Path dataDir, int nbdPort, int zkPort, int replicationPort, String maxDirectMemory,
-            List<String> extraArgs) {
-        this.extraArgs = List.copyOf(extraArgs);
+                          List<String> extraArgs, int fdLimit) {
         this.dataDir = dataDir;
         this.nbdPort = nbdPort;
         this.zkPort = zkPort;
         this.replicationPort = replicationPort;
         this.maxDirectMemory = maxDirectMemory;
+        this.extraArgs = List.copyOf(extraArgs);
+        this.fdLimit = fdLimit;
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> argv = new java.util.ArrayList<>(List.of(java, "-Xmx256m", "-XX:MaxDirectMemorySize=" + maxDirectMemory,
+        List<String> command = new java.util.ArrayList<>();
+        if (fdLimit > 0) {
+            command.addAll(List.of("prlimit", "--nofile=" + fdLimit + ":" + fdLimit)); // execs java: same pid
+        }
+        command.addAll(List.of(java, "-Xmx256m", "-XX:MaxDirectMemorySize=" + maxDirectMemory,
                 "-cp", System.getProperty("java.class.path"), "io.hablock.cli.Main", "server",
                 "--data-dir", dataDir.toString(),
                 "--listen", "127.0.0.1:" + nbdPort,
@@ -44,8 +51,8 @@ public final class ServerProcess implements AutoCloseable {
                 "--zk-listen", "127.0.0.1:" + zkPort,
                 "--replication-listen", "127.0.0.1:" + replicationPort,
                 "--metrics-listen", "off"));
-        argv.addAll(extraArgs);
-        this.process = Command.of(argv).start();
+        command.addAll(extraArgs);
+        this.process = Command.of(command).start();
         try {
             process.awaitOutput(READY, STARTUP);
         } catch (RuntimeException | Error e) {
@@ -61,12 +68,23 @@ public final class ServerProcess implements AutoCloseable {
 
     /** Starts a server on free ports whose direct memory (where payloads live) is capped, e.g. {@code 64m}. */
     public static ServerProcess start(Path dataDir, String maxDirectMemory) {
-        return new ServerProcess(dataDir, FreePorts.next(), FreePorts.next(), FreePorts.next(), maxDirectMemory, List.of());
+        return start(dataDir, maxDirectMemory, List.of());
     }
 
     /** Starts a server on free ports with more {@code hablock server} options. */
     public static ServerProcess startWith(Path dataDir, String... extraArgs) {
-        return new ServerProcess(dataDir, FreePorts.next(), FreePorts.next(), FreePorts.next(), "512m", List.of(extraArgs));
+        return start(dataDir, "512m", List.of(extraArgs));
+    }
+
+    /** Starts a server on free ports with more options of {@code hablock server}. */
+    public static ServerProcess start(Path dataDir, String maxDirectMemory, List<String> extraArgs) {
+        return start(dataDir, maxDirectMemory, extraArgs, 0);
+    }
+
+    /** Starts a server that may have at most {@code fdLimit} files open ({@code prlimit --nofile}). */
+    public static ServerProcess start(Path dataDir, String maxDirectMemory, List<String> extraArgs, int fdLimit) {
+        return new ServerProcess(dataDir, FreePorts.next(), FreePorts.next(), FreePorts.next(), maxDirectMemory,
+                extraArgs, fdLimit);
     }
 
     /** Starts a new server on this one's data directory and ports; this one must have exited. */
@@ -74,7 +92,12 @@ public final class ServerProcess implements AutoCloseable {
         if (process.isAlive()) {
             throw new IllegalStateException("the server is still running" + process.describe());
         }
-        return new ServerProcess(dataDir, nbdPort, zkPort, replicationPort, maxDirectMemory, extraArgs);
+        return new ServerProcess(dataDir, nbdPort, zkPort, replicationPort, maxDirectMemory, extraArgs, fdLimit);
+    }
+
+    /** The server's process id (to read its memory from /proc). */
+    public long pid() {
+        return process.pid();
     }
 
     public int nbdPort() {
