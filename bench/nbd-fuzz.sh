@@ -27,6 +27,8 @@ attacks in rotation, several at once:
   partial-write  connections each sending 32 MiB - 1 of a 32 MiB WRITE, then nothing
   slowloris      a handshake sent one byte every 2-4 s, on 8 to 32 connections
   flood          thousands of idle connections held open (up to the fuzzer's own fd limit)
+The attacks connect from 127.0.1.1-4 and the flood from 127.0.2.1-4 (each address meets the
+node's cap per client address), the canary from 127.0.0.1.
 Every byte the node sends is checked against the NBD spec (magics, option reply types, cookies
 of the requests in flight, error values, structured reply chunks); a close is fine.
 Meanwhile a canary process writes and reads back 4 KiB every 200 ms on volume 'canary', and

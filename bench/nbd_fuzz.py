@@ -192,7 +192,7 @@ class Conn:
         try:
             data = self.sock.recv(1 << 20)
         except socket.timeout as e:
-            raise Timeout() from e
+            raise Timeout("no answer in time") from e
         except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError) as e:
             self.eof = True
             raise Closed(str(e)) from e
@@ -688,7 +688,10 @@ class Ctx:
         self.stop = threading.Event()
         self.end = now() + args.duration
         self.flood_lock = threading.Lock()
+        # The flood has addresses of its own: a cap per client address must not turn it into a
+        # shield for the other attacks (nor the other attacks be refused because of it).
         self.sources = ["127.0.1.%d" % (i + 1) for i in range(args.sources)] if args.sources else [None]
+        self.flood_sources = ["127.0.2.%d" % (i + 1) for i in range(args.sources)] if args.sources else [None]
 
     def left(self):
         return self.end - now()
@@ -700,6 +703,7 @@ class Ctx:
             if e.errno in (errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL, errno.EADDRINUSE):
                 raise  # ours, not the server's: reported as a fuzzer error
             self.stats.add(kind, "refused")
+            time.sleep(0.1)  # a server that refuses (or is gone) is not to be hammered in a tight loop
             return None
         self.stats.add(kind, "conns")
         return c
@@ -1016,7 +1020,7 @@ def attack_flood(ctx, rng):
         while len(socks) < target and now() < hold_until and not ctx.stop.is_set() and fails < 50:
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             try:
-                src = rng.choice(ctx.sources)
+                src = rng.choice(ctx.flood_sources)
                 if src:
                     s.bind((src, 0))
                 s.settimeout(1.0)
@@ -1031,6 +1035,7 @@ def attack_flood(ctx, rng):
                     break
                 fails += 1
                 ctx.stats.add("flood", "refused")
+                time.sleep(0.05)
         while now() < hold_until and not ctx.stop.is_set():
             time.sleep(min(0.5, max(hold_until - now(), 0)))
         # What did each connection get? Nothing, or the greeting (18 bytes), or a close.
@@ -1069,14 +1074,23 @@ ATTACKS = {
 }
 
 
+QUICK = {"random", "handshake", "requests"}  # one connection of a few seconds at most
+
+
 def worker(ctx, i, kinds):
+    """Runs the kinds in rotation, starting at its own; a quick kind runs episode after episode
+    for 10-30 s, about as long as the holding kinds keep their connections, so every kind gets
+    its share of the time."""
     rng = random.Random(ctx.args.seed * 1000 + i)
     n = i
     while not ctx.stop.is_set() and ctx.left() > 0:
         kind = kinds[n % len(kinds)]
         n += 1
+        slice_end = now() + rng.uniform(10, 30) if kind in QUICK else 0
         try:
             ATTACKS[kind](ctx, rng)
+            while now() < slice_end and not ctx.stop.is_set() and ctx.left() > 0:
+                ATTACKS[kind](ctx, rng)
         except Exception as e:  # a bug of the fuzzer (or our own fd limit): counted and shown, never silent
             tb = traceback.format_exc(limit=3).strip().replace("\n", " | ")
             ctx.stats.error(kind, f"{type(e).__name__}: {e} ({tb})")
@@ -1097,9 +1111,11 @@ def canary_main(args):
     def connect(export):
         c = Conn(host, port, "127.0.0.1", timeout=5.0)
         chk = Checker(c, "random", stats)
-        if not valid_handshake(chk, export):
+        chk.send(struct.pack(">I", 3) + option(OPT_GO, go_data(export, [INFO_BLOCK_SIZE])))
+        r = chk.run("transmission", 10.0)
+        if r != "ok":
             c.close()
-            raise Closed("handshake did not finish")
+            raise Closed("handshake: %s" % {"timeout": "no answer within 10 s", "closed": "closed by the server"}.get(r, r))
         return chk
 
     def io(chk, cmd, offset, length, payload=b""):
@@ -1254,7 +1270,8 @@ def parse_args(argv):
     p.add_argument("--seed", type=int, default=1, help="seed of the mutations (default 1)")
     p.add_argument("--kinds", default=",".join(KINDS), help="attack kinds, comma-separated (default: all: %s)" % ",".join(KINDS))
     p.add_argument("--sources", type=int, default=4,
-                   help="attacks connect from 127.0.1.1..N (default 4; 0: the default address); the canary from 127.0.0.1")
+                   help="attacks connect from 127.0.1.1..N, the flood from 127.0.2.1..N (default 4; 0: all from the "
+                        "default address); the canary from 127.0.0.1")
     p.add_argument("--flood-max", type=int, default=30000, help="most idle connections of one flood (default 30000)")
     p.add_argument("--max-fds", type=int, default=65536, help="raise the fuzzer's open-file limit to this (default 65536)")
     p.add_argument("--server-pid", type=int, help="sample this process's RSS every second and check it is alive")
@@ -1294,7 +1311,7 @@ def main(argv):
         if not ok:
             print(f"nbd_fuzz: nbd://{args.host}:{args.port}/{name} did not complete NBD_OPT_GO", file=sys.stderr)
             return 2
-    for src in ctx.sources:
+    for src in ctx.sources + ctx.flood_sources:
         if src:
             try:
                 s = socket.socket()
