@@ -898,7 +898,12 @@ def attack_requests(ctx, rng):
                     last = True
             if last or cmd == CMD_DISC:
                 break
-        chk.send(bytes(batch), now() + 20)
+        # Sent in pieces, reading what came in between: a client that never reads while it
+        # sends would deadlock against a server that stops reading when its replies back up.
+        deadline = now() + 20
+        for i in range(0, len(batch), 256 * KIB):
+            if chk.send(bytes(batch[i:i + 256 * KIB]), deadline) == 0 or chk.run("idle", 0.01) == "closed":
+                return
         finish(ctx, chk, "requests", chk.run("idle", 15.0 if not last else 3.0), 0.5)
     episode(ctx, "requests", rng, body)
 
@@ -1092,7 +1097,7 @@ def worker(ctx, i, kinds):
             while now() < slice_end and not ctx.stop.is_set() and ctx.left() > 0:
                 ATTACKS[kind](ctx, rng)
         except Exception as e:  # a bug of the fuzzer (or our own fd limit): counted and shown, never silent
-            tb = traceback.format_exc(limit=3).strip().replace("\n", " | ")
+            tb = traceback.format_exc(limit=-3).strip().replace("\n", " | ")
             ctx.stats.error(kind, f"{type(e).__name__}: {e} ({tb})")
             time.sleep(0.2)
 
@@ -1412,7 +1417,7 @@ def report(args, ctx, cres, mon, stuck):
         peak = max(mon.hwm_kb, mon.peak_kb) // 1024
         w("server: alive at the end: %s%s; peak RSS %d MiB (VmHWM; highest 1 s sample %d MiB, %d samples); RSS at the end %d MiB"
           % ("yes" if alive else "NO", "" if mon.dead_at is None else " (gone after %.0f s)" % mon.dead_at,
-             peak, mon.peak_kb // 1024, mon.samples, mon.last_kb // 1024))
+             peak, mon.peak_kb // 1024, mon.samples, mon.last_kb // 1024 if alive else 0))
     else:
         w("server: not watched (no --server-pid)")
     if st.violation_samples:
@@ -1440,6 +1445,8 @@ def report(args, ctx, cres, mon, stuck):
         reasons.append("%d canary round(s) failed" % (e1 + e2))
     if n1 == 0:
         reasons.append("the canary made no round")
+    if tot.errors or stuck:
+        reasons.append("%d fuzzer error(s)%s: the run is not valid" % (tot.errors, ", workers stuck" if stuck else ""))
     w("")
     if reasons:
         w("RESULT: FAIL (" + "; ".join(reasons) + ")")
