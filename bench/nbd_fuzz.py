@@ -22,7 +22,6 @@ import json
 import os
 import random
 import resource
-import select
 import socket
 import struct
 import subprocess
@@ -359,9 +358,6 @@ class Checker:
         if self.phase == "transmission":
             return any(r.due for q in self.inflight.values() for r in q)
         return False
-
-    def in_flight(self):
-        return sum(len(q) for q in self.inflight.values())
 
     # -- the server's side
     def run(self, until="idle", timeout=5.0):
@@ -862,9 +858,11 @@ def attack_handshake(ctx, rng):
     episode(ctx, "handshake", rng, body)
 
 
-OFFSETS = lambda size, rng: rng.choice([  # noqa: E731
-    rng.randrange(0, size, 4096), rng.randrange(0, size), size - 1, size, size + 1, size - 4096,
-    2**63 - 1, 2**63, 2**64 - 1, 2**64 - 4096, 2**63 - 512, rng.getrandbits(64), 0])
+def fuzz_offset(size, rng):
+    return rng.choice([rng.randrange(0, size, 4096), rng.randrange(0, size), size - 1, size, size + 1,
+                       size - 4096, 2**63 - 1, 2**63, 2**64 - 1, 2**64 - 4096, 2**63 - 512, rng.getrandbits(64), 0])
+
+
 LENGTHS = [0, 1, 511, 512, 4096, 65536, 65537, 256 * KIB, MIB, 32 * MIB, 32 * MIB + 1, 128 * MIB,
            128 * MIB + 1, 2**31, 2**32 - 1]
 
@@ -883,7 +881,7 @@ def attack_requests(ctx, rng):
                 cmd = CMD_READ
             flags = rng.choice([0, 0, FLAG_FUA, FLAG_DF, FLAG_REQ_ONE, FLAG_NO_HOLE | FLAG_FAST_ZERO,
                                 rng.getrandbits(5), rng.getrandbits(16)])
-            offset = OFFSETS(size, rng)
+            offset = fuzz_offset(size, rng)
             length = rng.choice(LENGTHS + [rng.getrandbits(32), rng.randint(1, 8192)] * 2)
             magic = REQUEST_MAGIC
             if rng.random() < 0.02:
