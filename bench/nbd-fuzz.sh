@@ -94,13 +94,21 @@ read -r -a java_opts <<<"${HABLOCK_JAVA_OPTS:--Xms64m -Xmx256m -XX:+UseG1GC -XX:
 # ---------------------------------------------------------------- work space, cleanup
 make_workspace "-fuzz"
 mounted=0 shm_dir=""
-server_pid=""
+server_pid="" fuzz_pid=""
 
 # shellcheck disable=SC2317 # run by the EXIT trap (shellcheck takes the final exit for the end of the flow)
 cleanup() {
   local rc=$? i
   trap - EXIT
   trap '' INT TERM
+  if [ -n "$fuzz_pid" ] && kill -0 "$fuzz_pid" 2>/dev/null; then
+    # interrupted: the fuzzer stops its workers and the canary and still prints its table
+    kill -TERM "$fuzz_pid" 2>/dev/null || true
+    for ((i = 0; i < 1000; i++)); do kill -0 "$fuzz_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$fuzz_pid" 2>/dev/null || true
+    wait "$fuzz_pid" 2>/dev/null || true
+    [ ! -s "$out/table.txt" ] || cat "$out/table.txt"
+  fi
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
     kill -TERM "$server_pid" 2>/dev/null || true
     for ((i = 0; i < 200; i++)); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
@@ -177,9 +185,13 @@ note "node pid $server_pid on 127.0.0.1:$nport; fuzzing for $duration s; results
 
 # ---------------------------------------------------------------- the fuzzer
 rc=0
+# In the background, so that a signal reaches cleanup at once (bash runs traps between commands)
 python3 "$here/nbd_fuzz.py" --host 127.0.0.1 --port "$nport" --export fuzz --canary-export canary \
   --duration "$duration" --workers "$workers" --seed "$seed" --kinds "$kinds" --server-pid "$server_pid" \
-  --rss-log "$out/rss.tsv" >"$out/table.txt" || rc=$?
+  --rss-log "$out/rss.tsv" >"$out/table.txt" &
+fuzz_pid=$!
+wait "$fuzz_pid" || rc=$?
+fuzz_pid=""
 if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ]; then
   cat "$out/table.txt" >&2
   die "nbd_fuzz.py could not run (exit status $rc)"

@@ -22,6 +22,7 @@ import json
 import os
 import random
 import resource
+import signal
 import socket
 import struct
 import subprocess
@@ -684,6 +685,7 @@ class Ctx:
         self.stop = threading.Event()
         self.end = now() + args.duration
         self.flood_lock = threading.Lock()
+        self.interrupted = None
         # The flood has addresses of its own: a cap per client address must not turn it into a
         # shield for the other attacks (nor the other attacks be refused because of it).
         self.sources = ["127.0.1.%d" % (i + 1) for i in range(args.sources)] if args.sources else [None]
@@ -1155,6 +1157,20 @@ def canary_main(args):
         finally:
             chk.c.close(reset=False)
 
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        canary_loop(args, end, state, rounds, errors, conn_rounds, conn_errors, one_round, probe)
+    except KeyboardInterrupt:
+        pass  # report what was measured
+    print(json.dumps({"rounds": rounds, "errors": errors, "conn_rounds": conn_rounds, "conn_errors": conn_errors,
+                      "violations": stats.violation_samples}), flush=True)
+
+
+def interrupt(signum, frame):
+    raise KeyboardInterrupt()
+
+
+def canary_loop(args, end, state, rounds, errors, conn_rounds, conn_errors, one_round, probe):
     next_probe = now() + 1.0
     block = 0
     tick = now()
@@ -1183,8 +1199,6 @@ def canary_main(args):
         time.sleep(max(0.0, tick - now()))
         if tick < now() - 1.0:
             tick = now()  # far behind: do not burst
-    print(json.dumps({"rounds": rounds, "errors": errors, "conn_rounds": conn_rounds, "conn_errors": conn_errors,
-                      "violations": stats.violation_samples}), flush=True)
 
 
 # ---------------------------------------------------------------- server monitor
@@ -1334,6 +1348,7 @@ def main(argv):
     canary_cmd = [sys.executable, os.path.abspath(__file__), "--canary", "--host", args.host, "--port", str(args.port),
                   "--export", args.export, "--canary-export", args.canary_export, "--duration", str(args.duration),
                   "--seed", str(args.seed)]
+    signal.signal(signal.SIGTERM, interrupt)
     canary = subprocess.Popen(canary_cmd, stdout=subprocess.PIPE, text=True)
     print(f"nbd_fuzz: {args.workers} workers ({','.join(args.kind_list)}) for {args.duration:.0f} s against "
           f"{args.host}:{args.port} (export {args.export}, canary {args.canary_export}), seed {args.seed}, "
@@ -1353,10 +1368,13 @@ def main(argv):
                     sum(s.closes for s in k.values()),
                     (", server RSS %d MiB" % (mon.last_kb // 1024)) if mon else ""), file=sys.stderr, flush=True)
     except KeyboardInterrupt:
-        print("nbd_fuzz: interrupted", file=sys.stderr)
+        ctx.interrupted = now() - t_start
+        print("nbd_fuzz: interrupted after %.0f s; stopping" % ctx.interrupted, file=sys.stderr, flush=True)
+        canary.send_signal(signal.SIGTERM)
     ctx.stop.set()
+    join_end = now() + 30.0
     for t in threads:
-        t.join(timeout=max(1.0, 30.0 - (now() - ctx.end)))
+        t.join(timeout=max(0.1, join_end - now()))
     stuck = [t.name for t in threads if t.is_alive()]
     try:
         out, _ = canary.communicate(timeout=60)
@@ -1443,6 +1461,8 @@ def report(args, ctx, cres, mon, stuck):
         reasons.append("%d canary round(s) failed" % (e1 + e2))
     if n1 == 0:
         reasons.append("the canary made no round")
+    if ctx.interrupted is not None:
+        reasons.append("interrupted after %.0f of %.0f s" % (ctx.interrupted, args.duration))
     if tot.errors or stuck:
         reasons.append("%d fuzzer error(s)%s: the run is not valid" % (tot.errors, ", workers stuck" if stuck else ""))
     w("")
