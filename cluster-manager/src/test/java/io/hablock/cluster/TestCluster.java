@@ -91,6 +91,11 @@ final class TestCluster implements AutoCloseable {
         return n;
     }
 
+    /** Where the node of that name keeps (or will keep) its data. */
+    Path dataDir(String name) {
+        return dir.resolve(name);
+    }
+
     /** Starts a stopped node again, with its data directory and settings. */
     ClusterNode restart(String name) throws IOException {
         return startNode(specs.get(name));
