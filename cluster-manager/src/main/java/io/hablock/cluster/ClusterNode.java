@@ -15,7 +15,6 @@ import io.hablock.nbd.server.NbdServerConfig;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Executors;
@@ -47,22 +46,42 @@ public final class ClusterNode implements AutoCloseable {
      * @param embeddedZkListen where an embedded ZooKeeper listens
      * @param cluster cluster name (ZooKeeper root /hablock/NAME)
      * @param sessionTimeout ZooKeeper session timeout: how fast a dead node is noticed
-     * @param capacityBytes space offered for copies; 0 means the data directory's file system size,
-     *     a negative value none at all (a host endpoint that stores no copy)
+     * @param capacityBytes space offered for copies; 0 means what the data directory's file system
+     *     can still take (see {@link #capacity()}), a negative value none at all (a host endpoint
+     *     that stores no copy)
      * @param replicationTimeout how long the owner waits for a copy before taking it out of sync
      * @param readOnly serve every volume read-only
      * @param rebuildBytesPerSecond rebuild rate limit (bytes on the wire per second), 0 for none
      * @param forward serve volumes owned elsewhere too, forwarding to the owner (a host endpoint);
      *     otherwise a client asking for one is told where it is
      * @param delays test-only delays at named steps ({@link TestDelays#NONE} outside tests)
+     * @param zkDataDir where an embedded ZooKeeper keeps its snapshots and log; null: DATA_DIR/zookeeper
      */
     public record Config(Path dataDir, String name, String advertiseHost, NbdServerConfig nbd,
             InetSocketAddress replicationListen, InetSocketAddress metricsListen, String zkConnect, InetSocketAddress embeddedZkListen, String cluster,
             Duration sessionTimeout, long capacityBytes, Duration replicationTimeout, boolean readOnly,
-            long rebuildBytesPerSecond, boolean forward, TestDelays delays) {
+            long rebuildBytesPerSecond, boolean forward, TestDelays delays, Path zkDataDir) {
 
         public Config {
             delays = delays == null ? TestDelays.NONE : delays;
+            zkDataDir = zkDataDir == null ? dataDir.resolve("zookeeper") : zkDataDir;
+        }
+
+        /** The embedded ZooKeeper's data in DATA_DIR/zookeeper. */
+        public Config(Path dataDir, String name, String advertiseHost, NbdServerConfig nbd,
+                InetSocketAddress replicationListen, InetSocketAddress metricsListen, String zkConnect,
+                InetSocketAddress embeddedZkListen, String cluster, Duration sessionTimeout, long capacityBytes,
+                Duration replicationTimeout, boolean readOnly, long rebuildBytesPerSecond, boolean forward,
+                TestDelays delays) {
+            this(dataDir, name, advertiseHost, nbd, replicationListen, metricsListen, zkConnect, embeddedZkListen, cluster,
+                    sessionTimeout, capacityBytes, replicationTimeout, readOnly, rebuildBytesPerSecond, forward, delays, null);
+        }
+
+        /** The same settings with the embedded ZooKeeper's data in {@code dir} (a file system of its own, ideally). */
+        public Config withZkDataDir(Path dir) {
+            return new Config(dataDir, name, advertiseHost, nbd, replicationListen, metricsListen, zkConnect, embeddedZkListen,
+                    cluster, sessionTimeout, capacityBytes, replicationTimeout, readOnly, rebuildBytesPerSecond, forward, delays,
+                    dir);
         }
 
         /** Without test delays. */
@@ -77,7 +96,8 @@ public final class ClusterNode implements AutoCloseable {
         /** The same settings with test-only delays. */
         public Config withDelays(TestDelays d) {
             return new Config(dataDir, name, advertiseHost, nbd, replicationListen, metricsListen, zkConnect, embeddedZkListen,
-                    cluster, sessionTimeout, capacityBytes, replicationTimeout, readOnly, rebuildBytesPerSecond, forward, d);
+                    cluster, sessionTimeout, capacityBytes, replicationTimeout, readOnly, rebuildBytesPerSecond, forward, d,
+                    zkDataDir);
         }
 
         /** Without forwarding. */
@@ -93,6 +113,7 @@ public final class ClusterNode implements AutoCloseable {
     private final Config config;
     private String nodeId;
     private BlockStore store;
+    private NodeSpace space;
     private EmbeddedZooKeeper embeddedZk;
     private ClusterClient cluster;
     private ReplicationClient replicationClient;
@@ -126,10 +147,11 @@ public final class ClusterNode implements AutoCloseable {
     private void startAll() throws IOException {
         started = System.currentTimeMillis();
         store = BlockStore.open(config.dataDir());
+        space = new NodeSpace(store, config.capacityBytes());
         nodeId = NodeIds.loadOrCreate(config.dataDir());
         String connect = config.zkConnect();
         if (connect == null) {
-            embeddedZk = EmbeddedZooKeeper.start(config.dataDir().resolve("zookeeper"), config.embeddedZkListen(),
+            embeddedZk = EmbeddedZooKeeper.start(config.zkDataDir(), config.embeddedZkListen(),
                     (int) config.sessionTimeout().toMillis() * 4);
             connect = embeddedZk.connectString();
         }
@@ -139,7 +161,7 @@ public final class ClusterNode implements AutoCloseable {
             log.warn("TEST DELAYS ACTIVE (--test-delay): {}; never run a production node like this", config.delays());
         }
         lease = new Lease(cluster.curator(), cluster.paths().node(nodeId), config.sessionTimeout(), System::nanoTime);
-        agent = new NodeAgent(cluster, store, nodeId, replicationClient, metrics, config.rebuildBytesPerSecond(), lease,
+        agent = new NodeAgent(cluster, store, space, nodeId, replicationClient, metrics, config.rebuildBytesPerSecond(), lease,
                 config.delays());
         lease.onChange(agent::requestPass);
         cluster.curator().getConnectionStateListenable().addListener((client, state) -> {
@@ -222,18 +244,9 @@ public final class ClusterNode implements AutoCloseable {
         }
     }
 
+    /** Space offered for copies ({@link NodeSpace}). */
     private long capacity() {
-        if (config.capacityBytes() < 0) {
-            return 0;
-        }
-        if (config.capacityBytes() > 0) {
-            return config.capacityBytes();
-        }
-        try {
-            return Files.getFileStore(config.dataDir()).getTotalSpace();
-        } catch (IOException e) {
-            return 0;
-        }
+        return space.capacity();
     }
 
     private static String version() {
