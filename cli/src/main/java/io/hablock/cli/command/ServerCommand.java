@@ -50,7 +50,7 @@ public final class ServerCommand implements Callable<Integer> {
             description = {"Where the embedded ZooKeeper keeps its snapshots and log (default: DATA_DIR/zookeeper). "
                     + "Best on another file system than DATA_DIR: copies filling theirs cannot reach it. On the same "
                     + "one, the copies leave it the reserve (writes that need new blocks fail with ENOSPC once "
-                    + "less is free: 5 % of the file system, at most 1 GiB)."})
+                    + "less is free: 5%% of the file system, at most 1 GiB)."})
     Path zkDataDir;
 
     @Option(names = "--name", paramLabel = "NAME", description = "Node name in tables and events (default: the host name).")
@@ -101,7 +101,7 @@ public final class ServerCommand implements Callable<Integer> {
 
     @Option(names = "--capacity", paramLabel = "SIZE",
             description = {"Space this node offers for copies (default: the free space of DATA_DIR's file system, plus "
-                    + "what its copies already hold, less a reserve of 5 % of that file system, at most 1 GiB; "
+                    + "what its copies already hold, less a reserve of 5%% of that file system, at most 1 GiB; "
                     + "placement counts volume sizes against it, so the copies placed here fit when written full)."})
     String capacity;
 
