@@ -46,6 +46,7 @@ public final class BlockStore implements Closeable {
     private final Layout layout;
     private final PosixFs fs;
     private final Step.Listener steps;
+    private final SpaceReserve reserve;
     private final FileChannel lockChannel;
     private final Object lock = new Object();
     private final SortedMap<String, VolumeMetadata> volumes; // guarded by lock
@@ -57,11 +58,13 @@ public final class BlockStore implements Closeable {
             Layout layout,
             PosixFs fs,
             Step.Listener steps,
+            SpaceReserve reserve,
             FileChannel lockChannel,
             SortedMap<String, MetadataCodec.Stored> stored) {
         this.layout = layout;
         this.fs = fs;
         this.steps = steps;
+        this.reserve = reserve;
         this.lockChannel = lockChannel;
         this.volumes = new TreeMap<>();
         stored.forEach(
@@ -75,9 +78,20 @@ public final class BlockStore implements Closeable {
         return new VolumeEpoch(m, layout.metadataFile(m.name()), generation);
     }
 
-    /** Opens (creating if missing) the store in {@code dataDir}, with native I/O from libc. */
+    /**
+     * Opens (creating if missing) the store in {@code dataDir}, with native I/O from libc and the
+     * default {@link SpaceReserve} (5 % of the file system, at most 1 GiB).
+     */
     public static BlockStore open(Path dataDir) throws IOException {
         return open(dataDir, PosixFs.system());
+    }
+
+    /**
+     * Opens (creating if missing) the store in {@code dataDir}, keeping {@code reserveBytes} free
+     * on its file system (negative: the default).
+     */
+    public static BlockStore open(Path dataDir, long reserveBytes) throws IOException {
+        return open(dataDir, PosixFs.system(), Step.Listener.NONE, reserveBytes);
     }
 
     /**
@@ -88,13 +102,20 @@ public final class BlockStore implements Closeable {
     }
 
     static BlockStore open(Path dataDir, PosixFs fs, Step.Listener steps) throws IOException {
+        return open(dataDir, fs, steps, -1);
+    }
+
+    private static BlockStore open(Path dataDir, PosixFs fs, Step.Listener steps, long reserveBytes)
+            throws IOException {
         Layout layout = new Layout(dataDir.toAbsolutePath());
         Files.createDirectories(layout.volumesDir());
+        SpaceReserve reserve = SpaceReserve.on(layout.volumesDir(), reserveBytes);
         FileChannel lockChannel = lockDataDir(layout);
         try {
             SortedMap<String, MetadataCodec.Stored> volumes = VolumeScanner.scan(layout);
-            LOG.info("opened block store {} with {} volume(s)", layout.dataDir(), volumes.size());
-            return new BlockStore(layout, fs, steps, lockChannel, volumes);
+            LOG.info("opened block store {} with {} volume(s), keeping {} free on its file system",
+                    layout.dataDir(), volumes.size(), Sizes.format(reserve.reserveBytes()));
+            return new BlockStore(layout, fs, steps, reserve, lockChannel, volumes);
         } catch (IOException | RuntimeException e) {
             lockChannel.close();
             throw e;
@@ -263,7 +284,7 @@ public final class BlockStore implements Closeable {
             }
             VolumeFile file = openFiles.get(name);
             if (file == null) {
-                file = VolumeFile.open(m, layout.dataFile(name), fs);
+                file = VolumeFile.open(m, layout.dataFile(name), fs, reserve);
                 openFiles.put(name, file);
             }
             file.retain();
@@ -357,6 +378,11 @@ public final class BlockStore implements Closeable {
         } finally {
             fs.close(fd);
         }
+    }
+
+    /** The free space kept on the data directory's file system. */
+    public SpaceReserve reserve() {
+        return reserve;
     }
 
     /** The data directory, as an absolute path. */

@@ -1,5 +1,7 @@
 package io.hablock.blockstore;
 
+import io.hablock.nativeio.Errno;
+import io.hablock.nativeio.NativeIOException;
 import io.hablock.nativeio.OperationNotSupportedException;
 import io.hablock.nativeio.PosixFs;
 
@@ -33,6 +35,7 @@ final class VolumeFile {
     private final Path path;
     private final PosixFs fs;
     private final int fd;
+    private final SpaceReserve reserve;
 
     /**
      * Replaced only when a thread interrupted during I/O made the JDK close the shared channel; the
@@ -44,8 +47,9 @@ final class VolumeFile {
     private int references; // guarded by the owning BlockStore's lock
 
     private VolumeFile(
-            VolumeMetadata metadata, Path path, PosixFs fs, FileChannel channel, int fd) {
+            VolumeMetadata metadata, Path path, PosixFs fs, FileChannel channel, int fd, SpaceReserve reserve) {
         this.metadata = metadata;
+        this.reserve = reserve;
         this.size = metadata.sizeBytes();
         this.path = path;
         this.fs = fs;
@@ -53,10 +57,10 @@ final class VolumeFile {
         this.fd = fd;
     }
 
-    static VolumeFile open(VolumeMetadata metadata, Path path, PosixFs fs) throws IOException {
+    static VolumeFile open(VolumeMetadata metadata, Path path, PosixFs fs, SpaceReserve reserve) throws IOException {
         FileChannel channel = openChannel(path);
         try {
-            return new VolumeFile(metadata, path, fs, channel, fs.open(path, true));
+            return new VolumeFile(metadata, path, fs, channel, fs.open(path, true), reserve);
         } catch (IOException | RuntimeException e) {
             channel.close();
             throw e;
@@ -118,7 +122,16 @@ final class VolumeFile {
 
     void write(ByteBuffer src, long offset) throws IOException {
         checkRange(offset, src.remaining());
+        keepReserve(offset, src.remaining());
         writeFully(src, offset);
+    }
+
+    /** ENOSPC when the range may need new blocks and the file system is down to its reserve. */
+    private void keepReserve(long offset, long length) throws IOException {
+        reserve.checkWrite(length, () -> {
+            long hole = fs.seekHole(fd, offset);
+            return hole < 0 || hole >= offset + length; // no hole before the range's end: all held
+        });
     }
 
     private void writeFully(ByteBuffer src, long offset) throws IOException {
@@ -129,8 +142,27 @@ final class VolumeFile {
                 pos += ch.write(src, pos);
             } catch (ClosedChannelException e) {
                 ch = recover(ch, e);
+            } catch (IOException e) {
+                throw noSpaceOr(e);
             }
         }
+    }
+
+    /**
+     * The JDK reports a full file system as a plain IOException with strerror's text: give it
+     * its errno back, so that the client is told ENOSPC rather than EIO.
+     */
+    private static IOException noSpaceOr(IOException e) {
+        String m = e.getMessage();
+        Errno errno = m == null ? null
+                : m.contains(Errno.ENOSPC.description()) ? Errno.ENOSPC
+                : m.contains(Errno.EDQUOT.description()) ? Errno.EDQUOT : null;
+        if (errno == null) {
+            return e;
+        }
+        NativeIOException n = NativeIOException.of("write", errno);
+        n.initCause(e);
+        return n;
     }
 
     void flush() throws IOException {
@@ -156,12 +188,14 @@ final class VolumeFile {
             if (mayPunch) {
                 fs.punchHole(fd, offset, length);
             } else {
+                keepReserve(offset, length); // zeroing without punching allocates
                 fs.zeroRange(fd, offset, length);
             }
         } catch (OperationNotSupportedException e) {
             if (fastOnly) {
                 throw e;
             }
+            keepReserve(offset, length);
             writeZeroBytes(offset, length);
         }
     }

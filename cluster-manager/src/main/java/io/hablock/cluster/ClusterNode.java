@@ -49,8 +49,9 @@ public final class ClusterNode implements AutoCloseable {
      * @param embeddedZkListen where an embedded ZooKeeper listens
      * @param cluster cluster name (ZooKeeper root /hablock/NAME)
      * @param sessionTimeout ZooKeeper session timeout: how fast a dead node is noticed
-     * @param capacityBytes space offered for copies; 0 means the data directory's file system size,
-     *     a negative value none at all (a host endpoint that stores no copy)
+     * @param capacityBytes space offered for copies; 0 means what the data directory's file system
+     *     can still take (see {@link #capacity()}), a negative value none at all (a host endpoint
+     *     that stores no copy)
      * @param replicationTimeout how long the owner waits for a copy before taking it out of sync
      * @param readOnly serve every volume read-only
      * @param rebuildBytesPerSecond rebuild rate limit (bytes on the wire per second), 0 for none
@@ -61,16 +62,37 @@ public final class ClusterNode implements AutoCloseable {
      *     embedded ZooKeeper creates them there when missing, a node that joins needs them
      * @param allow the NBD clients this node serves (the cluster's nodes always); a volume's own
      *     list applies too
+     * @param zkDataDir where an embedded ZooKeeper keeps its snapshots and log; null: DATA_DIR/zookeeper
      */
     public record Config(Path dataDir, String name, String advertiseHost, NbdServerConfig nbd,
             InetSocketAddress replicationListen, InetSocketAddress metricsListen, String zkConnect, InetSocketAddress embeddedZkListen, String cluster,
             Duration sessionTimeout, long capacityBytes, Duration replicationTimeout, boolean readOnly,
-            long rebuildBytesPerSecond, boolean forward, TestDelays delays, Path secretFile, AllowList allow) {
+            long rebuildBytesPerSecond, boolean forward, TestDelays delays, Path secretFile, AllowList allow,
+            Path zkDataDir) {
 
         public Config {
             delays = delays == null ? TestDelays.NONE : delays;
             secretFile = secretFile == null ? Path.of(ClusterSecret.DEFAULT_FILE) : secretFile;
             allow = allow == null ? AllowList.ANYONE : allow;
+            zkDataDir = zkDataDir == null ? dataDir.resolve("zookeeper") : zkDataDir;
+        }
+
+        /** The default credentials file, anyone allowed, the embedded ZooKeeper's data in DATA_DIR/zookeeper. */
+        public Config(Path dataDir, String name, String advertiseHost, NbdServerConfig nbd,
+                InetSocketAddress replicationListen, InetSocketAddress metricsListen, String zkConnect,
+                InetSocketAddress embeddedZkListen, String cluster, Duration sessionTimeout, long capacityBytes,
+                Duration replicationTimeout, boolean readOnly, long rebuildBytesPerSecond, boolean forward,
+                TestDelays delays) {
+            this(dataDir, name, advertiseHost, nbd, replicationListen, metricsListen, zkConnect, embeddedZkListen, cluster,
+                    sessionTimeout, capacityBytes, replicationTimeout, readOnly, rebuildBytesPerSecond, forward, delays, null,
+                    null, null);
+        }
+
+        /** The same settings with the embedded ZooKeeper's data in {@code dir} (a file system of its own, ideally). */
+        public Config withZkDataDir(Path dir) {
+            return new Config(dataDir, name, advertiseHost, nbd, replicationListen, metricsListen, zkConnect, embeddedZkListen,
+                    cluster, sessionTimeout, capacityBytes, replicationTimeout, readOnly, rebuildBytesPerSecond, forward, delays,
+                    secretFile, allow, dir);
         }
 
         /** Without test delays. */
@@ -79,29 +101,28 @@ public final class ClusterNode implements AutoCloseable {
                 InetSocketAddress embeddedZkListen, String cluster, Duration sessionTimeout, long capacityBytes,
                 Duration replicationTimeout, boolean readOnly, long rebuildBytesPerSecond, boolean forward) {
             this(dataDir, name, advertiseHost, nbd, replicationListen, metricsListen, zkConnect, embeddedZkListen, cluster,
-                    sessionTimeout, capacityBytes, replicationTimeout, readOnly, rebuildBytesPerSecond, forward, TestDelays.NONE,
-                    null, null);
+                    sessionTimeout, capacityBytes, replicationTimeout, readOnly, rebuildBytesPerSecond, forward, TestDelays.NONE);
         }
 
         /** The same settings with test-only delays. */
         public Config withDelays(TestDelays d) {
             return new Config(dataDir, name, advertiseHost, nbd, replicationListen, metricsListen, zkConnect, embeddedZkListen,
                     cluster, sessionTimeout, capacityBytes, replicationTimeout, readOnly, rebuildBytesPerSecond, forward, d,
-                    secretFile, allow);
+                    secretFile, allow, zkDataDir);
         }
 
         /** The same settings with the cluster's credentials in {@code file}. */
         public Config withSecretFile(Path file) {
             return new Config(dataDir, name, advertiseHost, nbd, replicationListen, metricsListen, zkConnect, embeddedZkListen,
                     cluster, sessionTimeout, capacityBytes, replicationTimeout, readOnly, rebuildBytesPerSecond, forward, delays,
-                    file, allow);
+                    file, allow, zkDataDir);
         }
 
         /** The same settings serving only the NBD clients in {@code list} (and the cluster's nodes). */
         public Config withAllow(AllowList list) {
             return new Config(dataDir, name, advertiseHost, nbd, replicationListen, metricsListen, zkConnect, embeddedZkListen,
                     cluster, sessionTimeout, capacityBytes, replicationTimeout, readOnly, rebuildBytesPerSecond, forward, delays,
-                    secretFile, list);
+                    secretFile, list, zkDataDir);
         }
 
         /** Without forwarding. */
@@ -117,6 +138,7 @@ public final class ClusterNode implements AutoCloseable {
     private final Config config;
     private String nodeId;
     private BlockStore store;
+    private NodeSpace space;
     private EmbeddedZooKeeper embeddedZk;
     private ClusterClient cluster;
     private ReplicationClient replicationClient;
@@ -150,6 +172,7 @@ public final class ClusterNode implements AutoCloseable {
     private void startAll() throws IOException {
         started = System.currentTimeMillis();
         store = BlockStore.open(config.dataDir());
+        space = new NodeSpace(store, config.capacityBytes());
         nodeId = NodeIds.loadOrCreate(config.dataDir());
         String connect = config.zkConnect();
         ClusterSecret secret;
@@ -161,7 +184,7 @@ public final class ClusterNode implements AutoCloseable {
                 log.info("created the cluster's credentials in {} (CA {}): copy that file to every node that joins",
                         config.secretFile(), secret.fingerprint());
             }
-            embeddedZk = EmbeddedZooKeeper.start(config.dataDir().resolve("zookeeper"), config.embeddedZkListen(),
+            embeddedZk = EmbeddedZooKeeper.start(config.zkDataDir(), config.embeddedZkListen(),
                     (int) config.sessionTimeout().toMillis() * 4, secret);
             connect = embeddedZk.connectString();
         } else {
@@ -185,7 +208,7 @@ public final class ClusterNode implements AutoCloseable {
             log.warn("TEST DELAYS ACTIVE (--test-delay): {}; never run a production node like this", config.delays());
         }
         lease = new Lease(cluster.curator(), cluster.paths().node(nodeId), config.sessionTimeout(), System::nanoTime);
-        agent = new NodeAgent(cluster, store, nodeId, replicationClient, metrics, config.rebuildBytesPerSecond(), lease,
+        agent = new NodeAgent(cluster, store, space, nodeId, replicationClient, metrics, config.rebuildBytesPerSecond(), lease,
                 config.delays());
         lease.onChange(agent::requestPass);
         cluster.curator().getConnectionStateListenable().addListener((client, state) -> {
@@ -268,18 +291,9 @@ public final class ClusterNode implements AutoCloseable {
         }
     }
 
+    /** Space offered for copies ({@link NodeSpace}). */
     private long capacity() {
-        if (config.capacityBytes() < 0) {
-            return 0;
-        }
-        if (config.capacityBytes() > 0) {
-            return config.capacityBytes();
-        }
-        try {
-            return Files.getFileStore(config.dataDir()).getTotalSpace();
-        } catch (IOException e) {
-            return 0;
-        }
+        return space.capacity();
     }
 
     private static String version() {

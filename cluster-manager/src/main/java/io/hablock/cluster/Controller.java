@@ -176,22 +176,33 @@ public final class Controller implements AutoCloseable {
         List<Versioned<VolumeRecord>> volumes = cluster.volumes();
         Placement.Snapshot s = new Placement.Snapshot(live, members, volumes.stream().map(Versioned::value).toList());
         for (Versioned<VolumeRecord> v : volumes) {
-            VolumeRecord r = v.value();
-            switch (r.state()) {
-                case PENDING -> place(r, s);
-                case CREATING -> finishCreating(r);
-                case DELETING -> finishDeleting(v, live);
-                case READY -> {
-                    if (!failover(r, s)) {
-                        restoreCopies(r, s);
-                    }
-                }
-                default -> {
-                }
+            try {
+                reconcile(v, s, live);
+            } catch (RuntimeException e) {
+                // One volume's bug or odd record does not hold up the others (ZooKeeper trouble,
+                // a ClusterException, still ends the pass: the next one tries again).
+                log.error("volume {}: controller pass failed", v.value().name(), e);
             }
         }
         if (++passes % 30 == 0) {
             cluster.trimEvents(ClusterClient.EVENT_HISTORY);
+        }
+    }
+
+    private void reconcile(Versioned<VolumeRecord> v, Placement.Snapshot s, Map<String, NodeInfo> live)
+            throws ClusterException {
+        VolumeRecord r = v.value();
+        switch (r.state()) {
+            case PENDING -> place(r, s);
+            case CREATING -> finishCreating(r);
+            case DELETING -> finishDeleting(v, live);
+            case READY -> {
+                if (!failover(r, s)) {
+                    restoreCopies(r, s);
+                }
+            }
+            default -> {
+            }
         }
     }
 

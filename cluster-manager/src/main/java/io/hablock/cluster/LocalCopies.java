@@ -2,6 +2,7 @@ package io.hablock.cluster;
 
 import io.hablock.blockstore.BlockStore;
 import io.hablock.blockstore.LocalVolume;
+import io.hablock.blockstore.Sizes;
 import io.hablock.blockstore.VolumeMetadata;
 import io.hablock.cluster.metrics.NodeMetrics;
 import io.hablock.cluster.model.Event;
@@ -30,6 +31,7 @@ final class LocalCopies implements AutoCloseable {
 
     private final ClusterClient cluster;
     private final BlockStore store;
+    private final NodeSpace space;
     private final String nodeId;
     private final NodeMetrics metrics;
     /** Open local copies that the catalogue places here, by volume uuid. */
@@ -37,9 +39,10 @@ final class LocalCopies implements AutoCloseable {
     private final Set<String> reportedStrangers = new HashSet<>();
     private long clusterCreated = Long.MAX_VALUE;
 
-    LocalCopies(ClusterClient cluster, BlockStore store, String nodeId, NodeMetrics metrics) {
+    LocalCopies(ClusterClient cluster, BlockStore store, NodeSpace space, String nodeId, NodeMetrics metrics) {
         this.cluster = cluster;
         this.store = store;
+        this.space = space;
         this.nodeId = nodeId;
         this.metrics = metrics;
     }
@@ -75,10 +78,25 @@ final class LocalCopies implements AutoCloseable {
         }
     }
 
-    /** A copy being created with its volume: made empty, then recorded in sync. */
+    /**
+     * A copy being created with its volume: made empty, then recorded in sync. When it cannot be
+     * made (no room here, the disk failing, a stranger in the way), the volume's creation fails
+     * at once with the reason, rather than waiting for the request to time out.
+     */
     private void create(VolumeRecord v) throws IOException {
-        ensureExists(v, "create");
-        openCopy(v);
+        try {
+            if (store.find(v.name()).isEmpty()) {
+                String noRoom = space.refusal(v.sizeBytes());
+                if (noRoom != null) {
+                    throw new ClusterException("no room for a copy of " + Sizes.format(v.sizeBytes()) + ": " + noRoom);
+                }
+            }
+            ensureExists(v, "create");
+            openCopy(v);
+        } catch (IOException e) {
+            failCreation(v, e);
+            return;
+        }
         AtomicBoolean changed = new AtomicBoolean();
         cluster.updateVolume(v.name(), cur -> {
             changed.set(false);
@@ -93,6 +111,24 @@ final class LocalCopies implements AutoCloseable {
         });
         if (changed.get()) {
             cluster.recordQuietly(Event.info(Controller.SOURCE, "volume " + v.name() + " (" + v.vdisk() + ") created on node " + nodeId));
+        }
+    }
+
+    private void failCreation(VolumeRecord v, IOException cause) throws IOException {
+        String why = "node " + nodeId + " cannot create its copy of volume " + v.name() + ": " + cause.getMessage();
+        AtomicBoolean changed = new AtomicBoolean();
+        cluster.updateVolume(v.name(), cur -> {
+            changed.set(false);
+            if (cur.uuid().equals(v.uuid()) && cur.state() == VolumeState.CREATING
+                    && cur.replicas().get(nodeId) == ReplicaState.CREATING) {
+                changed.set(true);
+                return cur.failed(why);
+            }
+            return cur;
+        });
+        if (changed.get()) {
+            log.warn("{}", why);
+            cluster.recordQuietly(Event.warn(Controller.SOURCE, why));
         }
     }
 

@@ -57,15 +57,15 @@ final class NodeAgent implements AutoCloseable, ChangeAuthorizer {
     private volatile boolean volumesLoaded;
     private volatile boolean closed;
 
-    NodeAgent(ClusterClient cluster, BlockStore store, String nodeId, ReplicationClient replication, NodeMetrics metrics,
-            long rebuildBytesPerSecond, Lease lease, TestDelays delays) {
+    NodeAgent(ClusterClient cluster, BlockStore store, NodeSpace space, String nodeId, ReplicationClient replication,
+            NodeMetrics metrics, long rebuildBytesPerSecond, Lease lease, TestDelays delays) {
         this.cluster = cluster;
         this.nodeId = nodeId;
         this.delays = delays;
         this.loop = Executors.newSingleThreadScheduledExecutor(new DefaultThreadFactory("node-agent", true));
         this.volumesCache = CuratorCache.build(cluster.curator(), cluster.paths().volumes());
         this.nodesCache = CuratorCache.build(cluster.curator(), cluster.paths().nodes());
-        this.copies = new LocalCopies(cluster, store, nodeId, metrics);
+        this.copies = new LocalCopies(cluster, store, space, nodeId, metrics);
         this.rebuilds = new RebuildScheduler(cluster, nodeId, replication, metrics, rebuildBytesPerSecond, delays,
                 this::requestPass);
         this.ownership = new Ownership(cluster, nodeId, copies, replication, lease, metrics, delays, rebuilds);
@@ -252,10 +252,12 @@ final class NodeAgent implements AutoCloseable, ChangeAuthorizer {
             known.add(v.uuid());
             try {
                 reconcile(v, live, wanted);
-            } catch (IOException e) {
-                // One volume's trouble (a copy in the way, ZooKeeper away) does not hold up the others.
+            } catch (IOException | RuntimeException e) {
+                // One volume's trouble (a copy in the way, a full disk, ZooKeeper away) does not
+                // hold up the others.
                 if (!closed) {
                     log.warn("volume {}: node pass: {}", v.name(), e.getMessage());
+                    log.debug("volume {}: node pass", v.name(), e);
                 }
             }
         }

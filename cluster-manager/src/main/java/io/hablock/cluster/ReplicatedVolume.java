@@ -5,6 +5,7 @@ import io.hablock.blockstore.Extent;
 import io.hablock.blockstore.Generation;
 import io.hablock.blockstore.LocalVolume;
 import io.hablock.blockstore.StaleEpochException;
+import io.hablock.cluster.replication.ReplicaRefusedException;
 import io.hablock.cluster.replication.ReplicationClient;
 import io.hablock.nativeio.OperationNotSupportedException;
 import io.hablock.nbd.BlockDevice;
@@ -435,11 +436,19 @@ final class ReplicatedVolume {
     private CompletableFuture<Void> conclude(Sent s) {
         try {
             int failed = 0;
+            Throwable noSpace = null;
             for (int i = 0; i < s.targets().size(); i++) {
                 Throwable cause = causeOf(s.toTargets().get(i));
                 if (cause != null) {
                     Peer peer = s.targets().get(i).peer();
                     membership.checkNotDeposed(peer, cause);
+                    if (isNoSpace(cause)) {
+                        // A full copy is not a broken one: the change fails (ENOSPC) and, as after
+                        // any failed write, its range is unknown until written again; the copy
+                        // stays in sync, for it has every acknowledged write.
+                        noSpace = cause;
+                        continue;
+                    }
                     catalogue.copyFailed(this, peer, cause);
                     failed++;
                 }
@@ -454,6 +463,9 @@ final class ReplicatedVolume {
             if (s.localFailure() != null) {
                 throw s.localFailure();
             }
+            if (noSpace != null) {
+                throw new DeviceException(DeviceError.NO_SPACE, "volume " + name + ": " + noSpace.getMessage(), noSpace);
+            }
             int applied = 1 + s.targets().size() - failed;
             if (s.change().changesData() && applied < minCopies) {
                 throw new IOException("volume " + name + ": only " + applied + " cop" + (applied == 1 ? "y" : "ies")
@@ -463,6 +475,10 @@ final class ReplicatedVolume {
         } catch (IOException | RuntimeException e) {
             return CompletableFuture.failedFuture(e);
         }
+    }
+
+    private static boolean isNoSpace(Throwable cause) {
+        return cause instanceof ReplicaRefusedException r && r.reason() == ReplicaRefusedException.Reason.NO_SPACE;
     }
 
     /** A test delay ahead is not slept on a network thread: the request goes to a worker first. */

@@ -250,6 +250,25 @@ class ClusterNodeTest {
         }
     }
 
+    /** It stayed 'creating' until the request timed out, the node retrying at every pass (issue 14). */
+    @Test
+    void aCopyThatCannotBeMadeFailsTheCreationAtOnceAndOtherVolumesGoOn() throws Exception {
+        for (ClusterNode n : nodes) {
+            n.store().create("clash", MIB); // a local volume of that name, not the cluster's, is in the way
+        }
+        long start = System.nanoTime();
+
+        assertThatThrownBy(() -> new ClusterAdmin(client()).createVolume("clash", 16 * MIB, 1, Duration.ofSeconds(30)))
+                .isInstanceOf(ClusterException.class)
+                .hasMessageContaining("cannot create its copy of volume clash")
+                .hasMessageContaining("is in the way");
+
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+        assertThat(client().volume("clash")).isEmpty();
+        VolumeRecord fine = new ClusterAdmin(client()).createVolume("fine", 16 * MIB, 3, Duration.ofSeconds(30));
+        assertThat(fine.isServed()).isTrue();
+    }
+
     @Test
     void removingAVolumeDeletesEveryCopy() throws Exception {
         new ClusterAdmin(client()).createVolume("gone", 16 * MIB, 3, Duration.ofSeconds(30));

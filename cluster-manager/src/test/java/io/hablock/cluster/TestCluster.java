@@ -87,9 +87,14 @@ final class TestCluster implements AutoCloseable {
         ClusterNode n = ClusterNode.start(new ClusterNode.Config(dir.resolve(spec.name()), spec.name(), "127.0.0.1",
                 NbdServerConfig.defaults(any), any, null, zk.getConnectString(), null, "test", sessionTimeout,
                 spec.capacityBytes(), Duration.ofSeconds(2), spec.readOnly(), rebuildRate, spec.forward(), spec.delays(),
-                io.hablock.cluster.security.TestSecrets.file(), null));
+                io.hablock.cluster.security.TestSecrets.file(), null, null));
         nodes.add(n);
         return n;
+    }
+
+    /** Where the node of that name keeps (or will keep) its data. */
+    Path dataDir(String name) {
+        return dir.resolve(name);
     }
 
     /** Starts a stopped node again, with its data directory and settings. */

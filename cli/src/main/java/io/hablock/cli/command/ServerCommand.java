@@ -46,9 +46,16 @@ public final class ServerCommand implements Callable<Integer> {
     public static final int DEFAULT_ZK_PORT = 2181;
 
     @Option(names = {"-d", "--data-dir"}, required = true, paramLabel = "DIR",
-            description = "Directory that holds this node's copies, its id and the embedded ZooKeeper's data "
-                    + "(created if missing).")
+            description = "Directory that holds this node's copies, its id and (unless --zk-data-dir) the embedded "
+                    + "ZooKeeper's data (created if missing).")
     Path dataDir;
+
+    @Option(names = "--zk-data-dir", paramLabel = "DIR",
+            description = {"Where the embedded ZooKeeper keeps its snapshots and log (default: DATA_DIR/zookeeper). "
+                    + "Best on another file system than DATA_DIR: copies filling theirs cannot reach it. On the same "
+                    + "one, the copies leave it the reserve (writes that need new blocks fail with ENOSPC once "
+                    + "less is free: 5%% of the file system, at most 1 GiB)."})
+    Path zkDataDir;
 
     @Option(names = "--name", paramLabel = "NAME", description = "Node name in tables and events (default: the host name).")
     String name;
@@ -97,7 +104,9 @@ public final class ServerCommand implements Callable<Integer> {
     String rebuildRate;
 
     @Option(names = "--capacity", paramLabel = "SIZE",
-            description = "Space this node offers for copies (default: the size of DATA_DIR's file system).")
+            description = {"Space this node offers for copies (default: the free space of DATA_DIR's file system, plus "
+                    + "what its copies already hold, less a reserve of 5%% of that file system, at most 1 GiB; "
+                    + "placement counts volume sizes against it, so the copies placed here fit when written full)."})
     String capacity;
 
     @Option(names = "--io-threads", paramLabel = "N", defaultValue = "16",
@@ -185,6 +194,9 @@ public final class ServerCommand implements Callable<Integer> {
         NbdServerConfig nbdConfig = defaults.withIoThreads(ioThreads)
                 .withInlineIo((int) inline, defaults.slowInlineIo(), defaults.inlinePause())
                 .withLimits(new ConnectionLimits(maxConnections, maxConnectionsPerClient, handshake, stall));
+        if (zk != null && zkDataDir != null) {
+            throw new IllegalArgumentException("--zk-data-dir is for the embedded ZooKeeper, which does not run with --zk");
+        }
         if (noCopies && (zk == null || !forward || capacity != null)) {
             throw new IllegalArgumentException("--no-copies needs --zk (a cluster to serve) and forwarding, and takes no --capacity");
         }
@@ -197,7 +209,8 @@ public final class ServerCommand implements Callable<Integer> {
                 session, noCopies ? -1 : capacity == null ? 0 : Sizes.parse(capacity), Durations.parse(replicationTimeout, "--replication-timeout"),
                 readOnly, rebuildRate.strip().equals("0") ? 0 : Sizes.parse(rebuildRate), forward)
                 .withDelays(io.hablock.cluster.TestDelays.parse(testDelays)).withSecretFile(secret.file())
-                .withAllow(io.hablock.cluster.AllowList.parse(allow));
+                .withAllow(io.hablock.cluster.AllowList.parse(allow))
+                .withZkDataDir(zkDataDir == null ? null : zkDataDir.toAbsolutePath());
         CountDownLatch stop = new CountDownLatch(1);
         Signal.handle(new Signal("TERM"), s -> stop.countDown());
         Signal.handle(new Signal("INT"), s -> stop.countDown());

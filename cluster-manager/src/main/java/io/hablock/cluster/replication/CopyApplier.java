@@ -7,6 +7,7 @@ import net.jpountz.lz4.LZ4SafeDecompressor;
 import io.hablock.blockstore.Generation;
 import io.hablock.blockstore.LocalVolume;
 import io.hablock.blockstore.StaleEpochException;
+import io.hablock.nativeio.NoSpaceException;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -73,6 +74,9 @@ final class CopyApplier {
                     e.getMessage());
         } catch (IllegalArgumentException e) {
             return ReplicationReply.refused(r, ReplyStatus.INVALID_REQUEST, String.valueOf(e.getMessage()));
+        } catch (NoSpaceException e) {
+            refusal("{} failed on volume {}: {}", r, r.volume(), e.getMessage());
+            return ReplicationReply.refused(r, ReplyStatus.NO_SPACE, e.getMessage());
         } catch (IOException | RuntimeException e) {
             refusal("{} failed on volume {}: {}", r, r.volume(), e.toString());
             return ReplicationReply.refused(r, ReplyStatus.IO_ERROR, e.toString());

@@ -17,6 +17,11 @@ public final class ReplicaRefusedException extends ReplicationException {
         UNKNOWN_VOLUME,
         /** The copy failed to apply it (disk error); its content in that range is unknown. */
         IO_ERROR,
+        /**
+         * The copy's file system is full (down to its reserve): the change did not fit there; its
+         * content in that range is unknown, as after any failed write. The copy stays in sync.
+         */
+        NO_SPACE,
         /** A range outside the volume or a bad argument. */
         INVALID_REQUEST,
         /** The peer is stopping. */

@@ -8,7 +8,8 @@ enum ReplyStatus {
     IO_ERROR(3, ReplicaRefusedException.Reason.IO_ERROR),
     INVALID_REQUEST(4, ReplicaRefusedException.Reason.INVALID_REQUEST),
     SHUTTING_DOWN(5, ReplicaRefusedException.Reason.SHUTTING_DOWN),
-    STALE_GENERATION(6, ReplicaRefusedException.Reason.STALE_GENERATION);
+    STALE_GENERATION(6, ReplicaRefusedException.Reason.STALE_GENERATION),
+    NO_SPACE(7, ReplicaRefusedException.Reason.NO_SPACE);
 
     final int code;
     /** The client-side reason; null for OK. */

@@ -6,6 +6,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.codahale.metrics.MetricRegistry;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.List;
@@ -90,6 +97,65 @@ class PrometheusEndpointTest {
         assertThatThrownBy(() -> Scraper.get(address, "/metrics")).isInstanceOf(IOException.class);
         // The port is free again.
         PrometheusEndpoint.start(address, metrics).close();
+    }
+
+    /** Issue 14: one scraper that never finishes its request held the single thread, and every other scraper waited. */
+    @Test
+    void aClientSendingHalfARequestDelaysNoOther() throws Exception {
+        InetSocketAddress address = endpoint.localAddress();
+        List<Socket> stuck = new ArrayList<>();
+        try {
+            for (int i = 0; i < 20; i++) {
+                Socket s = new Socket(address.getAddress(), address.getPort());
+                s.getOutputStream().write("GET /metr".getBytes(StandardCharsets.US_ASCII));
+                s.getOutputStream().flush();
+                stuck.add(s);
+            }
+            metrics.rebuildBytes("db").inc(7);
+            ExecutorService scrapers = Executors.newFixedThreadPool(4);
+            try {
+                List<Future<String>> answers = new ArrayList<>();
+                long start = System.nanoTime();
+                for (int i = 0; i < 8; i++) {
+                    answers.add(scrapers.submit(() -> Scraper.scrape(address)));
+                }
+                for (Future<String> a : answers) {
+                    assertThat(a.get(5, TimeUnit.SECONDS)).contains("hablock_volume_rebuild_bytes_total{volume=\"db\"} 7");
+                }
+                assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(1));
+            } finally {
+                scrapers.shutdownNow();
+            }
+        } finally {
+            for (Socket s : stuck) {
+                s.close();
+            }
+        }
+    }
+
+    @Test
+    void aSilentClientIsDroppedAfterTheReadTimeout() throws Exception {
+        try (PrometheusEndpoint quick = PrometheusEndpoint.start(new InetSocketAddress("127.0.0.1", 0), metrics,
+                Duration.ofMillis(300));
+                Socket s = new Socket("127.0.0.1", quick.localAddress().getPort())) {
+            s.getOutputStream().write("GET /metrics HTTP/1.1\r\nHost: x\r\n".getBytes(StandardCharsets.US_ASCII));
+            s.setSoTimeout(10_000);
+            long start = System.nanoTime();
+            assertThat(s.getInputStream().read()).isEqualTo(-1); // closed without an answer
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+        }
+    }
+
+    @Test
+    void keepAliveConnectionsAreServedAgain() throws Exception {
+        for (int i = 0; i < 3; i++) {
+            Scraper.scrape(endpoint.localAddress()); // the shared HttpClient reuses its connection
+        }
+        try (Socket s = new Socket("127.0.0.1", endpoint.localAddress().getPort())) {
+            s.getOutputStream().write("GET / HTTP/1.0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+            assertThat(answer).startsWith("HTTP/1.1 200 OK").contains("GET /metrics");
+        }
     }
 
     @Test

@@ -7,6 +7,7 @@ import io.hablock.blockstore.Sizes;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -69,6 +70,11 @@ public final class ServerProcess implements AutoCloseable {
     /** Starts a server on free ports whose direct memory (where payloads live) is capped, e.g. {@code 64m}. */
     public static ServerProcess start(Path dataDir, String maxDirectMemory) {
         return start(dataDir, maxDirectMemory, List.of());
+    }
+
+    /** Starts a server on free ports with more options, e.g. {@code --capacity 1G}. */
+    public static ServerProcess start(Path dataDir, List<String> options) {
+        return start(dataDir, "512m", options);
     }
 
     /** Starts a server on free ports with more {@code hablock server} options. */
