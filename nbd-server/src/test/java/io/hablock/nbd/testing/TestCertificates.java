@@ -30,6 +30,7 @@ public final class TestCertificates {
         Files.createDirectories(certs.client());
         Files.createDirectories(certs.anonymous());
         Files.createDirectories(certs.stranger());
+        Files.createDirectories(certs.strangerNode());
         certs.ca(work, "ca", "hablock test CA");
         certs.ca(work, "other-ca", "some other CA");
         Files.writeString(work.resolve("node.ext"), """
@@ -46,6 +47,10 @@ public final class TestCertificates {
         certs.sign(work, "ca", "node", "localhost", "node.ext");
         certs.sign(work, "ca", "client", "test client", "client.ext");
         certs.sign(work, "other-ca", "stranger", "stranger", "client.ext");
+        certs.sign(work, "other-ca", "stranger-node", "localhost", "node.ext");
+        Files.copy(work.resolve("other-ca-cert.pem"), certs.strangerNode().resolve("ca-cert.pem"));
+        Files.copy(work.resolve("stranger-node-cert.pem"), certs.strangerNode().resolve("server-cert.pem"));
+        Files.copy(work.resolve("stranger-node-key.pem"), certs.strangerNode().resolve("server-key.pem"));
         Path ca = work.resolve("ca-cert.pem");
         for (Path dir : List.of(certs.server(), certs.client(), certs.anonymous(), certs.stranger())) {
             Files.copy(ca, dir.resolve("ca-cert.pem"));
@@ -72,6 +77,11 @@ public final class TestCertificates {
     /** ca-cert.pem only: a client that checks the server and has no certificate of its own. */
     public Path anonymous() {
         return root.resolve("anonymous");
+    }
+
+    /** A node's layout (ca-cert.pem, server-cert.pem, server-key.pem) all of another CA. */
+    public Path strangerNode() {
+        return root.resolve("stranger-node");
     }
 
     /** ca-cert.pem and a client certificate that another CA signed. */
