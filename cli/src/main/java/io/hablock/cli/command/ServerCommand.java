@@ -19,6 +19,7 @@ import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import sun.misc.Signal;
 
@@ -121,6 +122,9 @@ public final class ServerCommand implements Callable<Integer> {
     @Option(names = "--read-only", description = "Serve every volume read-only.")
     boolean readOnly;
 
+    @Mixin
+    NbdTlsOptions tls;
+
     /** Test-only delays at named steps (races made to happen every run); hidden from --help. */
     @Option(names = "--test-delay", paramLabel = "STEP=DURATION[xCOUNT]", hidden = true)
     java.util.List<String> testDelays;
@@ -155,10 +159,11 @@ public final class ServerCommand implements Callable<Integer> {
                 session, noCopies ? -1 : capacity == null ? 0 : Sizes.parse(capacity), Durations.parse(replicationTimeout, "--replication-timeout"),
                 readOnly, rebuildRate.strip().equals("0") ? 0 : Sizes.parse(rebuildRate), forward)
                 .withDelays(io.hablock.cluster.TestDelays.parse(testDelays));
+        io.hablock.nbd.tls.NodeTls nbdTls = tls.load();
         CountDownLatch stop = new CountDownLatch(1);
         Signal.handle(new Signal("TERM"), s -> stop.countDown());
         Signal.handle(new Signal("INT"), s -> stop.countDown());
-        try (ClusterNode node = ClusterNode.start(config)) {
+        try (ClusterNode node = ClusterNode.start(config, nbdTls)) {
             log.info("hablock node ready: {} ({}), NBD on {}:{}, replication on {}:{}, metrics {}, ZooKeeper {}",
                     config.name(), node.nodeId(), config.advertiseHost(), node.nbdAddress().getPort(),
                     config.advertiseHost(), node.replicationAddress().getPort(),

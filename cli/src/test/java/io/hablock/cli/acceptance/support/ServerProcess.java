@@ -23,23 +23,28 @@ public final class ServerProcess implements AutoCloseable {
     private final int zkPort;
     private final int replicationPort;
     private final String maxDirectMemory;
+    private final List<String> extra;
     private final BackgroundProcess process;
 
-    private ServerProcess(Path dataDir, int nbdPort, int zkPort, int replicationPort, String maxDirectMemory) {
+    private ServerProcess(Path dataDir, int nbdPort, int zkPort, int replicationPort, String maxDirectMemory,
+            List<String> extra) {
         this.dataDir = dataDir;
         this.nbdPort = nbdPort;
         this.zkPort = zkPort;
         this.replicationPort = replicationPort;
         this.maxDirectMemory = maxDirectMemory;
+        this.extra = List.copyOf(extra);
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        this.process = Command.of(List.of(java, "-Xmx256m", "-XX:MaxDirectMemorySize=" + maxDirectMemory,
+        List<String> argv = new java.util.ArrayList<>(List.of(java, "-Xmx256m", "-XX:MaxDirectMemorySize=" + maxDirectMemory,
                 "-cp", System.getProperty("java.class.path"), "io.hablock.cli.Main", "server",
                 "--data-dir", dataDir.toString(),
                 "--listen", "127.0.0.1:" + nbdPort,
                 "--name", "test",
                 "--zk-listen", "127.0.0.1:" + zkPort,
                 "--replication-listen", "127.0.0.1:" + replicationPort,
-                "--metrics-listen", "off")).start();
+                "--metrics-listen", "off"));
+        argv.addAll(extra);
+        this.process = Command.of(argv).start();
         try {
             process.awaitOutput(READY, STARTUP);
         } catch (RuntimeException | Error e) {
@@ -55,7 +60,12 @@ public final class ServerProcess implements AutoCloseable {
 
     /** Starts a server on free ports whose direct memory (where payloads live) is capped, e.g. {@code 64m}. */
     public static ServerProcess start(Path dataDir, String maxDirectMemory) {
-        return new ServerProcess(dataDir, FreePorts.next(), FreePorts.next(), FreePorts.next(), maxDirectMemory);
+        return new ServerProcess(dataDir, FreePorts.next(), FreePorts.next(), FreePorts.next(), maxDirectMemory, List.of());
+    }
+
+    /** Starts a server on free ports with more {@code hablock server} options. */
+    public static ServerProcess startWith(Path dataDir, String... options) {
+        return new ServerProcess(dataDir, FreePorts.next(), FreePorts.next(), FreePorts.next(), "512m", List.of(options));
     }
 
     /** Starts a new server on this one's data directory and ports; this one must have exited. */
@@ -63,7 +73,7 @@ public final class ServerProcess implements AutoCloseable {
         if (process.isAlive()) {
             throw new IllegalStateException("the server is still running" + process.describe());
         }
-        return new ServerProcess(dataDir, nbdPort, zkPort, replicationPort, maxDirectMemory);
+        return new ServerProcess(dataDir, nbdPort, zkPort, replicationPort, maxDirectMemory, extra);
     }
 
     public int nbdPort() {
