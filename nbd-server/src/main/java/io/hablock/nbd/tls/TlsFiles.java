@@ -14,7 +14,7 @@ import javax.net.ssl.SSLException;
  * A directory of PEM files laid out as nbdkit's and qemu's {@code --tls-certificates} /
  * {@code tls-creds-x509} expect: {@value #CA_CERT} (the CA that signs this node and its peers),
  * {@value #SERVER_CERT} (this node's certificate, optionally followed by intermediates) and
- * {@value #SERVER_KEY} (its key, PKCS#8). A node uses the same certificate and key as a client
+ * {@value #SERVER_KEY} (its unencrypted key, PKCS#8, PKCS#1 or SEC1). A node uses the same certificate and key as a client
  * when it connects to another node's NBD port.
  *
  * <p>The OpenSSL engine (BoringSSL from netty-tcnative) is used when its native library loads,
@@ -34,11 +34,11 @@ public record TlsFiles(Path dir) {
      * @throws IOException one line naming the file that is missing or unreadable
      */
     public SslContext serverContext(boolean verifyPeer) throws IOException {
-        SslContextBuilder builder = SslContextBuilder.forServer(file(SERVER_CERT).toFile(), file(SERVER_KEY).toFile())
+        SslContextBuilder builder = SslContextBuilder.forServer(key(), chain())
                 // The handler goes in before the STARTTLS ACK is written, which must pass in the clear.
                 .startTls(true);
         if (verifyPeer) {
-            builder.trustManager(file(CA_CERT).toFile()).clientAuth(ClientAuth.REQUIRE);
+            builder.trustManager(ca()).clientAuth(ClientAuth.REQUIRE);
         }
         return build(builder);
     }
@@ -52,8 +52,8 @@ public record TlsFiles(Path dir) {
         return build(SslContextBuilder.forClient()
                 // Nodes reach each other by address; what proves a peer is the CA's signature.
                 .endpointIdentificationAlgorithm(null)
-                .trustManager(file(CA_CERT).toFile())
-                .keyManager(file(SERVER_CERT).toFile(), file(SERVER_KEY).toFile()));
+                .trustManager(ca())
+                .keyManager(key(), chain()));
     }
 
     /** The engine TLS runs on: "OpenSSL" (BoringSSL through netty-tcnative) or "JDK". */
@@ -74,9 +74,20 @@ public record TlsFiles(Path dir) {
             while (root.getCause() != null) {
                 root = root.getCause();
             }
-            throw new IOException("cannot load the TLS certificates in " + dir + ": " + root.getMessage()
-                    + " (PEM files " + SERVER_CERT + ", " + SERVER_KEY + " as PKCS#8, " + CA_CERT + ")", e);
+            throw new IOException("cannot use the TLS certificates in " + dir + ": " + root.getMessage(), e);
         }
+    }
+
+    private java.security.PrivateKey key() throws IOException {
+        return PemFiles.privateKey(file(SERVER_KEY));
+    }
+
+    private java.security.cert.X509Certificate[] chain() throws IOException {
+        return PemFiles.certificates(file(SERVER_CERT));
+    }
+
+    private java.security.cert.X509Certificate[] ca() throws IOException {
+        return PemFiles.certificates(file(CA_CERT));
     }
 
     private Path file(String name) throws IOException {
