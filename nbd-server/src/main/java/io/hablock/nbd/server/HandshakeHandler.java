@@ -21,7 +21,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The handshake and option haggling of fixed newstyle negotiation. When the client picks an
  * export (NBD_OPT_GO or NBD_OPT_EXPORT_NAME) this handler hands the connection over to a
- * {@link TransmissionHandler} and leaves the pipeline.
+ * {@link TransmissionHandler} and leaves the pipeline. NBD_OPT_STARTTLS puts an {@code SslHandler}
+ * at the head of the pipeline, behind its ACK; the server's {@link TlsMode} says whether it may,
+ * and whether anything else may come first.
  */
 final class HandshakeHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(HandshakeHandler.class);
