@@ -37,12 +37,21 @@ public final class ClusterAdmin {
     }
 
     /**
-     * Creates a volume and waits until every copy exists and the owner serves it.
+     * Creates a volume anyone may attach and waits until every copy exists and the owner serves it.
      *
      * @param minCopies fewest in-sync copies with which writes are acknowledged (1 to {@code copies})
      */
     public VolumeRecord createVolume(String name, long sizeBytes, int copies, int minCopies, Duration timeout)
             throws ClusterException {
+        return createVolume(name, sizeBytes, copies, minCopies, timeout, AllowList.ANYONE);
+    }
+
+    /**
+     * Creates a volume that only clients in {@code allow} may attach, and waits until every copy
+     * exists and the owner serves it.
+     */
+    public VolumeRecord createVolume(String name, long sizeBytes, int copies, int minCopies, Duration timeout,
+            AllowList allow) throws ClusterException {
         try {
             VolumeNames.checkName(name);
             VolumeNames.checkSize(name, sizeBytes);
@@ -76,7 +85,8 @@ public final class ClusterAdmin {
             }
             sleep();
         }
-        VolumeRecord request = VolumeRecord.pending(name, cluster.nextVdisk(), sizeBytes, copies, minCopies);
+        VolumeRecord request = VolumeRecord.pending(name, cluster.nextVdisk(), sizeBytes, copies, minCopies)
+                .withAllow(allow.blocks());
         if (!cluster.createVolume(request)) {
             throw new ClusterException("volume '" + name + "' already exists");
         }
@@ -222,5 +232,15 @@ public final class ClusterAdmin {
             Thread.currentThread().interrupt();
             throw new ClusterException("interrupted");
         }
+    }
+
+    /**
+     * Sets who may attach a volume from now on (connections already open stay).
+     *
+     * @return the record as changed
+     */
+    public VolumeRecord allow(String name, AllowList allow) throws ClusterException {
+        return cluster.updateVolume(name, cur -> cur.withAllow(allow.blocks()))
+                .orElseThrow(() -> new ClusterException("no volume named '" + name + "'")).value();
     }
 }

@@ -6,6 +6,7 @@ import io.hablock.cluster.model.Member;
 import io.hablock.cluster.model.NodeInfo;
 import io.hablock.cluster.model.Versioned;
 import io.hablock.cluster.model.VolumeRecord;
+import io.hablock.cluster.security.ClusterSecret;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -44,15 +45,18 @@ public final class ClusterClient implements AutoCloseable {
     }
 
     /**
-     * Connects, waiting at most {@code connectTimeout}.
+     * Connects, waiting at most {@code connectTimeout}, authenticated with the cluster's
+     * credentials: what this client creates only they may read or change.
      *
      * @throws ClusterException when ZooKeeper cannot be reached in time
      */
     public static ClusterClient connect(String connectString, String cluster, Duration sessionTimeout,
-            Duration connectTimeout) throws ClusterException {
+            Duration connectTimeout, ClusterSecret secret) throws ClusterException {
         ZkPaths paths = new ZkPaths(cluster);
         CuratorFramework curator = CuratorFrameworkFactory.builder()
                 .connectString(connectString)
+                .authorization("digest", ZkAcls.auth(secret))
+                .aclProvider(ZkAcls.provider(secret))
                 .sessionTimeoutMs((int) sessionTimeout.toMillis())
                 .connectionTimeoutMs((int) Math.min(connectTimeout.toMillis(), sessionTimeout.toMillis()))
                 .retryPolicy(new ExponentialBackoffRetry(100, 3, 1000))
@@ -413,6 +417,8 @@ public final class ClusterClient implements AutoCloseable {
         String why = e instanceof KeeperException.ConnectionLossException || e instanceof KeeperException.SessionExpiredException
                 ? "ZooKeeper at " + connectString + " is unreachable"
                 : e instanceof InterruptedException ? "interrupted (stopping)"
+                : e instanceof KeeperException.NoAuthException
+                        ? "ZooKeeper refused: not authorized (is the cluster secret this cluster's? see --secret-file)"
                 : e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
         return new ClusterException(what + ": " + why, e);
     }

@@ -36,7 +36,11 @@ final class ClusterExports implements ExportProvider {
     private final boolean forward;
     private final ForwardingLinks links;
 
-    ClusterExports(NodeAgent agent, boolean readOnly, NodeMetrics metrics, boolean forward, ForwardingLinks links) {
+    private final AllowList allow;
+
+    ClusterExports(NodeAgent agent, boolean readOnly, NodeMetrics metrics, boolean forward, ForwardingLinks links,
+            AllowList allow) {
+        this.allow = allow;
         this.forward = forward;
         this.links = links;
         this.agent = agent;
@@ -46,13 +50,49 @@ final class ClusterExports implements ExportProvider {
 
     @Override
     public List<ExportInfo> list() {
-        if (forward) {
-            return agent.cachedVolumeNames().stream().sorted().map(n -> new ExportInfo(n, describe(n))).toList();
-        }
-        return agent.servedVolumes().stream()
-                .sorted(Comparator.comparing(ReplicatedVolume::name))
-                .map(v -> new ExportInfo(v.name(), describe(v.name())))
+        return list(null);
+    }
+
+    /** The volumes {@code client} may attach (all of them for a null client, this node's own query). */
+    @Override
+    public List<ExportInfo> list(SocketAddress client) {
+        java.util.stream.Stream<String> names = forward ? agent.cachedVolumeNames().stream()
+                : agent.servedVolumes().stream().map(ReplicatedVolume::name);
+        return names.sorted()
+                .filter(n -> client == null || agent.cachedVolume(n).map(r -> mayAttach(r, client)).orElse(false))
+                .map(n -> new ExportInfo(n, describe(n)))
                 .toList();
+    }
+
+    @Override
+    public boolean mayOpen(String export, SocketAddress client) {
+        String name = export.endsWith(OWNER_ONLY) ? export.substring(0, export.length() - OWNER_ONLY.length()) : export;
+        return !VolumeNames.isValid(name) || agent.cachedVolume(name).map(r -> mayAttach(r, client)).orElse(true);
+    }
+
+    /**
+     * Whether {@code client} may attach the volume: this node's allow list and the volume's, where
+     * set, both name the client's address; or the client is a node of the cluster (a forwarder,
+     * which checked its own client).
+     */
+    private boolean mayAttach(VolumeRecord r, SocketAddress client) {
+        if (r.allow().isEmpty() && allow.isAnyone() || !(client instanceof java.net.InetSocketAddress a)
+                || a.getAddress() == null) {
+            return true;
+        }
+        if (allow.allows(a.getAddress()) && AllowList.of(r.allow()).allows(a.getAddress())) {
+            return true;
+        }
+        String host = a.getAddress().getHostAddress();
+        return agent.cachedNodes().values().stream().anyMatch(n -> host.equals(n.host()) || isAddressOf(n.host(), a));
+    }
+
+    private static boolean isAddressOf(String host, java.net.InetSocketAddress a) {
+        try {
+            return java.net.InetAddress.getByName(host).equals(a.getAddress());
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
     }
 
     @Override
@@ -78,6 +118,11 @@ final class ClusterExports implements ExportProvider {
         Optional<ReplicatedVolume> served = agent.served(name);
         boolean servedHere = served.isPresent() && !served.get().isStopped();
         Optional<VolumeRecord> record = agent.cachedVolume(name);
+        if (record.isPresent() && !mayAttach(record.get(), client)) {
+            log.info("refused {} for volume {}: not in its allow list {}", address(client), name,
+                    AllowList.of(record.get().allow()));
+            throw new ExportUnavailableException("no such volume here"); // tells nothing it may not know
+        }
         if (forward && !ownerOnly && record.isPresent()
                 && (servedHere || record.get().state() == io.hablock.cluster.model.VolumeState.READY)) {
             // An application's connection follows the volume: served here while this node owns

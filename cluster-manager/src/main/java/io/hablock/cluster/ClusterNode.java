@@ -11,6 +11,8 @@ import io.hablock.cluster.metrics.NodeMetrics;
 import io.hablock.cluster.metrics.PrometheusEndpoint;
 import io.hablock.cluster.replication.ReplicationClient;
 import io.hablock.cluster.replication.ReplicationServer;
+import io.hablock.cluster.security.ClusterSecret;
+import io.hablock.cluster.security.ClusterTls;
 import io.hablock.nbd.server.NbdServer;
 import io.hablock.nbd.server.NbdServerConfig;
 import io.netty.util.concurrent.DefaultThreadFactory;
@@ -56,14 +58,20 @@ public final class ClusterNode implements AutoCloseable {
      * @param forward serve volumes owned elsewhere too, forwarding to the owner (a host endpoint);
      *     otherwise a client asking for one is told where it is
      * @param delays test-only delays at named steps ({@link TestDelays#NONE} outside tests)
+     * @param secretFile the cluster's credentials ({@link ClusterSecret}); a node that starts the
+     *     embedded ZooKeeper creates them there when missing, a node that joins needs them
+     * @param allow the NBD clients this node serves (the cluster's nodes always); a volume's own
+     *     list applies too
      */
     public record Config(Path dataDir, String name, String advertiseHost, NbdServerConfig nbd,
             InetSocketAddress replicationListen, InetSocketAddress metricsListen, String zkConnect, InetSocketAddress embeddedZkListen, String cluster,
             Duration sessionTimeout, long capacityBytes, Duration replicationTimeout, boolean readOnly,
-            long rebuildBytesPerSecond, boolean forward, TestDelays delays) {
+            long rebuildBytesPerSecond, boolean forward, TestDelays delays, Path secretFile, AllowList allow) {
 
         public Config {
             delays = delays == null ? TestDelays.NONE : delays;
+            secretFile = secretFile == null ? Path.of(ClusterSecret.DEFAULT_FILE) : secretFile;
+            allow = allow == null ? AllowList.ANYONE : allow;
         }
 
         /** Without test delays. */
@@ -72,13 +80,29 @@ public final class ClusterNode implements AutoCloseable {
                 InetSocketAddress embeddedZkListen, String cluster, Duration sessionTimeout, long capacityBytes,
                 Duration replicationTimeout, boolean readOnly, long rebuildBytesPerSecond, boolean forward) {
             this(dataDir, name, advertiseHost, nbd, replicationListen, metricsListen, zkConnect, embeddedZkListen, cluster,
-                    sessionTimeout, capacityBytes, replicationTimeout, readOnly, rebuildBytesPerSecond, forward, TestDelays.NONE);
+                    sessionTimeout, capacityBytes, replicationTimeout, readOnly, rebuildBytesPerSecond, forward, TestDelays.NONE,
+                    null, null);
         }
 
         /** The same settings with test-only delays. */
         public Config withDelays(TestDelays d) {
             return new Config(dataDir, name, advertiseHost, nbd, replicationListen, metricsListen, zkConnect, embeddedZkListen,
-                    cluster, sessionTimeout, capacityBytes, replicationTimeout, readOnly, rebuildBytesPerSecond, forward, d);
+                    cluster, sessionTimeout, capacityBytes, replicationTimeout, readOnly, rebuildBytesPerSecond, forward, d,
+                    secretFile, allow);
+        }
+
+        /** The same settings with the cluster's credentials in {@code file}. */
+        public Config withSecretFile(Path file) {
+            return new Config(dataDir, name, advertiseHost, nbd, replicationListen, metricsListen, zkConnect, embeddedZkListen,
+                    cluster, sessionTimeout, capacityBytes, replicationTimeout, readOnly, rebuildBytesPerSecond, forward, delays,
+                    file, allow);
+        }
+
+        /** The same settings serving only the NBD clients in {@code list} (and the cluster's nodes). */
+        public Config withAllow(AllowList list) {
+            return new Config(dataDir, name, advertiseHost, nbd, replicationListen, metricsListen, zkConnect, embeddedZkListen,
+                    cluster, sessionTimeout, capacityBytes, replicationTimeout, readOnly, rebuildBytesPerSecond, forward, delays,
+                    secretFile, list);
         }
 
         /** Without forwarding. */
@@ -139,13 +163,35 @@ public final class ClusterNode implements AutoCloseable {
         store = BlockStore.open(config.dataDir());
         nodeId = NodeIds.loadOrCreate(config.dataDir());
         String connect = config.zkConnect();
+        ClusterSecret secret;
         if (connect == null) {
+            // A new cluster: its first node makes the credentials every other node joins with.
+            boolean existed = Files.exists(config.secretFile());
+            secret = ClusterSecret.createIfAbsent(config.secretFile());
+            if (!existed) {
+                log.info("created the cluster's credentials in {} (CA {}): copy that file to every node that joins",
+                        config.secretFile(), secret.fingerprint());
+            }
             embeddedZk = EmbeddedZooKeeper.start(config.dataDir().resolve("zookeeper"), config.embeddedZkListen(),
-                    (int) config.sessionTimeout().toMillis() * 4);
+                    (int) config.sessionTimeout().toMillis() * 4, secret);
             connect = embeddedZk.connectString();
+        } else {
+            secret = ClusterSecret.load(config.secretFile());
         }
-        cluster = ClusterClient.connect(connect, config.cluster(), config.sessionTimeout(), ClusterClient.DEFAULT_CONNECT_TIMEOUT);
-        replicationClient = new ReplicationClient(config.replicationTimeout());
+        cluster = ClusterClient.connect(connect, config.cluster(), config.sessionTimeout(), ClusterClient.DEFAULT_CONNECT_TIMEOUT,
+                secret);
+        try {
+            int opened = ZkAcls.secureTree(cluster.curator(), cluster.paths().root(), secret);
+            if (opened > 0) {
+                log.warn("cluster '{}' was open to anyone in ZooKeeper (made before ACLs): {} znodes now carry its ACL",
+                        config.cluster(), opened);
+            }
+        } catch (Exception e) {
+            throw new ClusterException("cannot set the ACLs of cluster '" + config.cluster() + "' in ZooKeeper: "
+                    + e.getMessage(), e);
+        }
+        ClusterTls tls = ClusterTls.forNode(secret, nodeId, java.util.List.of(config.advertiseHost()));
+        replicationClient = new ReplicationClient(config.replicationTimeout(), tls);
         if (!config.delays().isEmpty()) {
             log.warn("TEST DELAYS ACTIVE (--test-delay): {}; never run a production node like this", config.delays());
         }
@@ -160,9 +206,9 @@ public final class ClusterNode implements AutoCloseable {
             }
             agent.requestPass();
         });
-        replicationServer = new ReplicationServer(config.replicationListen(), agent::copy).start();
+        replicationServer = new ReplicationServer(config.replicationListen(), agent::copy, tls, agent).start();
         forwarding = new ForwardingLinks(nbdTls.client());
-        nbd = new NbdServer(config.nbd(), new ClusterExports(agent, config.readOnly(), metrics, config.forward(), forwarding),
+        nbd = new NbdServer(config.nbd(), new ClusterExports(agent, config.readOnly(), metrics, config.forward(), forwarding, config.allow()),
                 nbdTls.server())
                 .start();
         replicationClient.sendFromLoopsOf(nbd.eventLoops()); // an owner's writes go out from their connection's thread

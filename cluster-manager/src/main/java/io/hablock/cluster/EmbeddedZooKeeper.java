@@ -1,5 +1,6 @@
 package io.hablock.cluster;
 
+import io.hablock.cluster.security.ClusterSecret;
 import java.io.IOException;
 import java.net.BindException;
 import java.net.InetSocketAddress;
@@ -36,9 +37,10 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
      *
      * @param listen client address; port 0 picks a free one
      * @param maxSessionTimeoutMs the longest session a client may ask for
+     * @param secret the cluster's credentials: only they may read or change anything (the root's ACL)
      */
-    public static EmbeddedZooKeeper start(Path dataDir, InetSocketAddress listen, int maxSessionTimeoutMs)
-            throws IOException {
+    public static EmbeddedZooKeeper start(Path dataDir, InetSocketAddress listen, int maxSessionTimeoutMs,
+            ClusterSecret secret) throws IOException {
         // No admin web server, and the four-letter words operators use for health checks.
         System.setProperty("zookeeper.admin.enableServer", "false");
         System.setProperty("zookeeper.4lw.commands.whitelist", "ruok,srvr,stat,mntr");
@@ -61,6 +63,12 @@ public final class EmbeddedZooKeeper implements AutoCloseable {
             throw new IOException("interrupted while starting ZooKeeper", e);
         }
         EmbeddedZooKeeper zk = new EmbeddedZooKeeper(server, factory);
+        try {
+            ZkAcls.lockRoot(zk.connectString(), secret);
+        } catch (ClusterException e) {
+            zk.close();
+            throw e;
+        }
         log.info("embedded ZooKeeper listening on {} (data in {})", zk.connectString(), dataDir);
         return zk;
     }

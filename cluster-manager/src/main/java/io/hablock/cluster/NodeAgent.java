@@ -7,6 +7,8 @@ import io.hablock.cluster.model.NodeInfo;
 import io.hablock.cluster.model.ReplicaState;
 import io.hablock.cluster.model.VolumeRecord;
 import io.hablock.cluster.model.VolumeState;
+import io.hablock.cluster.model.Versioned;
+import io.hablock.cluster.replication.ChangeAuthorizer;
 import io.hablock.cluster.replication.ReplicationClient;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
@@ -37,7 +39,7 @@ import org.slf4j.LoggerFactory;
  * The cached catalogue the pass reads is a hint: every decision that could add a copy to a
  * served volume's set, or start serving, reads ZooKeeper afresh.
  */
-final class NodeAgent implements AutoCloseable {
+final class NodeAgent implements AutoCloseable, ChangeAuthorizer {
     private static final Logger log = LoggerFactory.getLogger(NodeAgent.class);
     private static final long PERIOD_MS = 10_000; // a safety net: ZooKeeper events trigger the passes
 
@@ -96,6 +98,35 @@ final class NodeAgent implements AutoCloseable {
     /** The open local copy of a volume, for the replication channel; null when not placed here. */
     LocalVolume copy(UUID volume) {
         return copies.copy(volume);
+    }
+
+    /**
+     * Whether {@code sender} is the owner the cached catalogue names for the volume of the local
+     * copy {@code volume}. With no copy here, the replication server answers that itself.
+     */
+    @Override
+    public boolean mayChangeCached(UUID volume, String sender) {
+        LocalVolume copy = copies.copy(volume);
+        return copy == null || isOwner(cachedVolume(copy.metadata().name()), volume, sender);
+    }
+
+    /** Like {@link #mayChangeCached}, from ZooKeeper itself. */
+    @Override
+    public boolean mayChange(UUID volume, String sender) {
+        LocalVolume copy = copies.copy(volume);
+        if (copy == null) {
+            return true;
+        }
+        try {
+            return isOwner(cluster.volume(copy.metadata().name()).map(Versioned::value), volume, sender);
+        } catch (ClusterException e) {
+            log.warn("cannot check who owns volume {}: {}", volume, e.getMessage());
+            return false;
+        }
+    }
+
+    private static boolean isOwner(Optional<VolumeRecord> record, UUID volume, String sender) {
+        return record.isPresent() && volume.equals(record.get().uuid()) && sender.equals(record.get().owner());
     }
 
     /** The volume this node serves under that name, if it owns it. */

@@ -103,7 +103,7 @@ final class Rebuild implements Runnable {
 
     /** Chunk size of the comparison: 4 KiB up to 1 GiB volumes, so a delta resync sends little. */
     static long chunkSize(long volumeSize) {
-        long chunk = 4096;
+        long chunk = 4096; // the owner may ask its copies for chunks this small; no one else may
         while (volumeSize / chunk > (256 << 10) && chunk < (64 << 20)) {
             chunk <<= 1;
         }

@@ -21,6 +21,8 @@ import org.apache.curator.utils.ZKPaths;
 public final class ZkPaths {
     /** The cluster name when none is given. */
     public static final String DEFAULT_CLUSTER = "default";
+    /** The parent of every cluster's root. */
+    static final String ROOT = "/hablock";
     private static final Pattern CLUSTER_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
     static final String EVENT_PREFIX = "evt-";
     static final String VDISK_PREFIX = "vd-";
@@ -33,7 +35,7 @@ public final class ZkPaths {
             throw new IllegalArgumentException("invalid cluster name '" + cluster
                     + "': use letters, digits, '.', '_' or '-' (at most 64)");
         }
-        this.root = "/hablock/" + cluster;
+        this.root = ROOT + "/" + cluster;
     }
 
     public String root() {

@@ -8,6 +8,7 @@ import io.hablock.cluster.model.ReplicaState;
 import io.hablock.cluster.model.Versioned;
 import io.hablock.cluster.model.VolumeRecord;
 import io.hablock.cluster.model.VolumeState;
+import io.hablock.cluster.security.TestSecrets;
 import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.HashSet;
@@ -42,7 +43,7 @@ class ClusterClientTest {
     @BeforeEach
     void connect() throws Exception {
         client = ClusterClient.connect(zk.getConnectString(), "c" + (++clusters), Duration.ofSeconds(10),
-                Duration.ofSeconds(5));
+                Duration.ofSeconds(5), TestSecrets.secret());
     }
 
     @AfterEach
@@ -142,9 +143,50 @@ class ClusterClientTest {
         long start = System.nanoTime();
         int closedPort = port;
         assertThatThrownBy(() -> ClusterClient.connect("127.0.0.1:" + closedPort, "x", Duration.ofSeconds(10),
-                Duration.ofSeconds(2)))
+                Duration.ofSeconds(2), TestSecrets.secret()))
                 .isInstanceOf(ClusterException.class)
                 .hasMessageStartingWith("cannot reach ZooKeeper at 127.0.0.1:" + closedPort + " within 2 s");
         assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
     }
+
+    @Test
+    void whatAClientWithTheSecretCreatesNoAnonymousClientMayReadOrChange() throws Exception {
+        client.createVolume(VolumeRecord.pending("private", "vd1", 1 << 20, 1));
+        String record = client.paths().volume("private");
+        try (org.apache.curator.framework.CuratorFramework anonymous = anonymous()) {
+            assertThatThrownBy(() -> anonymous.getData().forPath(record))
+                    .isInstanceOf(org.apache.zookeeper.KeeperException.NoAuthException.class);
+            assertThatThrownBy(() -> anonymous.delete().forPath(record))
+                    .isInstanceOf(org.apache.zookeeper.KeeperException.NoAuthException.class);
+            assertThatThrownBy(() -> anonymous.getChildren().forPath(client.paths().volumes()))
+                    .isInstanceOf(org.apache.zookeeper.KeeperException.NoAuthException.class);
+        }
+        assertThat(client.volume("private")).isPresent();
+    }
+
+    @Test
+    void aClusterMadeBeforeACLsIsClosedByItsFirstNodeWithCredentials() throws Exception {
+        ZkPaths old = new ZkPaths("before-acls");
+        try (org.apache.curator.framework.CuratorFramework anonymous = anonymous()) {
+            anonymous.create().creatingParentsIfNeeded().forPath(old.volume("v1"), "{}".getBytes());
+            anonymous.create().creatingParentsIfNeeded().forPath(old.member("n1"), "{}".getBytes());
+            assertThat(ZkAcls.secureTree(client.curator(), old.root(), TestSecrets.secret())).isEqualTo(5);
+            assertThat(ZkAcls.secureTree(client.curator(), old.root(), TestSecrets.secret())).isZero();
+            assertThatThrownBy(() -> anonymous.getData().forPath(old.volume("v1")))
+                    .isInstanceOf(org.apache.zookeeper.KeeperException.NoAuthException.class);
+            assertThatThrownBy(() -> anonymous.delete().forPath(old.member("n1")))
+                    .isInstanceOf(org.apache.zookeeper.KeeperException.NoAuthException.class);
+        }
+        assertThat(client.curator().getData().forPath(old.volume("v1"))).isEqualTo("{}".getBytes());
+    }
+
+    /** A client without credentials, as {@code zkCli.sh} is. */
+    private static org.apache.curator.framework.CuratorFramework anonymous() throws InterruptedException {
+        org.apache.curator.framework.CuratorFramework c = org.apache.curator.framework.CuratorFrameworkFactory.newClient(
+                zk.getConnectString(), new org.apache.curator.retry.RetryOneTime(100));
+        c.start();
+        c.blockUntilConnected();
+        return c;
+    }
+
 }

@@ -53,7 +53,7 @@ class ClusterNodeTest {
     private ClusterNode startNode(String name) throws IOException {
         InetSocketAddress any = new InetSocketAddress("127.0.0.1", 0);
         return ClusterNode.start(new ClusterNode.Config(dir.resolve(name), name, "127.0.0.1", NbdServerConfig.defaults(any),
-                any, null, zk.getConnectString(), null, "test", Duration.ofSeconds(2), 64L << 30, Duration.ofSeconds(2), false, 0));
+                any, null, zk.getConnectString(), null, "test", Duration.ofSeconds(2), 64L << 30, Duration.ofSeconds(2), false, 0).withSecretFile(io.hablock.cluster.security.TestSecrets.file()));
     }
 
     @AfterEach
@@ -124,7 +124,7 @@ class ClusterNodeTest {
         InetSocketAddress any = new InetSocketAddress("127.0.0.1", 0);
         ClusterNode endpoint = ClusterNode.start(new ClusterNode.Config(dir.resolve("e"), "e", "127.0.0.1",
                 NbdServerConfig.defaults(any), any, null, zk.getConnectString(), null, "test", Duration.ofSeconds(2), -1,
-                Duration.ofSeconds(2), false, 0, true));
+                Duration.ofSeconds(2), false, 0, true).withSecretFile(io.hablock.cluster.security.TestSecrets.file()));
         nodes.add(endpoint);
         await().atMost(Duration.ofSeconds(10)).until(() -> client().liveNodes().containsKey(endpoint.nodeId()));
 
@@ -206,7 +206,8 @@ class ClusterNodeTest {
         VolumeRecord v = new ClusterAdmin(client()).createVolume("fenced", 16 * MIB, 2, Duration.ofSeconds(30));
         String copyId = v.replicas().keySet().stream().filter(id -> !id.equals(v.owner())).findFirst().orElseThrow();
         ClusterNode copy = node(copyId);
-        try (ReplicationClient stale = new ReplicationClient(Duration.ofSeconds(5))) {
+        try (ReplicationClient stale = new ReplicationClient(Duration.ofSeconds(5),
+                io.hablock.cluster.security.TestSecrets.node(v.owner()))) {
             ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
                     () -> stale.write(copy.replicationAddress(), v.uuid(), io.hablock.blockstore.Generation.of(v.epoch() - 1), 0,
                             ByteBuffer.wrap(new byte[4096]).put(0, (byte) 7), false).get());

@@ -45,7 +45,7 @@ class FailoverTest {
         InetSocketAddress any = new InetSocketAddress("127.0.0.1", 0);
         return ClusterNode.start(new ClusterNode.Config(dir.resolve(name), name, "127.0.0.1", NbdServerConfig.defaults(any),
                 any, null, zk.getConnectString(), null, "test", Duration.ofSeconds(2), 64L << 30, Duration.ofSeconds(2),
-                false, 0));
+                false, 0).withSecretFile(io.hablock.cluster.security.TestSecrets.file()));
     }
 
     @AfterEach

@@ -43,7 +43,7 @@ class HandoverTest {
             // Meanwhile a newer owner (epoch + 1) fences this copy and writes version 2 to it, as
             // it does with every in-sync copy before and while it serves.
             try (io.hablock.cluster.replication.ReplicationClient newer = new io.hablock.cluster.replication.ReplicationClient(
-                    Duration.ofSeconds(5))) {
+                    Duration.ofSeconds(5), io.hablock.cluster.security.TestSecrets.node(v.owner()))) {
                 io.hablock.blockstore.Generation g = new io.hablock.blockstore.Generation(v.epoch() + 1, 1);
                 java.net.InetSocketAddress at = owner.replicationAddress();
                 newer.fence(new java.net.InetSocketAddress("127.0.0.1", at.getPort()), v.uuid(), g).get(10, TimeUnit.SECONDS);

@@ -86,7 +86,8 @@ final class TestCluster implements AutoCloseable {
         InetSocketAddress any = new InetSocketAddress("127.0.0.1", 0);
         ClusterNode n = ClusterNode.start(new ClusterNode.Config(dir.resolve(spec.name()), spec.name(), "127.0.0.1",
                 NbdServerConfig.defaults(any), any, null, zk.getConnectString(), null, "test", sessionTimeout,
-                spec.capacityBytes(), Duration.ofSeconds(2), spec.readOnly(), rebuildRate, spec.forward(), spec.delays()));
+                spec.capacityBytes(), Duration.ofSeconds(2), spec.readOnly(), rebuildRate, spec.forward(), spec.delays(),
+                io.hablock.cluster.security.TestSecrets.file(), null));
         nodes.add(n);
         return n;
     }

@@ -15,6 +15,19 @@ public interface ExportProvider {
     /** Exports a client may connect to, in a stable order. */
     List<ExportInfo> list();
 
+    /** The exports {@code client} may connect to (a provider may hide the others), in a stable order. */
+    default List<ExportInfo> list(java.net.SocketAddress client) {
+        return list();
+    }
+
+    /**
+     * Whether {@code client} may see and open the export: the server answers INFO, GO and
+     * EXPORT_NAME for another as for an export that does not exist.
+     */
+    default boolean mayOpen(String name, java.net.SocketAddress client) {
+        return true;
+    }
+
     /**
      * Opens a handle on an export; each connection gets its own handle and closes it.
      *

@@ -4,6 +4,7 @@ import io.hablock.cluster.ClusterClient;
 import io.hablock.cluster.ClusterException;
 import io.hablock.cluster.ZkPaths;
 import io.hablock.cluster.model.NodeInfo;
+import io.hablock.cluster.security.ClusterSecret;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -15,6 +16,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code hablock cluster up --nodes N}: ZooKeeper plus N node processes on 127.0.0.11, .12, ... */
@@ -55,6 +57,9 @@ public final class ClusterUpCommand implements Callable<Integer> {
     @Option(names = "--node-heap", paramLabel = "SIZE", defaultValue = "256m", description = "Java heap per node (default ${DEFAULT-VALUE}).")
     String nodeHeap;
 
+    @Mixin
+    SecretFileOption secret;
+
     @Override
     public Integer call() throws Exception {
         if (nodes < 1 || nodes > 20) {
@@ -73,15 +78,18 @@ public final class ClusterUpCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--ip-base must be a 127.x.y.z address with room for " + nodes + " nodes after it");
         }
         String zk = "127.0.0.1:" + zkPort;
+        ClusterSecret credentials = secret.createIfAbsent();
+        String secretFile = secret.file().toAbsolutePath().toString();
         List<LocalCluster.Proc> started = new ArrayList<>();
         try {
             started.add(launch("zookeeper", List.of("-Xmx128m"), List.of("zookeeper", "--data-dir",
-                    dir.resolve("zookeeper").toString(), "--listen", zk)));
+                    dir.resolve("zookeeper").toString(), "--listen", zk, "--secret-file", secretFile)));
             new LocalCluster(zk, started).write(dir);
             for (int i = 1; i <= nodes; i++) {
                 String ip = base[0] + "." + base[1] + "." + base[2] + "." + (Integer.parseInt(base[3]) + i);
                 List<String> args = new ArrayList<>(List.of("server", "--data-dir", dir.resolve("v" + i).toString(),
-                        "--name", "v" + i, "--listen", ip + ":10809", "--zk", zk, "--session-timeout", sessionTimeout));
+                        "--name", "v" + i, "--listen", ip + ":10809", "--zk", zk, "--session-timeout", sessionTimeout,
+                        "--secret-file", secretFile));
                 if (capacity != null) {
                     args.addAll(List.of("--capacity", capacity));
                 }
@@ -91,14 +99,14 @@ public final class ClusterUpCommand implements Callable<Integer> {
                 started.add(launch("v" + i, List.of("-Xmx" + nodeHeap, "-XX:MaxDirectMemorySize=512m"), args));
                 new LocalCluster(zk, started).write(dir);
             }
-            awaitNodes(zk, started);
+            awaitNodes(zk, started, credentials);
         } catch (Exception e) {
             ClusterDownCommand.stop(started, System.err);
             LocalCluster.delete(dir);
             throw e;
         }
         System.out.println("local cluster up: " + nodes + " node(s), ZooKeeper " + zk + ", logs and data in " + dir);
-        new CommandLine(new NodeLsCommand()).execute("--zk", zk);
+        new CommandLine(new NodeLsCommand()).execute("--zk", zk, "--secret-file", secretFile);
         return 0;
     }
 
@@ -115,7 +123,7 @@ public final class ClusterUpCommand implements Callable<Integer> {
         return LocalCluster.launch(name, cmd, dir.resolve(name + ".log"));
     }
 
-    private void awaitNodes(String zk, List<LocalCluster.Proc> procs) throws Exception {
+    private void awaitNodes(String zk, List<LocalCluster.Proc> procs, ClusterSecret credentials) throws Exception {
         long deadline = System.nanoTime() + READY.toNanos();
         ClusterClient cluster = null;
         try {
@@ -127,7 +135,8 @@ public final class ClusterUpCommand implements Callable<Integer> {
                 }
                 if (cluster == null) {
                     try {
-                        cluster = ClusterClient.connect(zk, ZkPaths.DEFAULT_CLUSTER, Duration.ofSeconds(10), Duration.ofSeconds(2));
+                        cluster = ClusterClient.connect(zk, ZkPaths.DEFAULT_CLUSTER, Duration.ofSeconds(10), Duration.ofSeconds(2),
+                                credentials);
                     } catch (ClusterException e) {
                         // ZooKeeper still starting
                     }

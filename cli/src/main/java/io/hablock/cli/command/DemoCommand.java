@@ -8,6 +8,7 @@ import io.hablock.cli.demo.LocalNodes;
 import io.hablock.cli.demo.Narrator;
 import io.hablock.cluster.ClusterClient;
 import io.hablock.cluster.ZkPaths;
+import io.hablock.cluster.security.ClusterSecret;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -100,7 +101,7 @@ public final class DemoCommand implements Callable<Integer> {
                     + sessionTimeout + ", data and logs in " + dir);
             startCluster(say, zk);
             try (ClusterClient cluster = ClusterClient.connect(zkAddress, ZkPaths.DEFAULT_CLUSTER, Duration.ofSeconds(10),
-                    Duration.ofSeconds(10))) {
+                    Duration.ofSeconds(10), ClusterSecret.load(SecretFileOption.defaultFile()))) {
                 FailoverStory.Outcome outcome = new FailoverStory(cluster, zkAddress, new Processes(), say, checks, session,
                         bytes, ThreadLocalRandom.current().nextLong()).run();
                 summary(say, outcome, checks, session);

@@ -31,7 +31,9 @@ import sun.misc.Signal;
         description = {"Run a hablock node: stores copies in DATA_DIR, serves the volumes it owns over NBD, "
                 + "replicates their writes to the other copies.",
                 "Without --zk it starts an embedded ZooKeeper and is a one-node cluster that other nodes may join "
-                        + "(--zk THIS_HOST:2181).",
+                        + "(--zk THIS_HOST:2181, with a copy of its --secret-file, which it makes if missing).",
+                "Replication between nodes is mutual TLS with certificates of the cluster CA; ZooKeeper's znodes "
+                        + "carry ACLs for the cluster's secret.",
                 "Stops cleanly on SIGTERM/SIGINT: in-flight requests finish, volumes are synced, exit 0."})
 public final class ServerCommand implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(ServerCommand.class);
@@ -123,6 +125,15 @@ public final class ServerCommand implements Callable<Integer> {
     boolean readOnly;
 
     @Mixin
+    SecretFileOption secret;
+
+    @Option(names = "--allow", paramLabel = "CIDR[,CIDR...]|any", defaultValue = "any",
+            description = {"NBD clients this node serves (default ${DEFAULT-VALUE}); others are told no export exists "
+                    + "and list none. The cluster's nodes (forwarding for their own clients) always pass. A volume's "
+                    + "own list (`volume allow`) applies too."})
+    String allow;
+
+    @Mixin
     NbdTlsOptions tls;
 
     /** Test-only delays at named steps (races made to happen every run); hidden from --help. */
@@ -158,7 +169,8 @@ public final class ServerCommand implements Callable<Integer> {
                 advertise == null ? advertisedHost(nbd) : advertise, nbdConfig, replication, metrics, zk, embeddedZk, cluster,
                 session, noCopies ? -1 : capacity == null ? 0 : Sizes.parse(capacity), Durations.parse(replicationTimeout, "--replication-timeout"),
                 readOnly, rebuildRate.strip().equals("0") ? 0 : Sizes.parse(rebuildRate), forward)
-                .withDelays(io.hablock.cluster.TestDelays.parse(testDelays));
+                .withDelays(io.hablock.cluster.TestDelays.parse(testDelays)).withSecretFile(secret.file())
+                .withAllow(io.hablock.cluster.AllowList.parse(allow));
         io.hablock.nbd.tls.NodeTls nbdTls = tls.load();
         CountDownLatch stop = new CountDownLatch(1);
         Signal.handle(new Signal("TERM"), s -> stop.countDown());

@@ -1,5 +1,6 @@
 package io.hablock.cli.command;
 
+import io.hablock.cluster.AllowList;
 import io.hablock.cluster.ClusterAdmin;
 import io.hablock.cluster.ClusterClient;
 import io.hablock.cluster.ClusterException;
@@ -41,6 +42,10 @@ public final class VolumeCreateCommand implements Callable<Integer> {
             description = "Give up (and withdraw the request) when not ready by then (default ${DEFAULT-VALUE}).")
     String timeout;
 
+    @Option(names = "--allow", paramLabel = "CIDR[,CIDR...]|any", defaultValue = "any",
+            description = "NBD clients that may attach it (default ${DEFAULT-VALUE}; see `volume allow`).")
+    String allow;
+
     @Option(names = "--json", description = "Print the new volume as JSON.")
     boolean json;
 
@@ -48,9 +53,10 @@ public final class VolumeCreateCommand implements Callable<Integer> {
     public Integer call() throws ClusterException {
         long bytes = ClusterAdmin.parseSize(size); // a bad size is refused before the cluster is asked
         Duration limit = Durations.parse(timeout, "--timeout");
+        AllowList allowed = AllowList.parse(allow);
         try (ClusterClient cluster = options.connect()) {
             VolumeRecord r = new ClusterAdmin(cluster).createVolume(name, bytes, copies,
-                    minCopies == null ? VolumeRecord.defaultMinCopies(copies) : minCopies, limit);
+                    minCopies == null ? VolumeRecord.defaultMinCopies(copies) : minCopies, limit, allowed);
             VolumeView v = VolumeView.of(r, cluster.members(), List.of());
             Output.print(v, json, () -> "volume " + v.name() + " (" + v.vdisk() + ") created: " + v.size() + ", "
                     + v.type() + " on " + v.copiesColumn() + ", owner " + v.owner() + ", uuid " + v.uuid());

@@ -37,6 +37,7 @@ public final class VolumeInfoCommand implements Callable<Integer> {
                 "state:    " + v.state() + ", " + v.health(),
                 "owner:    " + v.owner() + (v.ownerId() == null ? "" : " (" + v.ownerId() + ")") + ", epoch " + v.epoch(),
                 "copies:   " + v.copiesColumn() + " (writes need " + v.minCopies() + " in sync)",
+                "allow:    " + (v.allow().isEmpty() ? "any client" : String.join(", ", v.allow())),
                 "attached: " + (v.attached().isEmpty() ? "nowhere" : String.join(", ", v.attached())),
                 "clients:  " + (v.clients().isEmpty() ? "none" : String.join(", ", v.clients())),
                 "created:  " + v.created()));

@@ -8,6 +8,7 @@ import io.hablock.cluster.model.NodeInfo;
 import io.hablock.cluster.model.ReplicaState;
 import io.hablock.cluster.model.VolumeRecord;
 import io.hablock.cluster.replication.ReplicationClient;
+import io.hablock.cluster.security.ClusterTls;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -41,10 +42,11 @@ public final class VolumeVerifyCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         long chunkSize = Sizes.parse(chunk);
-        if (chunkSize < 4096 || chunkSize > (64 << 20)) {
-            throw new IllegalArgumentException("--chunk must be between 4K and 64M");
+        if (chunkSize < (64 << 10) || chunkSize > (64 << 20)) {
+            throw new IllegalArgumentException("--chunk must be between 64K and 64M (copies hash no smaller chunks but for the owner)");
         }
-        try (ClusterClient cluster = options.connect(); ReplicationClient replication = new ReplicationClient(Duration.ofMinutes(10))) {
+        try (ClusterClient cluster = options.connect(); ReplicationClient replication = new ReplicationClient(Duration.ofMinutes(10),
+                ClusterTls.forAdmin(options.secret(), "hablock volume verify"))) {
             VolumeRecord r = cluster.volume(name).orElseThrow(() -> new ClusterException("no volume named '" + name + "'")).value();
             Map<String, Member> members = cluster.members();
             Map<String, NodeInfo> live = cluster.liveNodes();

@@ -19,12 +19,14 @@ import java.util.Map;
  * @param minCopies fewest in-sync copies with which writes are acknowledged
  * @param copyNodes node name to copy state ({@code in-sync}, {@code stale}, ...), the owner first
  * @param clients every NBD connection to the volume, forwarding nodes' included
+ * @param allow who may attach it (address blocks), empty for anyone
  * @param attached where applications have it: {@code NODE:DEVICE-OR-MOUNT-POINT} when the client
  *     said, else {@code NODE:CLIENT-ADDRESS}, NODE being the node whose endpoint they use
  */
 record VolumeView(String name, String vdisk, String uuid, String type, long sizeBytes, String size, String state,
         String health, String owner, String ownerId, long epoch, int minCopies, Map<String, String> copyNodes,
-        List<String> clients, List<String> attached, String created, Integer rebuildPercent, boolean served) {
+        List<String> clients, List<String> attached, String created, Integer rebuildPercent, boolean served,
+        List<String> allow) {
 
     static VolumeView of(VolumeRecord r, Map<String, Member> members, List<ClientSession> sessions) {
         return of(r, members, sessions, null);
@@ -45,7 +47,7 @@ record VolumeView(String name, String vdisk, String uuid, String type, long size
         return new VolumeView(r.name(), r.vdisk(), r.uuid().toString(), r.type(), r.sizeBytes(), Sizes.format(r.sizeBytes()),
                 r.state().label(), r.health(), r.owner() == null ? "-" : nameOf(r.owner(), members), r.owner(), r.epoch(),
                 r.minCopies(), copies, clients, attached, Instant.ofEpochMilli(r.created()).toString(), rebuild == null ? null : rebuild.percent(),
-                r.isServed());
+                r.isServed(), r.allow());
     }
 
     private static String nameOf(String id, Map<String, Member> members) {

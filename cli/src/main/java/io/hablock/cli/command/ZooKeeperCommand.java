@@ -9,13 +9,15 @@ import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import sun.misc.Signal;
 
 /** {@code hablock zookeeper}: a standalone ZooKeeper server, as {@code cluster up} runs it. */
 @Command(name = "zookeeper", mixinStandardHelpOptions = true,
         description = {"Run a standalone ZooKeeper server (for a local cluster or a test; production clusters use "
-                + "a ZooKeeper ensemble). Stops on SIGTERM/SIGINT."})
+                + "a ZooKeeper ensemble). Only the cluster's credentials (--secret-file, made if missing) may read or change "
+                + "anything in it. Stops on SIGTERM/SIGINT."})
 public final class ZooKeeperCommand implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(ZooKeeperCommand.class);
 
@@ -26,13 +28,16 @@ public final class ZooKeeperCommand implements Callable<Integer> {
             description = "Client address (default ${DEFAULT-VALUE}).")
     String listen;
 
+    @Mixin
+    SecretFileOption secret;
+
     @Override
     public Integer call() throws Exception {
         InetSocketAddress address = HostPort.resolve(HostPort.parse(listen, "127.0.0.1", ServerCommand.DEFAULT_ZK_PORT));
         CountDownLatch stop = new CountDownLatch(1);
         Signal.handle(new Signal("TERM"), s -> stop.countDown());
         Signal.handle(new Signal("INT"), s -> stop.countDown());
-        try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(dataDir, address, 60_000)) {
+        try (EmbeddedZooKeeper zk = EmbeddedZooKeeper.start(dataDir, address, 60_000, secret.createIfAbsent())) {
             log.info("ZooKeeper ready on {}", zk.connectString());
             stop.await();
         }

@@ -1,5 +1,6 @@
 package io.hablock.cli.acceptance;
 
+import io.hablock.cli.acceptance.support.TestCredentials;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -163,7 +164,8 @@ class ClusterTest {
         String controllerId = nodes().stream().filter(n -> n.get("name").asText().equals(controller))
                 .map(n -> n.get("id").asText()).findFirst().orElseThrow();
 
-        try (ClusterClient zk = ClusterClient.connect(cluster.zk(), "default", Duration.ofSeconds(10), Duration.ofSeconds(5))) {
+        try (ClusterClient zk = ClusterClient.connect(cluster.zk(), "default", Duration.ofSeconds(10), Duration.ofSeconds(5),
+                TestCredentials.secret())) {
             long start = System.nanoTime();
             cluster.kill(controller);
             // Polled in this JVM: a CLI per poll would add its own start-up to the figure.

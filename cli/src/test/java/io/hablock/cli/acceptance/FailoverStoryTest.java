@@ -1,5 +1,6 @@
 package io.hablock.cli.acceptance;
 
+import io.hablock.cli.acceptance.support.TestCredentials;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -42,7 +43,8 @@ class FailoverStoryTest {
     @BeforeAll
     static void up() throws Exception {
         cluster = LocalClusterProcesses.up(dir.resolve("cluster"), 4, "127.0.6");
-        zk = ClusterClient.connect(cluster.zk(), "default", Duration.ofSeconds(10), Duration.ofSeconds(5));
+        zk = ClusterClient.connect(cluster.zk(), "default", Duration.ofSeconds(10), Duration.ofSeconds(5),
+                TestCredentials.secret());
     }
 
     @AfterAll

@@ -7,7 +7,7 @@ import io.hablock.cli.acceptance.support.CommandResult;
 import io.hablock.cli.acceptance.support.HablockCli;
 import io.hablock.cli.acceptance.support.QemuIo;
 import io.hablock.cli.acceptance.support.ServerProcess;
-import io.hablock.cli.acceptance.support.TlsCertificates;
+import io.hablock.cli.acceptance.support.TestCredentials;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,7 +16,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code hablock server --tls require --tls-verify-peer}: a node that owns a volume and a node
- * that stores nothing and forwards to it, both requiring TLS with client certificates. qemu-io
+ * that stores nothing and forwards to it, both requiring TLS with client certificates, with
+ * certificates of the cluster's CA from {@code hablock cluster cert}. qemu-io
  * writes through the forwarding node (which reaches the owner through TLS with its own
  * certificate) and reads back through the owner; a plain client is refused.
  */
@@ -26,15 +27,18 @@ class NbdTlsTest {
 
     @Test
     void aForwardingNodeReachesAnOwnerThatRequiresTls() throws Exception {
-        TlsCertificates certs = TlsCertificates.create(dir.resolve("pki"));
-        String[] tls = {"--tls", "require", "--tls-certificates", certs.node().toString(), "--tls-verify-peer"};
+        Path node = dir.resolve("node-pki");
+        Path client = dir.resolve("client-pki");
+        clusterCert("node", "--host", "127.0.0.1,localhost", "--out", node.toString());
+        clusterCert("app", "--client", "--out", client.toString());
+        String[] tls = {"--tls", "require", "--tls-certificates", node.toString(), "--tls-verify-peer"};
         try (ServerProcess owner = ServerProcess.startWith(dir.resolve("owner"), tls)) {
             owner.createVolume("secret", "64M");
             List<String> join = new ArrayList<>(List.of("--zk", owner.zk(), "--no-copies"));
             join.addAll(List.of(tls));
             try (ServerProcess forwarder = ServerProcess.startWith(dir.resolve("forwarder"), join.toArray(String[]::new))) {
-                qemuIo(certs, forwarder.nbdPort(), QemuIo.write(0x5a, 1 << 20, 2 << 20));
-                CommandResult back = qemuIo(certs, owner.nbdPort(), QemuIo.read(0x5a, 1 << 20, 2 << 20));
+                qemuIo(client, forwarder.nbdPort(), QemuIo.write(0x5a, 1 << 20, 2 << 20));
+                CommandResult back = qemuIo(client, owner.nbdPort(), QemuIo.read(0x5a, 1 << 20, 2 << 20));
                 assertThat(back.stdout()).contains("read 2097152/2097152");
 
                 CommandResult plain = Command.of("nbdinfo", forwarder.nbdUri("secret")).run();
@@ -55,12 +59,22 @@ class NbdTlsTest {
                 "--tls-certificates", dir.resolve("nowhere").toString());
         assertThat(missing.exitCode()).isNotZero();
         assertThat(missing.stderrLines()).hasSize(1);
-        assertThat(missing.stderr()).contains("server-cert.pem is missing or unreadable");
+        assertThat(missing.stderr()).contains("server-key.pem is missing or unreadable");
     }
 
-    private static CommandResult qemuIo(TlsCertificates certs, int port, String command) {
+    /** {@code hablock cluster cert NAME ...} with the credentials the test nodes use. */
+    private static void clusterCert(String name, String... options) {
+        List<String> argv = new ArrayList<>(List.of("cluster", "cert", name, "--secret-file",
+                TestCredentials.file().toString()));
+        argv.addAll(List.of(options));
+        TestCredentials.secret();
+        CommandResult r = HablockCli.run(argv);
+        assertThat(r.exitCode()).as("cluster cert%s", r.describe()).isZero();
+    }
+
+    private static CommandResult qemuIo(Path clientDir, int port, String command) {
         CommandResult r = Command.of("qemu-io",
-                "--object", "tls-creds-x509,id=tls0,endpoint=client,dir=" + certs.client(),
+                "--object", "tls-creds-x509,id=tls0,endpoint=client,dir=" + clientDir,
                 "--image-opts", "driver=nbd,host=127.0.0.1,port=" + port + ",export=secret,tls-creds=tls0",
                 "-c", command).run();
         assertThat(r.exitCode()).as("qemu-io%s", r.describe()).isZero();

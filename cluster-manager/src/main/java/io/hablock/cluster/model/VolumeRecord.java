@@ -34,10 +34,11 @@ import java.util.UUID;
  *     lower has lost state (its data went back in time) and must not serve
  * @param handoverTo the node the controller asked the owner to hand the volume to (a move or a
  *     drain); the owner stops serving, then makes that node the owner itself. Else null
+ * @param allow the client address blocks that may attach the volume (CIDR); empty for anyone
  */
 public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes, int copies, VolumeState state,
         String owner, long epoch, Map<String, ReplicaState> replicas, long created, String error, long servedEpoch,
-        String desiredOwner, int minCopies, Generation generation, String handoverTo) {
+        String desiredOwner, int minCopies, Generation generation, String handoverTo, List<String> allow) {
 
     public VolumeRecord {
         Objects.requireNonNull(name, "name");
@@ -47,6 +48,7 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
         // Records written before these fields existed read as 0 and null.
         minCopies = minCopies <= 0 ? defaultMinCopies(copies) : minCopies;
         generation = generation == null ? Generation.ZERO : generation;
+        allow = allow == null ? List.of() : List.copyOf(allow);
     }
 
     /** Fewest in-sync copies for writes when none is asked for: 2 from 3 copies on, else 1. */
@@ -65,7 +67,7 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
             throw new IllegalArgumentException("--min-copies must be between 1 and the copy count " + copies);
         }
         return new VolumeRecord(name, UUID.randomUUID(), vdisk, sizeBytes, copies, VolumeState.PENDING, null, 0,
-                Map.of(), System.currentTimeMillis(), null, 0, null, minCopies, Generation.ZERO, null);
+                Map.of(), System.currentTimeMillis(), null, 0, null, minCopies, Generation.ZERO, null, List.of());
     }
 
     /** Placement: the first node is the owner; every copy starts as CREATING at epoch 1. */
@@ -145,6 +147,11 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
         return edit().handoverTo(node).build();
     }
 
+    /** Who may attach the volume: address blocks in canonical CIDR form, empty for anyone. */
+    public VolumeRecord withAllow(List<String> blocks) {
+        return edit().allow(blocks).build();
+    }
+
     /** The owner serves the volume at {@code e}. */
     public VolumeRecord withServed(long e) {
         return edit().servedEpoch(e).build();
@@ -213,6 +220,7 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
         private String desiredOwner;
         private Generation generation;
         private String handoverTo;
+        private List<String> allow;
 
         Editor(VolumeRecord r) {
             this.r = r;
@@ -225,6 +233,7 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
             this.desiredOwner = r.desiredOwner;
             this.generation = r.generation;
             this.handoverTo = r.handoverTo;
+            this.allow = r.allow;
         }
 
         Editor state(VolumeState v) {
@@ -272,9 +281,14 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
             return this;
         }
 
+        Editor allow(List<String> v) {
+            allow = v;
+            return this;
+        }
+
         VolumeRecord build() {
             return new VolumeRecord(r.name, r.uuid, r.vdisk, r.sizeBytes, r.copies, state, owner, epoch, replicas,
-                    r.created, error, servedEpoch, desiredOwner, r.minCopies, generation, handoverTo);
+                    r.created, error, servedEpoch, desiredOwner, r.minCopies, generation, handoverTo, allow);
         }
     }
 }

@@ -24,6 +24,12 @@ import java.util.concurrent.atomic.AtomicLong;
 final class CopyApplier {
     private static final Logger LOG = LoggerFactory.getLogger(CopyApplier.class);
     private static final long LOG_INTERVAL_NANOS = 1_000_000_000L;
+    /**
+     * The smallest chunk a copy hashes for CHECKSUMS asked by anyone but the volume's owner (who has
+     * the data anyway and asks for 4 KiB chunks in a delta resync): a hash of a few bytes gives
+     * them away.
+     */
+    static final long MIN_CHECKSUM_CHUNK = 64 << 10;
 
     private final CopyResolver copies;
     private final AtomicLong lastRefusalLog = new AtomicLong(System.nanoTime() - LOG_INTERVAL_NANOS);
@@ -123,7 +129,7 @@ final class CopyApplier {
     }
 
     /** Refusals are logged one line each, at most one a second; the rest are counted. */
-    private void refusal(String format, Object... args) {
+    void refusal(String format, Object... args) {
         long now = System.nanoTime();
         long last = lastRefusalLog.get();
         if (now - last >= LOG_INTERVAL_NANOS && lastRefusalLog.compareAndSet(last, now)) {

@@ -8,6 +8,8 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoop;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
 
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -55,12 +57,14 @@ final class PeerConnection {
         return peer;
     }
 
-    void connect(Bootstrap template) {
+    /** Connects through mutual TLS with {@code tls}; the connection is usable once the handshake is done. */
+    void connect(Bootstrap template, SslContext tls) {
         template.clone()
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         ch.pipeline()
+                                .addLast("tls", tls.newHandler(ch.alloc(), peer.getHostString(), peer.getPort()))
                                 .addLast("requests", RequestEncoder.INSTANCE)
                                 .addLast("replies", new ReplyDecoder())
                                 .addLast("complete", new ReplyHandler());
@@ -69,7 +73,14 @@ final class PeerConnection {
                 .connect(peer)
                 .addListener((ChannelFuture f) -> {
                     if (f.isSuccess()) {
-                        connected(f.channel());
+                        f.channel().pipeline().get(SslHandler.class).handshakeFuture().addListener(h -> {
+                            if (h.isSuccess()) {
+                                connected(f.channel());
+                            } else {
+                                f.channel().close();
+                                close("TLS handshake failed: " + describe(h.cause()), h.cause());
+                            }
+                        });
                     } else {
                         close("cannot connect: " + describe(f.cause()), f.cause());
                     }

@@ -1,6 +1,7 @@
 package io.hablock.cluster.replication;
 
 import io.hablock.blockstore.Generation;
+import io.hablock.cluster.security.ClusterTls;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
@@ -8,6 +9,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
+import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.EventExecutor;
 
 import java.net.InetSocketAddress;
@@ -44,14 +46,19 @@ public final class ReplicationClient implements AutoCloseable {
     private final EventLoopGroup group;
     private final EventLoop loop;
     private final Bootstrap bootstrap;
+    private final SslContext tls;
     private final Map<InetSocketAddress, PeerConnection> peers = new HashMap<>(); // loop only
     /** Connections of the shared event loops, per loop; each inner map is touched on its loop only. */
     private final Map<EventLoop, Map<InetSocketAddress, PeerConnection>> byLoop = new ConcurrentHashMap<>();
     private volatile EventLoopGroup shared;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    /** A client with its own one-thread event loop; {@code requestTimeout} also bounds connects. */
-    public ReplicationClient(Duration requestTimeout) {
+    /**
+     * A client with its own one-thread event loop; {@code requestTimeout} also bounds connects.
+     * Every connection is mutual TLS with {@code tls}'s certificate (copies accept no other).
+     */
+    public ReplicationClient(Duration requestTimeout, ClusterTls tls) {
+        this.tls = Objects.requireNonNull(tls, "tls").clientContext();
         if (requestTimeout.isNegative() || requestTimeout.isZero()) {
             throw new IllegalArgumentException("request timeout must be positive: " + requestTimeout);
         }
@@ -227,7 +234,7 @@ public final class ReplicationClient implements AutoCloseable {
         if (c == null) {
             c = new PeerConnection(p.peer(), on, requestTimeout, closing -> connections.remove(closing.peer(), closing));
             connections.put(p.peer(), c);
-            c.connect(on == loop ? bootstrap : bootstrap.clone(on));
+            c.connect(on == loop ? bootstrap : bootstrap.clone(on), tls);
         }
         c.submit(p);
     }

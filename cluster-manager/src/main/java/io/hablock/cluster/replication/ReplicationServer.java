@@ -1,5 +1,6 @@
 package io.hablock.cluster.replication;
 
+import io.hablock.cluster.security.ClusterTls;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
@@ -11,6 +12,8 @@ import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.flush.FlushConsolidationHandler;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.util.concurrent.GlobalEventExecutor;
 
 import org.slf4j.Logger;
@@ -37,8 +40,13 @@ public final class ReplicationServer implements AutoCloseable {
         STOPPED
     }
 
+    /** A connection that has not finished its TLS handshake by then is closed. */
+    private static final long HANDSHAKE_TIMEOUT_MS = 10_000;
+
     private final InetSocketAddress bindAddress;
     private final CopyApplier applier;
+    private final SslContext tls;
+    private final ChangeAuthorizer authorizer;
     private final OrderedLanes lanes;
     private final EventLoopGroup acceptGroup;
     private final EventLoopGroup ioGroup;
@@ -48,13 +56,20 @@ public final class ReplicationServer implements AutoCloseable {
     private Channel listener; // guarded by this
 
     /** A server with 2 disk threads. */
-    public ReplicationServer(InetSocketAddress bindAddress, CopyResolver copies) {
-        this(bindAddress, copies, 2);
+    public ReplicationServer(InetSocketAddress bindAddress, CopyResolver copies, ClusterTls tls, ChangeAuthorizer authorizer) {
+        this(bindAddress, copies, tls, authorizer, 2);
     }
 
-    /** @param diskThreads threads applying requests; one volume always uses the same one */
-    public ReplicationServer(InetSocketAddress bindAddress, CopyResolver copies, int diskThreads) {
+    /**
+     * @param tls this node's identity: clients must present a certificate of the same cluster CA
+     * @param authorizer who may change which volume (its owner)
+     * @param diskThreads threads applying requests; one volume always uses the same one
+     */
+    public ReplicationServer(InetSocketAddress bindAddress, CopyResolver copies, ClusterTls tls, ChangeAuthorizer authorizer,
+            int diskThreads) {
         this.bindAddress = Objects.requireNonNull(bindAddress, "bindAddress");
+        this.tls = Objects.requireNonNull(tls, "tls").serverContext();
+        this.authorizer = Objects.requireNonNull(authorizer, "authorizer");
         this.applier = new CopyApplier(Objects.requireNonNull(copies, "copies"));
         this.lanes = new OrderedLanes(diskThreads, "repl-disk");
         this.acceptGroup = Transports.group(1, "repl-accept");
@@ -81,10 +96,11 @@ public final class ReplicationServer implements AutoCloseable {
                     protected void initChannel(SocketChannel ch) {
                         connections.add(ch);
                         ch.pipeline()
+                                .addLast("tls", handshakeWithin(tls.newHandler(ch.alloc()), HANDSHAKE_TIMEOUT_MS))
                                 .addLast("flush", new FlushConsolidationHandler(64, true))
                                 .addLast("replies", ReplyEncoder.INSTANCE)
                                 .addLast("requests", new RequestDecoder())
-                                .addLast("apply", new RequestHandler(lanes, applier));
+                                .addLast("apply", new RequestHandler(lanes, applier, authorizer));
                     }
                 });
         try {
@@ -102,6 +118,12 @@ public final class ReplicationServer implements AutoCloseable {
         LOG.info("replication server listening on {} ({} transport)",
                 ReplicationException.describe(localAddress()), Transports.name());
         return this;
+    }
+
+    /** A TLS handler that closes its connection when the handshake takes longer than {@code ms} (even one never begun). */
+    private static SslHandler handshakeWithin(SslHandler h, long ms) {
+        h.setHandshakeTimeoutMillis(ms);
+        return h;
     }
 
     /** The bound address (with the actual port if 0 was asked for). */

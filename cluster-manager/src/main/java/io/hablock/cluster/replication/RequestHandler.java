@@ -1,7 +1,9 @@
 package io.hablock.cluster.replication;
 
+import io.hablock.cluster.security.ClusterTls;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.ssl.SslHandler;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -21,12 +23,15 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
 
     private final OrderedLanes lanes;
     private final CopyApplier applier;
+    private final ChangeAuthorizer authorizer;
+    private ClusterTls.Peer peer; // event loop only; known once the TLS handshake is done
     private int inFlight; // event loop only
     private long inFlightBytes; // event loop only
 
-    RequestHandler(OrderedLanes lanes, CopyApplier applier) {
+    RequestHandler(OrderedLanes lanes, CopyApplier applier, ChangeAuthorizer authorizer) {
         this.lanes = lanes;
         this.applier = applier;
+        this.authorizer = authorizer;
     }
 
     @Override
@@ -35,11 +40,31 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
             ctx.fireChannelRead(msg);
             return;
         }
+        if (peer == null) {
+            peer = ClusterTls.peer(ctx.pipeline().get(SslHandler.class)).orElse(null);
+            if (peer == null) { // the server requires a certificate: never happens past the handshake
+                r.payload().release();
+                ctx.close();
+                return;
+            }
+        }
         if (r.type() == MessageType.PING) {
             ctx.writeAndFlush(ReplicationReply.ok(r));
             return;
         }
-        if (appliesInline(r)) {
+        // Any member of the cluster may ask for checksums of 64 KiB chunks or more (volume verify);
+        // changes, and checksums of smaller chunks, come from the owner only.
+        boolean checked = r.type() == MessageType.CHECKSUMS && r.length() >= CopyApplier.MIN_CHECKSUM_CHUNK;
+        if (!checked && !peer.isNode()) {
+            r.payload().release();
+            ctx.writeAndFlush(r.type() == MessageType.CHECKSUMS
+                    ? ReplicationReply.refused(r, ReplyStatus.INVALID_REQUEST,
+                            "checksum chunks must be at least " + CopyApplier.MIN_CHECKSUM_CHUNK + " bytes")
+                    : notOwner(r), ctx.voidPromise());
+            return;
+        }
+        checked = checked || authorizer.mayChangeCached(r.volume(), peer.identity());
+        if (checked && appliesInline(r)) {
             // A plain change goes to the page cache in microseconds: applied here, it saves two
             // thread hand-offs. Order is safe: the owner never has overlapping changes in flight,
             // and FLUSH covers only changes replied to before it was sent.
@@ -54,11 +79,13 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
         }
         int bytes = r.payload().readableBytes();
         admit(ctx, bytes);
+        boolean cached = checked;
+        String sender = peer.identity();
         try {
             lanes.execute(r.volume(), () -> {
                 ReplicationReply reply;
                 try {
-                    reply = applier.apply(r);
+                    reply = cached || authorizer.mayChange(r.volume(), sender) ? applier.apply(r) : notOwner(r);
                 } finally {
                     r.payload().release();
                 }
@@ -72,6 +99,15 @@ final class RequestHandler extends ChannelInboundHandlerAdapter {
             done(ctx, bytes);
             ctx.writeAndFlush(ReplicationReply.refused(r, ReplyStatus.SHUTTING_DOWN, "server is stopping"));
         }
+    }
+
+    /**
+     * A change from a node the catalogue does not name as the volume's owner: refused as from a
+     * deposed owner (which stops serving), telling nothing of the copy's state.
+     */
+    private ReplicationReply notOwner(ReplicationRequest r) {
+        applier.refusal("refused {} for volume {} from {}: not the volume's owner", r.type(), r.volume(), peer);
+        return ReplicationReply.refused(r, ReplyStatus.STALE_EPOCH, "not the volume's owner");
     }
 
     /** Changes that need no fdatasync; FLUSH, FUA, FENCE and CHECKSUMS go to the volume's lane. */

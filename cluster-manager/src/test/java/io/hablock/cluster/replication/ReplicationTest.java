@@ -8,6 +8,8 @@ import io.hablock.blockstore.BlockStore;
 import io.hablock.blockstore.Extent;
 import io.hablock.blockstore.Generation;
 import io.hablock.blockstore.LocalVolume;
+import io.hablock.cluster.security.ClusterTls;
+import io.hablock.cluster.security.TestSecrets;
 
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -42,6 +44,19 @@ import java.util.concurrent.TimeUnit;
 class ReplicationTest {
     private static final long MIB = 1 << 20;
     private static final Duration TIMEOUT = Duration.ofSeconds(10);
+    /** The node the copy's catalogue names as the volume's owner: the only one whose changes it takes. */
+    private static final ClusterTls OWNER = TestSecrets.node("owner");
+    private static final ChangeAuthorizer ONLY_OWNER = new ChangeAuthorizer() {
+        @Override
+        public boolean mayChangeCached(UUID volume, String nodeId) {
+            return false; // always the slow path too
+        }
+
+        @Override
+        public boolean mayChange(UUID volume, String nodeId) {
+            return nodeId.equals("owner");
+        }
+    };
 
     @TempDir Path dir;
     private BlockStore store;
@@ -58,7 +73,7 @@ class ReplicationTest {
         addCopy("vol", 16 * MIB, volume);
         server = startServer(0);
         peer = server.localAddress();
-        client = new ReplicationClient(TIMEOUT);
+        client = new ReplicationClient(TIMEOUT, OWNER);
     }
 
     @AfterEach
@@ -76,7 +91,7 @@ class ReplicationTest {
 
     private ReplicationServer startServer(int port) throws IOException {
         return new ReplicationServer(new InetSocketAddress(InetAddress.getLoopbackAddress(), port),
-                copies::get).start();
+                copies::get, TestSecrets.node("copy"), ONLY_OWNER).start();
     }
 
     private LocalVolume copy() {
@@ -332,14 +347,14 @@ class ReplicationTest {
     @Test
     void silentPeerTimesOutAndClosesTheConnection() throws Exception {
         try (ServerSocket silent = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
-                ReplicationClient quick = new ReplicationClient(Duration.ofMillis(500))) {
+                ReplicationClient quick = new ReplicationClient(Duration.ofMillis(500), OWNER)) {
             InetSocketAddress addr = (InetSocketAddress) silent.getLocalSocketAddress();
             CompletableFuture<Void> first = quick.flush(addr, volume, g(1));
             Socket accepted = silent.accept();
             CompletableFuture<Void> second = quick.write(addr, volume, g(1), 0, ByteBuffer.wrap(new byte[512]), false);
             long started = System.nanoTime();
             assertThat(failureOf(first)).isInstanceOf(ReplicaUnreachableException.class)
-                    .hasMessageContaining("no reply within 500 ms");
+                    .hasMessageContaining("within 500 ms"); // "not connected": its TLS handshake never ends
             assertThat(failureOf(second)).isInstanceOf(ReplicaUnreachableException.class);
             assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(3));
             // the client reset that connection (an abandoned connection must deliver nothing more)
@@ -360,9 +375,9 @@ class ReplicationTest {
     private static int readOrReset(InputStream in, byte[] sink) throws IOException {
         try {
             return in.read(sink);
-        } catch (java.net.SocketException e) {
-            if (String.valueOf(e.getMessage()).contains("reset")) {
-                return -1;
+        } catch (java.net.SocketException | javax.net.ssl.SSLException e) {
+            if (e instanceof javax.net.ssl.SSLException || String.valueOf(e.getMessage()).contains("reset")) {
+                return -1; // over TLS: the connection cut without a close_notify
             }
             throw e;
         }
@@ -376,11 +391,21 @@ class ReplicationTest {
             data.put((byte) 0x11);
         }
         data.flip();
-        try (ServerSocket slow = new ServerSocket(0, 8, InetAddress.getLoopbackAddress());
-                ReplicationClient quick = new ReplicationClient(Duration.ofMillis(300))) {
+        try (ServerSocket slow = TestSecrets.listen(TestSecrets.node("slow"));
+                ReplicationClient quick = new ReplicationClient(Duration.ofSeconds(2), OWNER)) {
+            // The peer completes the TLS handshake, then reads nothing until the write timed out.
+            CompletableFuture<Socket> accepted = CompletableFuture.supplyAsync(() -> {
+                try {
+                    javax.net.ssl.SSLSocket s = (javax.net.ssl.SSLSocket) slow.accept();
+                    s.startHandshake();
+                    return s;
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
             CompletableFuture<Void> f = quick.write((InetSocketAddress) slow.getLocalSocketAddress(),
                     volume, g(1), 0, data, false);
-            try (Socket s = slow.accept(); InputStream in = s.getInputStream()) {
+            try (Socket s = accepted.get(10, TimeUnit.SECONDS); InputStream in = s.getInputStream()) {
                 assertThat(failureOf(f)).isInstanceOf(ReplicaUnreachableException.class);
                 // The caller now owns the buffer again and scribbles over it.
                 for (int i = 0; i < size; i++) {
@@ -431,7 +456,7 @@ class ReplicationTest {
         get(client.fence(peer, volume, new Generation(2, 1)));
         byte[] stale = random(4096, 10);
         byte[] rebuilt = random(4096, 11);
-        try (Socket old = new Socket(peer.getAddress(), peer.getPort())) {
+        try (Socket old = TestSecrets.connect(OWNER, peer)) {
             // The abandoned connection: a WRITE at 2.1, of which only the header and half the data
             // got through before the owner gave up on it.
             ByteBuffer frame = ByteBuffer.allocate(4 + WireFormat.REQUEST_HEADER + stale.length);
@@ -460,7 +485,7 @@ class ReplicationTest {
 
     @Test
     void oversizeFrameClosesTheConnection() throws Exception {
-        try (Socket s = new Socket(peer.getAddress(), peer.getPort())) {
+        try (Socket s = TestSecrets.connect(OWNER, peer)) {
             s.setSoTimeout(10_000);
             OutputStream out = s.getOutputStream();
             ByteBuffer header = ByteBuffer.allocate(4 + WireFormat.REQUEST_HEADER);
@@ -491,4 +516,98 @@ class ReplicationTest {
                 ByteBuffer.allocate(WireFormat.MAX_PAYLOAD + 1), false))
                 .isInstanceOf(IllegalArgumentException.class);
     }
+
+    // ---- who may send what (issue 14, finding 1) ------------------------------------------------
+
+    /** A valid WRITE frame, as a hand-written client would send it (the format of {@link WireFormat}). */
+    private byte[] forgedWrite(long epoch, byte[] data) {
+        ByteBuffer frame = ByteBuffer.allocate(4 + WireFormat.REQUEST_HEADER + data.length);
+        frame.putInt(WireFormat.REQUEST_HEADER + data.length).putInt(WireFormat.REQUEST_MAGIC).put(WireFormat.VERSION)
+                .put((byte) MessageType.WRITE.code).putShort((short) 0).putLong(7)
+                .putLong(volume.getMostSignificantBits()).putLong(volume.getLeastSignificantBits())
+                .putLong(epoch).putLong(1).putLong(0).putLong(data.length).put(data);
+        return frame.array();
+    }
+
+    @Test
+    void aFrameOnAPlainConnectionChangesNothing() throws Exception {
+        byte[] forged = "FORGED..".repeat(512).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        try (Socket s = new Socket(peer.getAddress(), peer.getPort())) {
+            s.setSoTimeout(15_000);
+            s.getOutputStream().write(forgedWrite(1, forged));
+            s.getOutputStream().flush();
+            byte[] answer = s.getInputStream().readNBytes(4 + WireFormat.REPLY_HEADER);
+            assertThat(answer.length).as("bytes of a replication reply").isLessThan(4 + WireFormat.REPLY_HEADER);
+        } catch (java.net.SocketException reset) {
+            // closed on it: as good
+        }
+        assertThat(read(0, 4096)).containsOnly(0);
+        assertThat(copy().generation()).isEqualTo(Generation.ZERO);
+    }
+
+    @Test
+    void aCertificateOfAnotherClusterIsRefusedAtTheHandshake() throws Exception {
+        ClusterTls stranger = ClusterTls.of(io.hablock.cluster.security.ClusterSecret.generate(),
+                io.hablock.cluster.security.Certificates.NODE, "owner");
+        try (ReplicationClient theirs = new ReplicationClient(Duration.ofSeconds(5), stranger)) {
+            assertThat(failureOf(theirs.write(peer, volume, g(1), 0, ByteBuffer.wrap(random(4096, 1)), true)))
+                    .isInstanceOf(ReplicaUnreachableException.class).hasMessageContaining("TLS handshake failed");
+            assertThat(failureOf(theirs.fence(peer, volume, new Generation(Long.MAX_VALUE, 0))))
+                    .isInstanceOf(ReplicaUnreachableException.class);
+        }
+        assertThat(read(0, 4096)).containsOnly(0);
+        assertThat(copy().generation()).isEqualTo(Generation.ZERO);
+    }
+
+    @Test
+    void aNodeThatIsNotTheOwnerCanNeitherWriteNorFenceAndLearnsNothing() throws Exception {
+        get(client.fence(peer, volume, new Generation(3, 1)));
+        try (ReplicationClient other = new ReplicationClient(Duration.ofSeconds(5), TestSecrets.node("intruder"))) {
+            for (CompletableFuture<?> f : List.of(
+                    other.fence(peer, volume, new Generation(Long.MAX_VALUE, 0)),
+                    other.write(peer, volume, new Generation(3, 1), 0, ByteBuffer.wrap(random(4096, 2)), true),
+                    other.trim(peer, volume, new Generation(3, 1), 0, 4096, false))) {
+                assertThat(failureOf(f)).isInstanceOfSatisfying(ReplicaRefusedException.class, e -> {
+                    assertThat(e.reason()).isEqualTo(ReplicaRefusedException.Reason.STALE_EPOCH);
+                    assertThat(e.getMessage()).doesNotContain("3.1").doesNotContain("generation 3");
+                });
+            }
+        }
+        assertThat(copy().generation()).as("the fence of epoch 2^63-1 was not persisted").isEqualTo(new Generation(3, 1));
+        assertThat(read(0, 4096)).containsOnly(0);
+        get(client.write(peer, volume, new Generation(3, 1), 0, ByteBuffer.wrap(random(4096, 3)), true)); // the owner still can
+    }
+
+    @Test
+    void checksumsOfChunksUnder64KiBAreForTheOwnerAndAnAdministratorMayAskButNotWrite() throws Exception {
+        get(client.write(peer, volume, g(1), 0, ByteBuffer.wrap(random(4096, 4)), true));
+        ClusterTls admin = ClusterTls.forAdmin(TestSecrets.secret(), "verify");
+        try (ReplicationClient cli = new ReplicationClient(Duration.ofSeconds(5), admin)) {
+            assertThat(failureOf(cli.checksums(peer, volume, 1))).isInstanceOfSatisfying(ReplicaRefusedException.class,
+                    e -> assertThat(e.reason()).isEqualTo(ReplicaRefusedException.Reason.INVALID_REQUEST));
+            assertThat(failureOf(cli.checksums(peer, volume, 32 * 1024))).isInstanceOf(ReplicaRefusedException.class);
+            assertThat(get(cli.checksums(peer, volume, 64 * 1024))).isEqualTo(copy().checksums(64 * 1024));
+            try (ReplicationClient other = new ReplicationClient(Duration.ofSeconds(5), TestSecrets.node("intruder"))) {
+                assertThat(failureOf(other.checksums(peer, volume, 4096))).isInstanceOf(ReplicaRefusedException.class);
+                assertThat(get(other.checksums(peer, volume, 64 * 1024))).isEqualTo(copy().checksums(64 * 1024));
+            }
+            assertThat(get(client.checksums(peer, volume, 4096))).as("the owner's delta resync")
+                    .isEqualTo(copy().checksums(4096));
+            assertThat(failureOf(cli.write(peer, volume, g(1), 0, ByteBuffer.wrap(random(4096, 5)), true)))
+                    .isInstanceOfSatisfying(ReplicaRefusedException.class,
+                            e -> assertThat(e.reason()).isEqualTo(ReplicaRefusedException.Reason.STALE_EPOCH));
+        }
+        assertThat(read(0, 4096)).isEqualTo(random(4096, 4));
+    }
+
+    @Test
+    void aConnectionThatNeverCompletesItsHandshakeIsClosed() throws Exception {
+        try (Socket idle = new Socket(peer.getAddress(), peer.getPort())) {
+            idle.setSoTimeout(30_000);
+            long start = System.nanoTime();
+            assertThat(idle.getInputStream().read()).isEqualTo(-1);
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isBetween(Duration.ofSeconds(8), Duration.ofSeconds(20));
+        }
+    }
+
 }

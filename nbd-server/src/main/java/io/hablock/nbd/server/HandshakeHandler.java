@@ -160,7 +160,7 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
         String name = data.toString(StandardCharsets.UTF_8);
         BlockDevice device;
         try {
-            device = exports.open(name, ctx.channel().remoteAddress());
+            device = openFor(ctx, name, ctx.channel().remoteAddress());
         } catch (ExportUnavailableException e) {
             // NBD_OPT_EXPORT_NAME has no error reply: the spec says to close.
             ConnectionErrors.close(ctx, "NBD_OPT_EXPORT_NAME '" + name + "': " + e.getMessage());
@@ -172,12 +172,26 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
         startTransmission(ctx, name, device);
     }
 
+    /**
+     * Opens an export this client may see ({@link ExportProvider#mayOpen}); one it may not is
+     * answered as one that does not exist.
+     *
+     * @param session the client's address when it starts a session, null for a query
+     */
+    private BlockDevice openFor(ChannelHandlerContext ctx, String name, java.net.SocketAddress session)
+            throws ExportUnavailableException {
+        if (!exports.mayOpen(name, ctx.channel().remoteAddress())) {
+            throw new ExportUnavailableException("no such export");
+        }
+        return exports.open(name, session);
+    }
+
     private void list(ChannelHandlerContext ctx, ByteBuf data) {
         if (data.isReadable()) {
             invalid(ctx, Nbd.OPT_LIST, "NBD_OPT_LIST takes no data");
             return;
         }
-        for (ExportProvider.ExportInfo export : exports.list()) {
+        for (ExportProvider.ExportInfo export : exports.list(ctx.channel().remoteAddress())) {
             ctx.write(OptionReplies.server(ctx.alloc(), Nbd.OPT_LIST, export.name(), export.description()));
         }
         ctx.writeAndFlush(OptionReplies.reply(ctx.alloc(), Nbd.OPT_LIST, Nbd.REP_ACK));
@@ -210,7 +224,7 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
         BlockDevice device;
         try {
             // Only GO starts a session on the export; INFO merely asks about it.
-            device = exports.open(name, code == Nbd.OPT_GO ? ctx.channel().remoteAddress() : null);
+            device = openFor(ctx, name, code == Nbd.OPT_GO ? ctx.channel().remoteAddress() : null);
         } catch (ExportUnavailableException e) {
             ctx.writeAndFlush(OptionReplies.error(ctx.alloc(), code, Nbd.REP_ERR_UNKNOWN, e.getMessage()));
             return;
@@ -276,7 +290,7 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         try {
-            exports.open(name).close();
+            openFor(ctx, name, null).close();
         } catch (ExportUnavailableException e) {
             ctx.writeAndFlush(OptionReplies.error(ctx.alloc(), code, Nbd.REP_ERR_UNKNOWN, e.getMessage()));
             return;

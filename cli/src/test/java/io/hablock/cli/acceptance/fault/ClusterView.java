@@ -34,7 +34,8 @@ final class ClusterView implements AutoCloseable {
     private volatile boolean closed;
 
     ClusterView(String connect, String volume) throws ClusterException {
-        this.zk = ClusterClient.connect(connect, "default", Duration.ofSeconds(30), Duration.ofSeconds(20));
+        this.zk = ClusterClient.connect(connect, "default", Duration.ofSeconds(30), Duration.ofSeconds(20),
+                io.hablock.cli.acceptance.support.TestCredentials.secret());
         this.volume = volume;
         this.sampler = new Thread(() -> {
             while (!closed) {

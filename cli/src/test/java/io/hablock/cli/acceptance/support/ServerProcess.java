@@ -23,17 +23,18 @@ public final class ServerProcess implements AutoCloseable {
     private final int zkPort;
     private final int replicationPort;
     private final String maxDirectMemory;
-    private final List<String> extra;
     private final BackgroundProcess process;
 
+    private final List<String> extraArgs;
+
     private ServerProcess(Path dataDir, int nbdPort, int zkPort, int replicationPort, String maxDirectMemory,
-            List<String> extra) {
+            List<String> extraArgs) {
+        this.extraArgs = List.copyOf(extraArgs);
         this.dataDir = dataDir;
         this.nbdPort = nbdPort;
         this.zkPort = zkPort;
         this.replicationPort = replicationPort;
         this.maxDirectMemory = maxDirectMemory;
-        this.extra = List.copyOf(extra);
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> argv = new java.util.ArrayList<>(List.of(java, "-Xmx256m", "-XX:MaxDirectMemorySize=" + maxDirectMemory,
                 "-cp", System.getProperty("java.class.path"), "io.hablock.cli.Main", "server",
@@ -43,7 +44,7 @@ public final class ServerProcess implements AutoCloseable {
                 "--zk-listen", "127.0.0.1:" + zkPort,
                 "--replication-listen", "127.0.0.1:" + replicationPort,
                 "--metrics-listen", "off"));
-        argv.addAll(extra);
+        argv.addAll(extraArgs);
         this.process = Command.of(argv).start();
         try {
             process.awaitOutput(READY, STARTUP);
@@ -64,8 +65,8 @@ public final class ServerProcess implements AutoCloseable {
     }
 
     /** Starts a server on free ports with more {@code hablock server} options. */
-    public static ServerProcess startWith(Path dataDir, String... options) {
-        return new ServerProcess(dataDir, FreePorts.next(), FreePorts.next(), FreePorts.next(), "512m", List.of(options));
+    public static ServerProcess startWith(Path dataDir, String... extraArgs) {
+        return new ServerProcess(dataDir, FreePorts.next(), FreePorts.next(), FreePorts.next(), "512m", List.of(extraArgs));
     }
 
     /** Starts a new server on this one's data directory and ports; this one must have exited. */
@@ -73,11 +74,15 @@ public final class ServerProcess implements AutoCloseable {
         if (process.isAlive()) {
             throw new IllegalStateException("the server is still running" + process.describe());
         }
-        return new ServerProcess(dataDir, nbdPort, zkPort, replicationPort, maxDirectMemory, extra);
+        return new ServerProcess(dataDir, nbdPort, zkPort, replicationPort, maxDirectMemory, extraArgs);
     }
 
     public int nbdPort() {
         return nbdPort;
+    }
+
+    public int replicationPort() {
+        return replicationPort;
     }
 
     public String nbdUri(String volume) {
@@ -91,7 +96,8 @@ public final class ServerProcess implements AutoCloseable {
 
     /** Creates a 1-copy volume through the cluster, as {@code volume create} does. */
     public void createVolume(String name, String size) {
-        try (ClusterClient cluster = ClusterClient.connect(zk(), "default", Duration.ofSeconds(10), Duration.ofSeconds(5))) {
+        try (ClusterClient cluster = ClusterClient.connect(zk(), "default", Duration.ofSeconds(10), Duration.ofSeconds(5),
+                TestCredentials.secret())) {
             new ClusterAdmin(cluster).createVolume(name, Sizes.parse(size), 1, Duration.ofSeconds(60));
         } catch (ClusterException e) {
             throw new UncheckedIOException(e);
