@@ -43,6 +43,10 @@ Options:
   --no-perf         do not count server CPU, context switches and syscalls per request
                     with 'perf stat' (used by default when perf works here)
   --jfr             record a JFR profile of hablock for the whole run (into the results dir)
+  --tls             both servers require TLS with the same certificates (made here with
+                    openssl: a CA, a server certificate for 127.0.0.1, a client one):
+                    hablock --tls require --tls-certificates DIR against
+                    nbdkit --tls=require --tls-certificates=DIR; fio connects with nbds://
   --keep            keep the tmpfs and server logs after the run (for debugging)
   -h, --help        this help
 
@@ -60,7 +64,7 @@ EOF
 # ---------------------------------------------------------------- options
 # the options both benches have (--size --runtime --warmup --rounds --cpus --rows --no-perf
 # --keep): common_option in lib.sh
-io_threads="" jfr=0 image_dir=""
+io_threads="" jfr=0 image_dir="" tls=0
 while [ $# -gt 0 ]; do
   case "$1" in
     -h|--help) usage; exit 0 ;;
@@ -69,6 +73,7 @@ while [ $# -gt 0 ]; do
     --image-dir) [ -n "${2:-}" ] || die "--image-dir needs a directory"; image_dir="$2"; shift 2 ;;
     --image-dir=*) image_dir="${1#*=}"; shift ;;
     --jfr) jfr=1; shift ;;
+    --tls) tls=1; shift ;;
     *)
       common_option "$@" || { echo "nbd-bench: unknown option '$1'" >&2; usage >&2; exit 2; }
       shift "$nshift" ;;
@@ -85,6 +90,7 @@ check_prerequisites "fio|fio (apt-get install fio)" "nbdkit|nbdkit (apt-get inst
   "java|java 17 (apt-get install openjdk-17-jdk-headless)" \
   "jstat|jstat, part of the JDK (apt-get install openjdk-17-jdk-headless)" "jq|jq (apt-get install jq)"
 check_perf
+[ "$tls" = 0 ] || check_prerequisites "openssl|openssl (apt-get install openssl)"
 if [ "$cpus" = on ]; then
   pin_server=(taskset -c 1) pin_client=(taskset -c 0)
 else
@@ -93,7 +99,7 @@ fi
 read -r -a java_opts <<<"${HABLOCK_JAVA_OPTS:--Xms64m -Xmx256m -XX:+UseG1GC -XX:MaxDirectMemorySize=1g}"
 
 # ---------------------------------------------------------------- work space, cleanup
-make_workspace ""
+make_workspace "$([ "$tls" = 1 ] && echo -tls)"
 hablock_pid="" nbdkit_pid="" jstat_pid=""
 
 stop_pid() { # pid seconds: SIGTERM, wait, then SIGKILL; sets stop_rc to the exit status
@@ -168,6 +174,34 @@ wait_port() { # port pid name log
   die "$3 did not listen on port $1 within 30 s (log: $4)"
 }
 
+# ---------------------------------------------------------------- TLS certificates
+make_certificates() { # dir: DIR/node (ca-cert.pem, server-cert.pem, server-key.pem) for both servers,
+  # DIR/home/.pki/libnbd (ca-cert.pem, client-cert.pem, client-key.pem) where fio's libnbd looks
+  local d="$1" w="$1/work" name
+  mkdir -p "$w" "$d/node" "$d/home/.pki/libnbd"
+  (
+    cd "$w"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca-key.pem -out ca-cert.pem \
+      -days 2 -subj "/CN=nbd-bench CA" -addext basicConstraints=critical,CA:TRUE \
+      -addext keyUsage=critical,keyCertSign,cRLSign
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' >server.ext
+    printf 'keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' >client.ext
+    for name in server client; do
+      openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$name-key.pem" \
+        -out "$name.csr" -subj "/CN=nbd-bench $name"
+      openssl x509 -req -in "$name.csr" -CA ca-cert.pem -CAkey ca-key.pem -CAcreateserial \
+        -out "$name-cert.pem" -days 2 -extfile "$name.ext"
+    done
+  ) >"$d/openssl.log" 2>&1 || { cat "$d/openssl.log" >&2; die "openssl could not make the test certificates"; }
+  cp "$w/ca-cert.pem" "$w/server-cert.pem" "$w/server-key.pem" "$d/node/"
+  cp "$w/ca-cert.pem" "$w/client-cert.pem" "$w/client-key.pem" "$d/home/.pki/libnbd/"
+}
+pki=""
+if [ "$tls" = 1 ]; then
+  pki="$tmp/pki"
+  make_certificates "$pki"
+fi
+
 # ---------------------------------------------------------------- machine, start
 machine_info
 nbdkit_version="$(nbdkit --version | head -1)"
@@ -180,6 +214,7 @@ est=$((n_runs * (runtime + 1) + 2 * (size_mib / 300 + 3) + 2 * ${#rows[@]} * (wa
   echo "software: $java_version; $fio_version; $nbdkit_version; hablock $git_rev"
   echo "setup: size=$size_arg (working set = image size), runtime=${runtime}s per job, warm-up=${warmup}s per row and server, rounds=$rounds, pinning=$cpus$([ "$cpus" = on ] && echo ' (servers: CPU 1, fio: CPU 0)'), images on $fs_type ($images)"
   echo "hablock JVM: ${java_opts[*]}${io_threads:+, --io-threads $io_threads}"
+  [ "$tls" = 0 ] || echo "TLS: required by both servers (hablock --tls require, nbdkit --tls=require), ECDSA P-256 certificates; fio connects with nbds://"
   echo "per-request counters: $([ "$use_perf" = 1 ] && echo "perf stat (task-clock, context-switches, raw_syscalls:sys_enter) on the server under test" || echo "/proc only (perf not used)")"
   echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$out/meta.txt"
@@ -197,6 +232,7 @@ jfr_opts=()
 server_args=(server --data-dir "$data" --listen "127.0.0.1:$hport" --zk-listen "127.0.0.1:$aport"
   --replication-listen "127.0.0.1:$rport" --metrics-listen off)
 [ -z "$io_threads" ] || server_args+=(--io-threads "$io_threads")
+[ "$tls" = 0 ] || server_args+=(--tls require --tls-certificates "$pki/node")
 # Same jar and main class as `java -jar`; started by class name so that a broad
 # `pkill -f "hablock.jar server"` run by someone else on a shared machine does not stop it mid-run.
 main_class="$(unzip -p "$jar" META-INF/MANIFEST.MF 2>/dev/null | tr -d '\r' | sed -n 's/^Main-Class: *//p')"
@@ -208,15 +244,19 @@ wait_port "$hport" "$hablock_pid" "hablock server" "$out/hablock.log"
 java -jar "$jar" volume create bench --size "${size_mib}M" --zk "127.0.0.1:$aport" >"$out/volume-create.log" 2>&1 ||
   { cat "$out/volume-create.log" >&2; die "hablock volume create failed"; }
 [ -f "$data/volumes/bench/data.img" ] || die "hablock did not create $data/volumes/bench/data.img"
-hablock_uri="nbd://127.0.0.1:$hport/bench"
+scheme="$([ "$tls" = 1 ] && echo nbds || echo nbd)"
+hablock_uri="$scheme://127.0.0.1:$hport/bench"
+[ "$tls" = 0 ] || note "hablock: $(grep -o 'TLS require on [A-Za-z]*' "$out/hablock.log" | head -1)"
 
 # nbdkit file on the same tmpfs
 img="$images/nbdkit.img"
 truncate -s "$size_bytes" "$img"
-"${pin_server[@]}" nbdkit -f -i 127.0.0.1 -p "$kport" file "$img" >"$out/nbdkit.log" 2>&1 &
+nbdkit_tls=()
+[ "$tls" = 0 ] || nbdkit_tls=(--tls=require --tls-certificates="$pki/node")
+"${pin_server[@]}" nbdkit -f -i 127.0.0.1 -p "$kport" "${nbdkit_tls[@]}" file "$img" >"$out/nbdkit.log" 2>&1 &
 nbdkit_pid=$!
 wait_port "$kport" "$nbdkit_pid" "nbdkit" "$out/nbdkit.log"
-nbdkit_uri="nbd://127.0.0.1:$kport/"
+nbdkit_uri="$scheme://127.0.0.1:$kport/"
 
 # heap of the hablock JVM, sampled every second for the whole run
 jstat -gc "$hablock_pid" 1000 >"$out/hablock-jstat.txt" 2>&1 &
@@ -244,6 +284,9 @@ check_servers() { # hook of run_fio in lib.sh
   server_gone nbdkit "$nbdkit_pid" "$out/nbdkit.log"
 }
 fio_via=() # run_fio runs fio in the foreground
+# With TLS, libnbd in fio reads the client's certificates from $HOME/.pki/libnbd (fio's engine
+# refuses a tls-certificates path in the URI).
+[ "$tls" = 0 ] || fio_via=(env HOME="$pki/home")
 
 servers=(hablock nbdkit)
 uri_of() { if [ "$1" = hablock ]; then echo "$hablock_uri"; else echo "$nbdkit_uri"; fi; } # also the hook of warm_up

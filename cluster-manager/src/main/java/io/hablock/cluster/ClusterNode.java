@@ -1,5 +1,6 @@
 package io.hablock.cluster;
 
+import io.hablock.nbd.tls.NodeTls;
 import io.hablock.blockstore.BlockStore;
 import io.hablock.cluster.model.Event;
 import io.hablock.cluster.model.Member;
@@ -136,6 +137,7 @@ public final class ClusterNode implements AutoCloseable {
     }
 
     private final Config config;
+    private final NodeTls nbdTls;
     private String nodeId;
     private BlockStore store;
     private NodeSpace space;
@@ -154,12 +156,21 @@ public final class ClusterNode implements AutoCloseable {
     private ScheduledExecutorService publisher;
     private long started;
 
-    private ClusterNode(Config config) {
+    private ClusterNode(Config config, NodeTls nbdTls) {
         this.config = config;
+        this.nbdTls = nbdTls;
     }
 
     public static ClusterNode start(Config config) throws IOException {
-        ClusterNode node = new ClusterNode(config);
+        return start(config, NodeTls.off());
+    }
+
+    /**
+     * A node whose NBD port offers or requires TLS as {@code nbdTls} says, and whose forwarders
+     * reach the owners through TLS when it is not off.
+     */
+    public static ClusterNode start(Config config, NodeTls nbdTls) throws IOException {
+        ClusterNode node = new ClusterNode(config, nbdTls);
         try {
             node.startAll();
             return node;
@@ -219,8 +230,9 @@ public final class ClusterNode implements AutoCloseable {
             agent.requestPass();
         });
         replicationServer = new ReplicationServer(config.replicationListen(), agent::copy, tls, agent).start();
-        forwarding = new ForwardingLinks();
-        nbd = new NbdServer(config.nbd(), new ClusterExports(agent, config.readOnly(), metrics, config.forward(), forwarding, config.allow()))
+        forwarding = new ForwardingLinks(nbdTls.client());
+        nbd = new NbdServer(config.nbd(), new ClusterExports(agent, config.readOnly(), metrics, config.forward(), forwarding, config.allow()),
+                nbdTls.server())
                 .start();
         replicationClient.sendFromLoopsOf(nbd.eventLoops()); // an owner's writes go out from their connection's thread
         if (config.metricsListen() != null) {

@@ -130,6 +130,8 @@ final class ForwardingBlockDevice implements BlockDevice {
     private volatile EventLoop loop;
     /** The socket class of {@link #loop}'s transport, for connections to owners. */
     private volatile Class<? extends Channel> channelType;
+    /** Client TLS context to reach the owner with, null: in the clear. */
+    private final io.netty.handler.ssl.SslContext tls;
     private final java.util.concurrent.atomic.AtomicBoolean bound = new java.util.concurrent.atomic.AtomicBoolean();
     private final Runnable onClose;
     /** This node's advertised address: connections come from it, so the owner can tell them from applications'. */
@@ -152,6 +154,7 @@ final class ForwardingBlockDevice implements BlockDevice {
         this.route = route;
         this.loop = links.next();
         this.channelType = ForwardingLinks.CHANNEL_TYPE;
+        this.tls = links.tls();
         this.localAddress = localAddress;
         this.onClose = onClose;
     }
@@ -362,7 +365,7 @@ final class ForwardingBlockDevice implements BlockDevice {
     private CompletableFuture<NbdPipelinedClient> open(InetSocketAddress address, InetAddress local) {
         String export = volume + ClusterExports.OWNER_ONLY;
         CompletableFuture<NbdPipelinedClient> made =
-                NbdPipelinedClient.connect(address, export, CONNECT_TIMEOUT, local, loop, channelType);
+                NbdPipelinedClient.connect(address, export, CONNECT_TIMEOUT, local, loop, channelType, tls);
         if (local == null) {
             return made;
         }
@@ -373,7 +376,7 @@ final class ForwardingBlockDevice implements BlockDevice {
             log.info("volume {}: cannot connect to the owner from {} ({}); using the address routing picks",
                     volume, local.getHostAddress(), unwrap(failure).getMessage());
             localAddress = null;
-            return NbdPipelinedClient.connect(address, export, CONNECT_TIMEOUT, null, loop, channelType);
+            return NbdPipelinedClient.connect(address, export, CONNECT_TIMEOUT, null, loop, channelType, tls);
         }).thenCompose(f -> f);
     }
 

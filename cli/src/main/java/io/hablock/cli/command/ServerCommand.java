@@ -162,6 +162,9 @@ public final class ServerCommand implements Callable<Integer> {
                     + "own list (`volume allow`) applies too."})
     String allow;
 
+    @Mixin
+    NbdTlsOptions tls;
+
     /** Test-only delays at named steps (races made to happen every run); hidden from --help. */
     @Option(names = "--test-delay", paramLabel = "STEP=DURATION[xCOUNT]", hidden = true)
     java.util.List<String> testDelays;
@@ -211,10 +214,11 @@ public final class ServerCommand implements Callable<Integer> {
                 .withDelays(io.hablock.cluster.TestDelays.parse(testDelays)).withSecretFile(secret.file())
                 .withAllow(io.hablock.cluster.AllowList.parse(allow))
                 .withZkDataDir(zkDataDir == null ? null : zkDataDir.toAbsolutePath());
+        io.hablock.nbd.tls.NodeTls nbdTls = tls.load();
         CountDownLatch stop = new CountDownLatch(1);
         Signal.handle(new Signal("TERM"), s -> stop.countDown());
         Signal.handle(new Signal("INT"), s -> stop.countDown());
-        try (ClusterNode node = ClusterNode.start(config)) {
+        try (ClusterNode node = ClusterNode.start(config, nbdTls)) {
             log.info("hablock node ready: {} ({}), NBD on {}:{}, replication on {}:{}, metrics {}, ZooKeeper {}",
                     config.name(), node.nodeId(), config.advertiseHost(), node.nbdAddress().getPort(),
                     config.advertiseHost(), node.replicationAddress().getPort(),

@@ -147,11 +147,14 @@ public final class NbdHandshake {
      */
     static final class Negotiation {
         /** The option whose replies are awaited. */
-        private enum Step { GREETING, STRUCTURED_REPLY, SET_META_CONTEXT, GO }
+        private enum Step { GREETING, STARTTLS, STRUCTURED_REPLY, SET_META_CONTEXT, GO }
 
         private final String export;
         private final byte[] name;
         private final boolean wantStructured;
+        private final boolean wantTls;
+        /** The server acknowledged STARTTLS: the TLS handshake comes before the next option. */
+        private boolean tlsToStart;
         private Step step = Step.GREETING;
         private ByteBuffer request;
         private boolean structured;
@@ -167,9 +170,18 @@ public final class NbdHandshake {
          * @param wantStructured ask for structured replies and {@code base:allocation}
          */
         Negotiation(String export, byte[] name, boolean wantStructured) {
+            this(export, name, wantStructured, false);
+        }
+
+        /**
+         * @param wantTls begin with {@code NBD_OPT_STARTTLS}; a server that refuses it fails the
+         *     negotiation (no fallback to the clear: that is what a man in the middle would want)
+         */
+        Negotiation(String export, byte[] name, boolean wantStructured, boolean wantTls) {
             this.export = export;
             this.name = name;
             this.wantStructured = wantStructured;
+            this.wantTls = wantTls;
         }
 
         /** Checks the server's greeting; the client flags and the first option are then to send. */
@@ -180,8 +192,22 @@ public final class NbdHandshake {
             checkGreeting(magic, newstyle, serverFlags);
             // Only bits the server offered; with NO_ZEROES there is no padding to skip anyway after GO.
             ByteBuffer clientFlags = ByteBuffer.allocate(4).putInt(Nbd.FLAG_C_FIXED_NEWSTYLE | (serverFlags & Nbd.FLAG_NO_ZEROES));
-            ByteBuffer first = wantStructured ? option(Step.STRUCTURED_REPLY, 0) : goRequest();
+            ByteBuffer first = wantTls ? option(Step.STARTTLS, 0) : firstAfterTls();
             request = ByteBuffer.allocate(4 + first.capacity()).put(clientFlags.flip()).put(first.flip());
+        }
+
+        private ByteBuffer firstAfterTls() {
+            return wantStructured ? option(Step.STRUCTURED_REPLY, 0) : goRequest();
+        }
+
+        /**
+         * True, once, when the server has just acknowledged STARTTLS: the caller makes the TLS
+         * handshake now, then sends {@link #takeRequest} through it.
+         */
+        boolean takeTlsStart() {
+            boolean start = tlsToStart;
+            tlsToStart = false;
+            return start;
         }
 
         /** True when the negotiation waits for this client to send an option. */
@@ -220,6 +246,15 @@ public final class NbdHandshake {
         Export accept(int type, byte[] data) throws IOException {
             return switch (step) {
                 case GREETING -> throw new IllegalStateException("a reply before the greeting");
+                case STARTTLS -> {
+                    if (type == Nbd.REP_ACK) {
+                        tlsToStart = true;
+                        request = firstAfterTls();
+                    } else if ((type & 0x80000000) != 0) {
+                        throw new NbdOptionException("export '" + export + "': NBD_OPT_STARTTLS refused", type, new String(data, StandardCharsets.UTF_8).strip());
+                    }
+                    yield null;
+                }
                 case STRUCTURED_REPLY -> {
                     if (type == Nbd.REP_ACK || (type & 0x80000000) != 0) {
                         // An error: a server without structured replies, served with simple ones.
@@ -304,6 +339,7 @@ public final class NbdHandshake {
         private static int code(Step step) {
             return switch (step) {
                 case GREETING -> -1;
+                case STARTTLS -> Nbd.OPT_STARTTLS;
                 case STRUCTURED_REPLY -> Nbd.OPT_STRUCTURED_REPLY;
                 case SET_META_CONTEXT -> Nbd.OPT_SET_META_CONTEXT;
                 case GO -> Nbd.OPT_GO;

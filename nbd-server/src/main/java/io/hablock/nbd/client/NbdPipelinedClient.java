@@ -4,6 +4,8 @@ import io.hablock.nbd.Extent;
 import io.hablock.nbd.protocol.Nbd;
 import io.hablock.nbd.protocol.TransmissionReplies;
 import io.netty.bootstrap.Bootstrap;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -121,6 +123,17 @@ public final class NbdPipelinedClient {
      */
     public static CompletableFuture<NbdPipelinedClient> connect(InetSocketAddress address, String export,
             Duration timeout, InetAddress localAddress, EventLoop loop, Class<? extends Channel> channelType) {
+        return connect(address, export, timeout, localAddress, loop, channelType, null);
+    }
+
+    /**
+     * As {@link #connect(InetSocketAddress, String, Duration, InetAddress, EventLoop, Class)},
+     * through TLS when {@code tls} (a client context) is given: the first option is
+     * NBD_OPT_STARTTLS, and a server that refuses it or fails the TLS handshake fails the future.
+     */
+    public static CompletableFuture<NbdPipelinedClient> connect(InetSocketAddress address, String export,
+            Duration timeout, InetAddress localAddress, EventLoop loop, Class<? extends Channel> channelType,
+            SslContext tls) {
         String host = address.getAddress() == null ? address.getHostString() : address.getAddress().getHostAddress();
         String server = host + ":" + address.getPort();
         CompletableFuture<NbdPipelinedClient> result = new CompletableFuture<>();
@@ -138,7 +151,7 @@ public final class NbdPipelinedClient {
                 .handler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
-                        ch.pipeline().addLast(new Handshake(export, name, server, result));
+                        ch.pipeline().addLast(new Handshake(export, name, server, result, tls, address));
                     }
                 });
         ChannelFuture connecting = localAddress == null ? bootstrap.connect(address)
@@ -166,13 +179,18 @@ public final class NbdPipelinedClient {
         private final String server;
         private final CompletableFuture<NbdPipelinedClient> result;
         private final NbdHandshake.Negotiation negotiation;
+        private final SslContext tls;
+        private final InetSocketAddress address;
         private boolean greeted;
 
-        Handshake(String export, byte[] name, String server, CompletableFuture<NbdPipelinedClient> result) {
+        Handshake(String export, byte[] name, String server, CompletableFuture<NbdPipelinedClient> result,
+                SslContext tls, InetSocketAddress address) {
             this.export = export;
             this.server = server;
             this.result = result;
-            this.negotiation = new NbdHandshake.Negotiation(export, name, true);
+            this.tls = tls;
+            this.address = address;
+            this.negotiation = new NbdHandshake.Negotiation(export, name, true, tls != null);
         }
 
         @Override
@@ -215,10 +233,29 @@ public final class NbdPipelinedClient {
                     }
                     return;
                 }
+                if (negotiation.takeTlsStart()) {
+                    startTls(ctx, in);
+                    return;
+                }
                 if (negotiation.hasRequest()) {
                     ctx.writeAndFlush(Unpooled.wrappedBuffer(negotiation.takeRequest()));
                 }
             }
+        }
+
+        /** After the server's STARTTLS ACK: the TLS handshake, then the next option through it. */
+        private void startTls(ChannelHandlerContext ctx, ByteBuf in) throws IOException {
+            if (in.isReadable()) {
+                throw new IOException("protocol error: " + in.readableBytes() + " bytes in the clear after the STARTTLS ACK");
+            }
+            SslHandler ssl = tls.newHandler(ctx.alloc(), address.getHostString(), address.getPort());
+            ctx.pipeline().addFirst("tls", ssl);
+            ssl.handshakeFuture().addListener(f -> {
+                if (f.isSuccess()) {
+                    ctx.writeAndFlush(Unpooled.wrappedBuffer(negotiation.takeRequest()));
+                }
+                // A failed handshake reaches exceptionCaught, which fails the future.
+            });
         }
 
         @Override

@@ -87,6 +87,25 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
         state = State.REQUEST;
     }
 
+    /**
+     * Called when the server accepts the client's NBD_OPT_STARTTLS, before anything else is
+     * read: what the client sent after that option in the clear must never be taken for what
+     * came through TLS (a man in the middle could slip options in so). Returns false, having
+     * discarded them for good, when there are any; true when the decoder is ready for the bytes
+     * the TLS layer will hand it.
+     */
+    public boolean startTls() {
+        if (state != State.OPTION) {
+            throw new IllegalStateException("STARTTLS in state " + state);
+        }
+        if (actualReadableBytes() > 0) {
+            state = State.BAD_MESSAGE;
+            internalBuffer().skipBytes(actualReadableBytes());
+            return false;
+        }
+        return true;
+    }
+
     State state() {
         return state;
     }

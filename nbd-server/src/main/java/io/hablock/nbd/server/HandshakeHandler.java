@@ -7,6 +7,8 @@ import io.hablock.nbd.protocol.Nbd;
 import io.hablock.nbd.protocol.NbdFrameDecoder;
 import io.hablock.nbd.protocol.NbdOption;
 import io.hablock.nbd.protocol.OptionReplies;
+import io.hablock.nbd.tls.ServerTls;
+import io.hablock.nbd.tls.TlsMode;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelFutureListener;
@@ -19,7 +21,9 @@ import org.slf4j.LoggerFactory;
 /**
  * The handshake and option haggling of fixed newstyle negotiation. When the client picks an
  * export (NBD_OPT_GO or NBD_OPT_EXPORT_NAME) this handler hands the connection over to a
- * {@link TransmissionHandler} and leaves the pipeline.
+ * {@link TransmissionHandler} and leaves the pipeline. NBD_OPT_STARTTLS puts an {@code SslHandler}
+ * at the head of the pipeline, behind its ACK; the server's {@link TlsMode} says whether it may,
+ * and whether anything else may come first.
  */
 final class HandshakeHandler extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(HandshakeHandler.class);
@@ -38,6 +42,8 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
     private boolean structuredReplies;
     private String metaContextExport;
     private boolean baseAllocationSelected;
+    /** NBD_OPT_STARTTLS was accepted: everything since goes through the TLS layer. */
+    private boolean tlsActive;
 
     HandshakeHandler(ExportProvider exports, ServerContext server) {
         this.exports = exports;
@@ -93,6 +99,11 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
             state = State.DONE;
             return;
         }
+        if (server.tls().mode() == TlsMode.REQUIRE && !tlsActive
+                && code != Nbd.OPT_STARTTLS && code != Nbd.OPT_ABORT) {
+            refuseBeforeTls(ctx, code);
+            return;
+        }
         switch (code) {
             case Nbd.OPT_EXPORT_NAME -> exportName(ctx, data);
             case Nbd.OPT_ABORT -> {
@@ -110,10 +121,46 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
                 }
             }
             case Nbd.OPT_LIST_META_CONTEXT, Nbd.OPT_SET_META_CONTEXT -> metaContext(ctx, code, data);
-            case Nbd.OPT_STARTTLS ->
-                    ctx.writeAndFlush(OptionReplies.error(alloc, code, Nbd.REP_ERR_UNSUP, "TLS is not supported"));
+            case Nbd.OPT_STARTTLS -> startTls(ctx, data);
             default -> ctx.writeAndFlush(OptionReplies.error(alloc, code, Nbd.REP_ERR_UNSUP,
                     "option " + code + " is not supported"));
+        }
+    }
+
+    /** FORCEDTLS: options other than STARTTLS and ABORT wait for TLS. */
+    private void refuseBeforeTls(ChannelHandlerContext ctx, int code) {
+        if (code == Nbd.OPT_EXPORT_NAME) {
+            // NBD_OPT_EXPORT_NAME has no error reply: the spec says to close.
+            state = State.DONE;
+            ConnectionErrors.close(ctx, "NBD_OPT_EXPORT_NAME before STARTTLS on a server that requires TLS");
+            return;
+        }
+        ctx.writeAndFlush(OptionReplies.error(ctx.alloc(), code, Nbd.REP_ERR_TLS_REQD,
+                "this server requires TLS: send NBD_OPT_STARTTLS first"));
+    }
+
+    private void startTls(ChannelHandlerContext ctx, ByteBuf data) {
+        ServerTls tls = server.tls();
+        if (tls.mode() == TlsMode.OFF) {
+            ctx.writeAndFlush(OptionReplies.error(ctx.alloc(), Nbd.OPT_STARTTLS, Nbd.REP_ERR_UNSUP,
+                    "TLS is not enabled on this server"));
+        } else if (tlsActive) {
+            invalid(ctx, Nbd.OPT_STARTTLS, "TLS is already active");
+        } else if (data.isReadable()) {
+            invalid(ctx, Nbd.OPT_STARTTLS, "NBD_OPT_STARTTLS takes no data");
+        } else if (!ctx.pipeline().get(NbdFrameDecoder.class).startTls()) {
+            state = State.DONE;
+            ConnectionErrors.close(ctx, "bytes sent in the clear after NBD_OPT_STARTTLS");
+        } else {
+            tlsActive = true;
+            // The first write (the ACK) passes in the clear; the client's TLS handshake follows it,
+            // and a failed one closes the connection (SslHandler), as the spec wants.
+            ctx.pipeline().addFirst("tls", tls.context().newHandler(ctx.alloc()));
+            ctx.writeAndFlush(OptionReplies.reply(ctx.alloc(), Nbd.OPT_STARTTLS, Nbd.REP_ACK));
+            // The spec: what was negotiated before STARTTLS must be negotiated again after it.
+            structuredReplies = false;
+            metaContextExport = null;
+            baseAllocationSelected = false;
         }
     }
 
@@ -290,7 +337,7 @@ final class HandshakeHandler extends ChannelInboundHandlerAdapter {
         state = State.DONE;
         // A context selected for another export does not carry over (the spec lets us drop it).
         int context = baseAllocationSelected && name.equals(metaContextExport) ? BASE_ALLOCATION_ID : 0;
-        Session session = new Session(name, structuredReplies, context);
+        Session session = new Session(name, structuredReplies, context, tlsActive);
         ctx.pipeline().get(NbdFrameDecoder.class).enterTransmission();
         ctx.pipeline().replace(this, "transmission", new TransmissionHandler(device, session, server));
         log.debug("{} connected to export {}", ctx.channel().remoteAddress(), LogText.quoted(name));

@@ -2,6 +2,9 @@ package io.hablock.nbd.server;
 
 import io.hablock.nbd.ExportProvider;
 import io.hablock.nbd.protocol.NbdFrameDecoder;
+import io.hablock.nbd.tls.ServerTls;
+import io.hablock.nbd.tls.TlsFiles;
+import io.hablock.nbd.tls.TlsMode;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
@@ -58,6 +61,11 @@ public final class NbdServer implements AutoCloseable {
     private Channel listener;
 
     public NbdServer(NbdServerConfig config, ExportProvider exports) {
+        this(config, exports, ServerTls.off());
+    }
+
+    /** A server that offers or requires TLS as {@code tls} says. */
+    public NbdServer(NbdServerConfig config, ExportProvider exports, ServerTls tls) {
         this.config = config;
         this.exports = exports;
         this.epoll = Epoll.isAvailable();
@@ -67,7 +75,7 @@ public final class NbdServer implements AutoCloseable {
                 new DefaultThreadFactory("nbd-loop", true), io);
         ThreadPoolExecutor workers = new ThreadPoolExecutor(config.ioThreads(), config.ioThreads(),
                 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), new DefaultThreadFactory("nbd-io", true));
-        this.context = new ServerContext(config, workers);
+        this.context = new ServerContext(config, tls, workers);
         this.counter = new ConnectionCounter(config.limits());
     }
 
@@ -127,7 +135,9 @@ public final class NbdServer implements AutoCloseable {
             throw new IOException("cannot listen on " + describe(config.listen()) + ": " + e.getMessage(), e);
         }
         state = State.RUNNING;
-        log.info("NBD server listening on {} ({} transport)", describe(localAddress()), epoll ? "epoll" : "nio");
+        log.info("NBD server listening on {} ({} transport, TLS {})", describe(localAddress()), epoll ? "epoll" : "nio",
+                context.tls().mode() == TlsMode.OFF ? "off"
+                        : context.tls().mode().name().toLowerCase(java.util.Locale.ROOT) + " on " + TlsFiles.engine());
         return this;
     }
 

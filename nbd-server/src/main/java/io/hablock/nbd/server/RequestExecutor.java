@@ -56,9 +56,10 @@ final class RequestExecutor {
      * several chunks for a structured reply longer than the maximum payload), or null when the
      * device has no file to send from. Runs on the event loop: it does no I/O itself; the socket
      * pulls the data from the file as it drains, so no read, however long, is held in memory.
+     * Null on a TLS connection: the data must pass through the TLS layer as bytes.
      */
     List<Object> zeroCopyRead(ByteBufAllocator alloc, NbdRequest r) {
-        if (r.type() != Nbd.CMD_READ || r.length() < ZERO_COPY_MIN_BYTES) {
+        if (r.type() != Nbd.CMD_READ || r.length() < ZERO_COPY_MIN_BYTES || session.tls()) {
             return null;
         }
         java.nio.channels.FileChannel file;

@@ -14,6 +14,7 @@ import io.hablock.nbd.protocol.NbdOption;
 import io.hablock.nbd.protocol.NbdProtocolException;
 import io.hablock.nbd.protocol.NbdRequest;
 import io.hablock.nbd.protocol.NbdWritePiece;
+import io.hablock.nbd.tls.ServerTls;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.AbstractByteBufAllocator;
 import io.netty.buffer.Unpooled;
@@ -137,7 +138,8 @@ class DecoderPropertiesTest {
         var io = Executors.newSingleThreadExecutor();
         EmbeddedChannel channel = new EmbeddedChannel();
         try {
-            ServerContext context = new ServerContext(NbdServerConfig.defaults(new InetSocketAddress(0)), io);
+            ServerContext context = new ServerContext(NbdServerConfig.defaults(new InetSocketAddress(0)),
+                    ServerTls.off(), io);
             channel.pipeline().addLast(new NbdFrameDecoder(MAX_OPTION, MAX_WHOLE, MAX_WRITE, PIECE),
                     new HandshakeHandler(NO_EXPORTS, context));
             byte[] flags = {0, 0, 0, 3};

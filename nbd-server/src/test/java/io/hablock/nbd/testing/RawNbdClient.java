@@ -29,9 +29,9 @@ import java.util.function.LongToIntFunction;
 public final class RawNbdClient implements Closeable {
     public static final int TIMEOUT_MILLIS = 10_000;
 
-    private final Socket socket;
-    private final DataInputStream in;
-    private final DataOutputStream out;
+    private Socket socket;
+    private DataInputStream in;
+    private DataOutputStream out;
     private boolean structured;
     private long exportSize = -1;
     private int transmissionFlags;
@@ -61,6 +61,21 @@ public final class RawNbdClient implements Closeable {
     }
 
     // ---- handshake -------------------------------------------------------------------------
+
+    /**
+     * After the server acknowledged NBD_OPT_STARTTLS: makes the TLS handshake over this connection
+     * and carries on through TLS.
+     */
+    public RawNbdClient upgradeToTls(javax.net.ssl.SSLSocketFactory factory) throws IOException {
+        javax.net.ssl.SSLSocket tls = (javax.net.ssl.SSLSocket) factory.createSocket(socket,
+                socket.getInetAddress().getHostAddress(), socket.getPort(), true);
+        tls.setUseClientMode(true);
+        tls.startHandshake();
+        socket = tls;
+        in = new DataInputStream(new BufferedInputStream(tls.getInputStream(), 1 << 16));
+        out = new DataOutputStream(new BufferedOutputStream(tls.getOutputStream(), 1 << 16));
+        return this;
+    }
 
     /** Reads NBDMAGIC, IHAVEOPT and the handshake flags; returns the flags. */
     public int readGreeting() throws IOException {

@@ -7,6 +7,7 @@ import io.hablock.nativeio.PosixFs;
 import io.hablock.nativeio.testing.FaultInjectingPosixFs;
 import io.hablock.nbd.server.NbdServer;
 import io.hablock.nbd.server.NbdServerConfig;
+import io.hablock.nbd.tls.ServerTls;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -52,13 +53,23 @@ public final class ServerFixture implements AutoCloseable {
     /** A server whose settings {@code tune} adjusts from the defaults. */
     public static ServerFixture start(Path dir, boolean readOnly, UnaryOperator<NbdServerConfig> tune)
             throws IOException {
+        return start(dir, readOnly, tune, ServerTls.off());
+    }
+
+    /** A server with default settings that does TLS as {@code tls} says. */
+    public static ServerFixture start(Path dir, ServerTls tls) throws IOException {
+        return start(dir, false, UnaryOperator.identity(), tls);
+    }
+
+    private static ServerFixture start(Path dir, boolean readOnly, UnaryOperator<NbdServerConfig> tune,
+            ServerTls tls) throws IOException {
         FaultInjectingPosixFs fs = new FaultInjectingPosixFs(PosixFs.system());
         BlockStore store = BlockStore.open(dir, fs);
         try {
             store.create(VOLUME, VOLUME_SIZE);
             TestExports exports = new TestExports(new BlockStoreExports(store, readOnly));
             NbdServer server = new NbdServer(tune.apply(NbdServerConfig.defaults(new InetSocketAddress("127.0.0.1", 0))),
-                    exports).start();
+                    exports, tls).start();
             return new ServerFixture(fs, store, exports, server, readOnly);
         } catch (IOException | RuntimeException e) {
             store.close();

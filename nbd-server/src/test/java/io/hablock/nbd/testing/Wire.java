@@ -34,6 +34,7 @@ public final class Wire {
     public static final int REP_META_CONTEXT = 4;
     public static final int REP_ERR_UNSUP = 0x80000001;
     public static final int REP_ERR_INVALID = 0x80000003;
+    public static final int REP_ERR_TLS_REQD = 0x80000005;
     public static final int REP_ERR_UNKNOWN = 0x80000006;
     public static final int REP_ERR_SHUTDOWN = 0x80000007;
 
