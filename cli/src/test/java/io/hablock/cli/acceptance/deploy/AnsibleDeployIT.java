@@ -182,7 +182,10 @@ class AnsibleDeployIT {
         List<String> argv = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-XX:TieredStopAtLevel=1", "-jar", jar.toString()));
         argv.addAll(List.of(args));
-        return hosts.onControl(argv).env("HABLOCK_ZK", zk).timeout(Duration.ofSeconds(60));
+        // The credentials the role made on the first host (each host's /etc lives under its own root here).
+        return hosts.onControl(argv).env("HABLOCK_ZK", zk)
+                .env("HABLOCK_SECRET_FILE", hosts.root(1).resolve("etc/hablock/cluster.secret").toString())
+                .timeout(Duration.ofSeconds(60));
     }
 
     private JsonNode volumeInfo() throws IOException {
