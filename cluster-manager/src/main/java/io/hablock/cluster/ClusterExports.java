@@ -66,7 +66,7 @@ final class ClusterExports implements ExportProvider {
 
     @Override
     public boolean mayOpen(String export, SocketAddress client) {
-        String name = export.endsWith(OWNER_ONLY) ? export.substring(0, export.length() - OWNER_ONLY.length()) : export;
+        String name = volumeOf(export);
         return !VolumeNames.isValid(name) || agent.cachedVolume(name).map(r -> mayAttach(r, client)).orElse(true);
     }
 
@@ -97,10 +97,15 @@ final class ClusterExports implements ExportProvider {
      */
     static final String OWNER_ONLY = "@owner";
 
+    /** The volume an export name asks for: the name, without a forwarder's {@link #OWNER_ONLY}. */
+    private static String volumeOf(String export) {
+        return export.endsWith(OWNER_ONLY) ? export.substring(0, export.length() - OWNER_ONLY.length()) : export;
+    }
+
     @Override
     public BlockDevice open(String export, SocketAddress client) throws ExportUnavailableException {
         boolean ownerOnly = export.endsWith(OWNER_ONLY);
-        String name = ownerOnly ? export.substring(0, export.length() - OWNER_ONLY.length()) : export;
+        String name = volumeOf(export);
         if (!VolumeNames.isValid(name)) {
             // Never looked up: ZooKeeper paths would turn "v1/" or "/v1" into v1's record, which
             // this node would then wait to serve under a name it never serves. Not echoed either.

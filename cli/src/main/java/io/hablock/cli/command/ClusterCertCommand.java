@@ -13,7 +13,6 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Base64;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -72,19 +71,14 @@ public final class ClusterCertCommand implements Callable<Integer> {
         } else if (!Files.readString(caFile, StandardCharsets.US_ASCII).strip().equals(ca.caCertificatePem().strip())) {
             throw new IllegalStateException(caFile + " holds another CA than the cluster's (of " + secret.file() + ")");
         }
-        Files.writeString(keyFile, pem("PRIVATE KEY", Certificates.pkcs8(keys)), StandardCharsets.US_ASCII,
+        Files.writeString(keyFile, Certificates.pem("PRIVATE KEY", Certificates.pkcs8(keys)), StandardCharsets.US_ASCII,
                 StandardOpenOption.CREATE_NEW);
         Files.setPosixFilePermissions(keyFile, PosixFilePermissions.fromString("rw-------"));
-        Files.writeString(certFile, pem("CERTIFICATE", cert.getEncoded()), StandardCharsets.US_ASCII,
+        Files.writeString(certFile, Certificates.pem("CERTIFICATE", cert.getEncoded()), StandardCharsets.US_ASCII,
                 StandardOpenOption.CREATE_NEW);
         System.out.println(role + " certificate for " + name + (hosts.isEmpty() ? "" : " (" + String.join(", ", hosts) + ")")
                 + " in " + out + ": " + Arrays.asList(caFile.getFileName(), certFile.getFileName(), keyFile.getFileName())
                 + ", valid " + days + " days");
         return 0;
-    }
-
-    private static String pem(String label, byte[] der) {
-        return "-----BEGIN " + label + "-----\n" + Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(der)
-                + "\n-----END " + label + "-----\n";
     }
 }

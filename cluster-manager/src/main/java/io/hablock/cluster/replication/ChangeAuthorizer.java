@@ -14,17 +14,4 @@ public interface ChangeAuthorizer {
 
     /** From a fresh read of the catalogue; may block (called off the network thread). */
     boolean mayChange(UUID volume, String nodeId);
-
-    /** Every node may: for tests of the replication layer alone. */
-    ChangeAuthorizer ANY_NODE = new ChangeAuthorizer() {
-        @Override
-        public boolean mayChangeCached(UUID volume, String nodeId) {
-            return true;
-        }
-
-        @Override
-        public boolean mayChange(UUID volume, String nodeId) {
-            return true;
-        }
-    };
 }

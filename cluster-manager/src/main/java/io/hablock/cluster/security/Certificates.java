@@ -133,6 +133,12 @@ public final class Certificates {
         }
     }
 
+    /** A PEM block: {@code -----BEGIN LABEL-----}, base64 in lines of 64, {@code -----END LABEL-----}. */
+    public static String pem(String label, byte[] der) {
+        return "-----BEGIN " + label + "-----\n" + java.util.Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(der)
+                + "\n-----END " + label + "-----\n";
+    }
+
     private static boolean isAddress(String host) {
         if (!host.matches("[0-9.]+|[0-9a-fA-F:]*:[0-9a-fA-F:.]*")) {
             return false;

@@ -145,8 +145,8 @@ public final class ClusterSecret {
     public String toFileText() {
         try {
             return "# hablock cluster credentials: copy this file, as it is (mode 0600), to every node of the cluster.\n"
-                    + pem(SECRET_LABEL, secret) + pem("CERTIFICATE", caCertificate.getEncoded())
-                    + pem("PRIVATE KEY", caKey.getEncoded());
+                    + Certificates.pem(SECRET_LABEL, secret) + Certificates.pem("CERTIFICATE", caCertificate.getEncoded())
+                    + Certificates.pem("PRIVATE KEY", caKey.getEncoded());
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException(e);
         }
@@ -155,15 +155,10 @@ public final class ClusterSecret {
     /** The CA certificate as a PEM block (what NBD clients trust: {@code ca-cert.pem}). */
     public String caCertificatePem() {
         try {
-            return pem("CERTIFICATE", caCertificate.getEncoded());
+            return Certificates.pem("CERTIFICATE", caCertificate.getEncoded());
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException(e);
         }
-    }
-
-    private static String pem(String label, byte[] der) {
-        return "-----BEGIN " + label + "-----\n" + Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(der)
-                + "\n-----END " + label + "-----\n";
     }
 
     /** A certificate the cluster CA signs for {@code key} (see {@link Certificates#issue}). */
