@@ -244,6 +244,12 @@ public final class ClusterNode implements AutoCloseable {
             metrics.gauge(MetricName.of("hablock_node_lease_held"),
                     "1 while this node's ZooKeeper lease holds (it may answer for the volumes it owns), else 0",
                     () -> holdsLease() ? 1 : 0);
+            NbdServer clients = nbd;
+            metrics.gauge(MetricName.of("hablock_nbd_connections"), "Open NBD client connections", clients::connectionCount);
+            metrics.gauge(MetricName.of("hablock_nbd_client_memory_bytes"),
+                    "Request data and unread replies NBD clients hold (see --client-memory)", clients::memoryInUse);
+            metrics.gauge(MetricName.of("hablock_nbd_client_memory_limit_bytes"),
+                    "What NBD clients may hold together before they wait (--client-memory)", clients::memoryBudget);
             metricsEndpoint = PrometheusEndpoint.start(config.metricsListen(), metrics);
         }
         join();

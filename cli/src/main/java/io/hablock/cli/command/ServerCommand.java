@@ -150,6 +150,12 @@ public final class ServerCommand implements Callable<Integer> {
                     + "waiting for its replies is never a stall."})
     String stallTimeout;
 
+    @Option(names = "--client-memory", paramLabel = "SIZE",
+            description = {"What all NBD clients together may hold in request data and replies not yet read "
+                    + "(default: a quarter of the JVM's direct memory, 64M to 256M). Beyond it, clients wait "
+                    + "for room; one that holds nothing may always send a request of up to 256K."})
+    String clientMemory;
+
     @Option(names = "--read-only", description = "Serve every volume read-only.")
     boolean readOnly;
 
@@ -168,6 +174,18 @@ public final class ServerCommand implements Callable<Integer> {
     /** Test-only delays at named steps (races made to happen every run); hidden from --help. */
     @Option(names = "--test-delay", paramLabel = "STEP=DURATION[xCOUNT]", hidden = true)
     java.util.List<String> testDelays;
+
+    private long clientMemory(int maxPayload) {
+        if (clientMemory == null) {
+            return ConnectionLimits.defaultMemoryBytes();
+        }
+        long bytes = Sizes.parse(clientMemory);
+        long least = Math.max(ConnectionLimits.MIN_MEMORY_BYTES, 2L * maxPayload);
+        if (bytes < least) {
+            throw new IllegalArgumentException("--client-memory must be at least " + Sizes.format(least));
+        }
+        return bytes;
+    }
 
     @Override
     public Integer call() throws Exception {
@@ -196,7 +214,8 @@ public final class ServerCommand implements Callable<Integer> {
         }
         NbdServerConfig nbdConfig = defaults.withIoThreads(ioThreads)
                 .withInlineIo((int) inline, defaults.slowInlineIo(), defaults.inlinePause())
-                .withLimits(new ConnectionLimits(maxConnections, maxConnectionsPerClient, handshake, stall));
+                .withLimits(new ConnectionLimits(maxConnections, maxConnectionsPerClient, handshake, stall,
+                        clientMemory(defaults.maxPayloadBytes())));
         if (zk != null && zkDataDir != null) {
             throw new IllegalArgumentException("--zk-data-dir is for the embedded ZooKeeper, which does not run with --zk");
         }

@@ -6,6 +6,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import java.util.List;
+import java.util.function.LongPredicate;
 
 /**
  * Splits the client's byte stream into frames: the client flags, then {@link NbdOption}s,
@@ -62,6 +63,10 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
     private boolean held;
     /** Inside this decoder's own channelRead: frames handed on now may resume it. */
     private boolean decoding;
+    /** Asked before a WRITE payload (or piece) is gathered here: may the connection hold it? */
+    private LongPredicate admission = bytes -> true;
+    /** The payload (or piece) now being gathered was admitted. */
+    private boolean admitted;
 
     /**
      * @param maxOptionLength longest option data accepted; a longer option closes the connection
@@ -80,6 +85,29 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
         // Socket reads are kept as they arrive and a WRITE payload is a slice over them: the
         // data is never copied in user space between the socket and the file.
         setCumulator(COMPOSITE_CUMULATOR);
+    }
+
+    /**
+     * Has the decoder ask {@code admission} before it gathers a WRITE payload, or a piece of one,
+     * with its length: the bytes must be reserved by the time it answers true. When it answers
+     * false it must have {@linkplain #pause() paused} the decoder, which resumes (and asks again)
+     * when the handler resumes it; nothing of the payload is gathered meanwhile.
+     */
+    public void admitPayloadsWith(LongPredicate admission) {
+        this.admission = admission;
+    }
+
+    /** Asks for {@code bytes} of payload once per payload or piece; false leaves the frame held. */
+    private boolean admit(long bytes) {
+        if (admitted || bytes == 0) {
+            return true;
+        }
+        if (!admission.test(bytes)) {
+            held = true;
+            return false;
+        }
+        admitted = true;
+        return true;
     }
 
     /** Called by the handshake handler once option haggling has ended. */
@@ -233,11 +261,12 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
                 state = State.WRITE_PIECES;
                 return;
             }
-            if (in.readableBytes() < Nbd.REQUEST_HEADER_LENGTH + length) {
+            if (!admit(length) || in.readableBytes() < Nbd.REQUEST_HEADER_LENGTH + length) {
                 return;
             }
             in.skipBytes(Nbd.REQUEST_HEADER_LENGTH);
             payload = in.readRetainedSlice((int) length);
+            admitted = false;
         } else {
             in.skipBytes(Nbd.REQUEST_HEADER_LENGTH);
         }
@@ -247,9 +276,10 @@ public final class NbdFrameDecoder extends ByteToMessageDecoder {
     /** Waits for a whole piece (or the rest of the payload): pieces have a predictable size. */
     private void decodePiece(ByteBuf in, List<Object> out) {
         int length = (int) Math.min(pieceBytes, pieceRemaining);
-        if (in.readableBytes() < length) {
+        if (!admit(length) || in.readableBytes() < length) {
             return;
         }
+        admitted = false;
         pieceRemaining -= length;
         boolean last = pieceRemaining == 0;
         if (last) {

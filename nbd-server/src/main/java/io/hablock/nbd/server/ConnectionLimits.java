@@ -14,9 +14,17 @@ import java.time.Duration;
  * @param stallTimeout a connection is closed when for this long it holds the start of a request
  *     (a header or a WRITE payload begun) or replies the client has not taken, and not one byte
  *     arrives or is taken; a connection the server itself holds back waits freely
+ * @param memoryBytes what all connections together may hold in request payloads and replies not
+ *     yet taken before they wait (see {@link MemoryBudget})
  */
 public record ConnectionLimits(int maxConnections, int maxConnectionsPerClient, Duration handshakeTimeout,
-                               Duration stallTimeout) {
+                               Duration stallTimeout, long memoryBytes) {
+
+    /** Limits with the {@linkplain #defaultMemoryBytes() default memory budget}. */
+    public ConnectionLimits(int maxConnections, int maxConnectionsPerClient, Duration handshakeTimeout,
+            Duration stallTimeout) {
+        this(maxConnections, maxConnectionsPerClient, handshakeTimeout, stallTimeout, defaultMemoryBytes());
+    }
 
     public ConnectionLimits {
         if (maxConnections < 1) {
@@ -28,9 +36,29 @@ public record ConnectionLimits(int maxConnections, int maxConnectionsPerClient, 
         if (handshakeTimeout.toMillis() < 1 || stallTimeout.toMillis() < 1) {
             throw new IllegalArgumentException("timeouts must be at least 1 ms");
         }
+        if (memoryBytes < MIN_MEMORY_BYTES) {
+            throw new IllegalArgumentException("the memory budget must be at least " + (MIN_MEMORY_BYTES >> 20) + " MiB");
+        }
     }
 
-    /** 1024 connections, 128 per client address, 10 s for a handshake, 30 s without progress. */
+    /** Two whole requests of the largest payload (32 MiB each by default). */
+    public static final long MIN_MEMORY_BYTES = 64L << 20;
+
+    /**
+     * A quarter of the direct memory the JVM allows (where request data lives), between
+     * {@link #MIN_MEMORY_BYTES} and 256 MiB: room for the rest of the node (replication, the
+     * forwarders' connections, Netty's pools) and, at 256 MiB, for 8 clients each with 32 MiB
+     * in flight, more than the disks of a node keep busy.
+     */
+    public static long defaultMemoryBytes() {
+        long direct = io.netty.util.internal.PlatformDependent.maxDirectMemory();
+        return Math.max(MIN_MEMORY_BYTES, Math.min(256L << 20, direct / 4));
+    }
+
+    /**
+     * 1024 connections, 128 per client address, 10 s for a handshake, 30 s without progress, the
+     * {@linkplain #defaultMemoryBytes() default memory budget}.
+     */
     public static ConnectionLimits defaults() {
         return new ConnectionLimits(1024, 128, Duration.ofSeconds(10), Duration.ofSeconds(30));
     }

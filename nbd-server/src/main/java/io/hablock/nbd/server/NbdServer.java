@@ -153,6 +153,16 @@ public final class NbdServer implements AutoCloseable {
         return (InetSocketAddress) listener.localAddress();
     }
 
+    /** Bytes of request payloads and replies the connections hold against the memory budget now. */
+    public long memoryInUse() {
+        return context.memory().used();
+    }
+
+    /** The memory budget of all connections together ({@link ConnectionLimits#memoryBytes()}). */
+    public long memoryBudget() {
+        return context.memory().limit();
+    }
+
     /** Number of open client connections. */
     public int connectionCount() {
         return connections.size();

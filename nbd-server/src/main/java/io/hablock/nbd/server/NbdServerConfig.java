@@ -73,6 +73,9 @@ public record NbdServerConfig(
         if (limits == null) {
             throw new IllegalArgumentException("connection limits are required");
         }
+        if (limits.memoryBytes() < 2L * maxPayloadBytes) {
+            throw new IllegalArgumentException("the memory budget must hold at least two requests of the maximum payload");
+        }
         if (inlineIoMaxBytes < 0 || inlineIoMaxBytes > maxPayloadBytes) {
             throw new IllegalArgumentException("inlineIoMaxBytes must be between 0 and the maximum payload");
         }

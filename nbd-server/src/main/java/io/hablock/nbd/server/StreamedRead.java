@@ -83,6 +83,7 @@ final class StreamedRead {
         int length = (int) Math.min(pieceBytes, end - next);
         next += length;
         reading = true;
+        connection.reserve(length);
         connection.held(length);
         ByteBuf data;
         try {

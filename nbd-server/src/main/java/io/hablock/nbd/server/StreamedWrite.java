@@ -73,10 +73,11 @@ final class StreamedWrite {
     /** The next piece of the payload, in order. */
     void piece(NbdWritePiece piece) {
         ByteBuf data = piece.data();
+        connection.held(data.readableBytes());
         if (failure != null) {
+            connection.released(data.readableBytes());
             data.release();
         } else {
-            connection.held(data.readableBytes());
             waiting.add(data);
         }
         allArrived = piece.last();

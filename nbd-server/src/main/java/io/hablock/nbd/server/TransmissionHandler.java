@@ -30,6 +30,10 @@ import org.slf4j.LoggerFactory;
  * file runs on the server's I/O workers) and answered back on the event loop; small reads and writes of a fast local device run inline instead (see
  * {@link #runsInline}). READs and WRITEs longer than the maximum payload are served in pieces
  * ({@link StreamedRead}, {@link StreamedWrite}) whose bytes count toward the in-flight limits.
+ * Besides its own limits, a connection holds its payloads and replies against the server's
+ * {@link MemoryBudget}: a WRITE payload is reserved before it is received (the decoder asks),
+ * a READ before it starts, and both are given back once the reply is out; without room, the
+ * connection reads nothing until there is.
  * All of this handler's fields are touched on the event loop only.
  */
 final class TransmissionHandler extends ChannelInboundHandlerAdapter {
@@ -60,6 +64,15 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private final ServerContext server;
     private final RequestExecutor executor;
     private final long maxInFlightBytes;
+    private final MemoryBudget memory;
+    /** Bytes this connection holds against {@link #memory}. */
+    private long reserved;
+    /** After the connection closed, what it held was given back at once: later releases are void. */
+    private boolean memorySwept;
+    /** A reservation failed: nothing more is read until the budget has room. */
+    private boolean awaitingMemory;
+    /** A READ decoded while the budget had no room for it; it starts once there is. */
+    private NbdRequest parked;
     private ChannelHandlerContext ctx;
     private NbdFrameDecoder frames;
     /** The WRITE whose payload is arriving in pieces, if any. */
@@ -84,6 +97,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         this.server = server;
         this.executor = new RequestExecutor(device, session, server.config().maxPayloadBytes());
         this.maxInFlightBytes = 2L * server.config().maxPayloadBytes();
+        this.memory = server.memory();
         this.inlinePausedUntil = System.nanoTime();
     }
 
@@ -91,6 +105,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
         this.frames = ctx.pipeline().get(NbdFrameDecoder.class);
+        this.frames.admitPayloadsWith(this::admit);
     }
 
     @Override
@@ -106,6 +121,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         }
         if (state != State.SERVING) {
             request.release(); // sent after DISC or during shutdown: never served
+            unreserve(admitted(request));
             return;
         }
         if (server.isShuttingDown()) {
@@ -124,19 +140,85 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             refuse(request, rejection.error(), rejection.message());
             return;
         }
+        if (request.type() == Nbd.CMD_READ && !admit(readCost(request))) {
+            parked = request;
+            return;
+        }
         dispatch(request);
+    }
+
+    /** The bytes the decoder reserved for a request: a WRITE payload received whole. */
+    private static long admitted(NbdRequest request) {
+        return request.payload() != null ? request.length() : 0;
+    }
+
+    /**
+     * What a READ takes from the memory budget before it starts: its data, or, for one served in
+     * pieces (each reserved as it is read), nothing but room in the budget.
+     */
+    private long readCost(NbdRequest request) {
+        return request.length() > server.config().maxPayloadBytes() ? 0 : request.length();
+    }
+
+    /**
+     * Reserves {@code bytes} of the memory budget for this connection, or, when it has no room,
+     * stops reading and waits for some: false then, and the caller tries again once woken.
+     */
+    private boolean admit(long bytes) {
+        if (memorySwept || memory.tryReserve(bytes, reserved == 0)) {
+            if (!memorySwept) {
+                reserved += bytes;
+            }
+            return true;
+        }
+        awaitingMemory = true;
+        updateReading();
+        memory.await(() -> {
+            try {
+                ctx.executor().execute(this::memoryFreed);
+            } catch (RejectedExecutionException e) {
+                // the server is stopping: this connection is closed with it
+            }
+        });
+        return false;
+    }
+
+    /** The budget has room again: the READ parked for it starts, and reading resumes. */
+    private void memoryFreed() {
+        awaitingMemory = false;
+        NbdRequest request = parked;
+        if (request != null) {
+            parked = null;
+            if (!admit(readCost(request))) {
+                parked = request;
+                return;
+            }
+            dispatch(request);
+        }
+        if (state == State.SERVING) {
+            updateReading();
+        }
+    }
+
+    /** Gives {@code bytes} back to the memory budget (nothing after the connection closed: see channelInactive). */
+    private void unreserve(long bytes) {
+        if (!memorySwept && bytes != 0) {
+            reserved -= bytes;
+            memory.release(bytes);
+        }
     }
 
     /** Answers with an error; a refused WRITE whose payload follows is answered once that is consumed. */
     private void refuse(NbdRequest request, NbdError error, String message) {
         request.release();
+        unreserve(admitted(request));
         if (request.payloadFollows()) {
             inFlight++;
             receiving = StreamedWrite.refused(request, error, message, executor, pieces);
             updateReading();
             return;
         }
-        reply(executor.error(ctx.alloc(), request, error, message));
+        reply(executor.error(ctx.alloc(), request, error, message), 0);
     }
 
     private void writePiece(NbdWritePiece piece) {
@@ -314,6 +396,14 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         }
 
         @Override
+        public void reserve(long bytes) {
+            if (!memorySwept) {
+                memory.reserve(bytes);
+                reserved += bytes;
+            }
+        }
+
+        @Override
         public void held(long bytes) {
             inFlightBytes += bytes;
         }
@@ -321,6 +411,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         @Override
         public void released(long bytes) {
             inFlightBytes -= bytes;
+            unreserve(bytes);
             if (state == State.SERVING) {
                 updateReading();
             }
@@ -330,7 +421,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         public void finished(List<Object> reply) {
             if (exclusive != null && !exclusive.exclusive()) {
                 exclusive = null;
-                reply(heldBack);
+                reply(heldBack, 0);
                 heldBack.clear();
             }
             completed(reply, 0);
@@ -361,7 +452,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private void completed(List<Object> reply, long bytes) {
         inFlight--;
         inFlightBytes -= bytes;
-        reply(reply);
+        reply(reply, bytes);
         switch (state) {
             case SERVING -> updateReading();
             case DISCONNECTING, SHUTTING_DOWN -> closeWhenIdle();
@@ -369,17 +460,29 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    private void reply(List<Object> messages) {
+    /**
+     * Sends a reply; {@code memory} bytes of the budget are given back once it is out (at once
+     * when it waits behind a READ sent in pieces: such replies are small).
+     */
+    private void reply(List<Object> messages, long memory) {
         if (state == State.CLOSED) {
             messages.forEach(ReferenceCountUtil::release);
+            unreserve(memory);
             return;
         }
-        if (exclusive != null) {
+        if (exclusive != null || messages.isEmpty()) {
             heldBack.addAll(messages);
+            unreserve(memory);
             return;
         }
-        for (Object message : messages) {
-            ctx.write(message);
+        int last = messages.size() - 1;
+        for (int i = 0; i < last; i++) {
+            ctx.write(messages.get(i));
+        }
+        if (memory == 0) {
+            ctx.write(messages.get(last));
+        } else {
+            ctx.write(messages.get(last)).addListener(f -> unreserve(memory));
         }
         // FlushConsolidationHandler turns a burst of these into one flush.
         ctx.flush();
@@ -394,6 +497,8 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private void updateReading() {
         boolean read = inFlight < server.config().maxInFlightPerConnection()
                 && inFlightBytes <= maxInFlightBytes
+                && !awaitingMemory
+                && parked == null
                 && ctx.channel().isWritable()
                 && exclusive == null
                 && (receiving == null || !receiving.full());
@@ -421,6 +526,13 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             state = State.SHUTTING_DOWN;
             ctx.channel().config().setAutoRead(false);
             frames.pause();
+            if (parked != null) {
+                // Received before the shutdown: answered like the others, room or not.
+                NbdRequest request = parked;
+                parked = null;
+                pieces.reserve(readCost(request));
+                dispatch(request);
+            }
             closeWhenIdle();
         } else {
             ctx.fireUserEventTriggered(evt);
@@ -470,6 +582,14 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         state = State.CLOSED;
         heldBack.forEach(ReferenceCountUtil::release);
         heldBack.clear();
+        if (parked != null) {
+            parked.release();
+            parked = null;
+        }
+        // What is still under way is dropped as it finishes; its bytes are free for others now.
+        memorySwept = true;
+        memory.release(reserved);
+        reserved = 0;
         if (receiving != null) {
             StreamedWrite write = receiving;
             receiving = null;
