@@ -97,7 +97,7 @@ class ForwardingTest {
         String endpoint = p.endpoint();
 
         try (BackgroundProcess fio = randomWrites(endpoint, "hang", "--iodepth=1", "--size=32M",
-                "--rate_iops=200", "--time_based", "--runtime=30", "--output-format=json")) {
+                "--rate_iops=200", "--time_based", "--runtime=18", "--output-format=json")) {
             Thread.sleep(5000);
             cluster.freeze(owner);
             try {

@@ -72,10 +72,10 @@ class SlowCopyTest {
         }
     }
 
-    /** fio keeping 128 random 4 KiB writes in flight for 15 s. */
+    /** fio keeping 128 random 4 KiB writes in flight for 10 s: past the pause and the 5 s replication timeout. */
     private static BackgroundProcess fio(String uri) {
         List<String> args = new ArrayList<>(List.of("fio", "--name=slow", "--ioengine=nbd", "--uri=" + uri,
-                "--rw=randwrite", "--bs=4k", "--size=32M", "--iodepth=128", "--time_based", "--runtime=15",
+                "--rw=randwrite", "--bs=4k", "--size=32M", "--iodepth=128", "--time_based", "--runtime=10",
                 "--output-format=json"));
         return Command.of(args).start();
     }

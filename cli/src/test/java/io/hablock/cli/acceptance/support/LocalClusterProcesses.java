@@ -90,9 +90,17 @@ public final class LocalClusterProcesses implements AutoCloseable {
         return r;
     }
 
+    /**
+     * The JSON a query prints ({@code volume info NAME --json}), run in this JVM
+     * ({@link InProcessCli}): tests poll these.
+     */
     public JsonNode json(String... args) {
+        List<String> argv = new ArrayList<>(List.of(args));
+        argv.addAll(List.of("--zk", zk));
+        CommandResult r = InProcessCli.run(argv);
+        assertThat(r.exitCode()).as("%s%s", String.join(" ", args), r.describe()).isZero();
         try {
-            return JSON.readTree(cliOk(args).stdout());
+            return JSON.readTree(r.stdout());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
