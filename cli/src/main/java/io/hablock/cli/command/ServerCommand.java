@@ -152,7 +152,7 @@ public final class ServerCommand implements Callable<Integer> {
 
     @Option(names = "--client-memory", paramLabel = "SIZE",
             description = {"What all NBD clients together may hold in request data and replies not yet read "
-                    + "(default: a quarter of the JVM's direct memory, 64M to 256M). Beyond it, clients wait "
+                    + "(default: a quarter of the JVM's direct memory, 64M to 128M). Beyond it, clients wait "
                     + "for room; one that holds nothing may always send a request of up to 256K."})
     String clientMemory;
 
@@ -170,6 +170,19 @@ public final class ServerCommand implements Callable<Integer> {
 
     @Mixin
     NbdTlsOptions tls;
+
+    @Option(names = "--docker-plugin", paramLabel = "SOCKET|tcp://HOST:PORT|off", defaultValue = "off",
+            description = {"Serve a Docker volume plugin (default ${DEFAULT-VALUE}): on a unix socket, "
+                    + "/run/docker/plugins/hablock.sock makes the driver `hablock` (docker volume create -d hablock "
+                    + "--opt size=10G --opt copies=3 NAME); or on tcp://127.0.0.1:PORT named by a spec file "
+                    + "/etc/docker/plugins/hablock.spec. Mounts go through this node's endpoint (kernel nbd, "
+                    + "else nbdfuse and a loop device); needs root."})
+    String dockerPlugin;
+
+    @Option(names = "--locality", paramLabel = "auto|off", defaultValue = "auto",
+            description = {"With --docker-plugin: a volume mounted on this host and owned by another node is moved "
+                    + "here, after a copy is built here if there is none (default ${DEFAULT-VALUE})."})
+    String locality;
 
     /** Test-only delays at named steps (races made to happen every run); hidden from --help. */
     @Option(names = "--test-delay", paramLabel = "STEP=DURATION[xCOUNT]", hidden = true)
@@ -237,7 +250,16 @@ public final class ServerCommand implements Callable<Integer> {
         CountDownLatch stop = new CountDownLatch(1);
         Signal.handle(new Signal("TERM"), s -> stop.countDown());
         Signal.handle(new Signal("INT"), s -> stop.countDown());
-        try (ClusterNode node = ClusterNode.start(config, nbdTls)) {
+        boolean docker = !dockerPlugin.strip().equalsIgnoreCase("off");
+        if (!locality.equals("auto") && !locality.equals("off")) {
+            throw new IllegalArgumentException("--locality must be auto or off");
+        }
+        if (docker && noCopies && locality.equals("auto")) {
+            throw new IllegalArgumentException("--locality auto needs a node that stores copies (not --no-copies)");
+        }
+        try (ClusterNode node = ClusterNode.start(config, nbdTls);
+                AutoCloseable plugin = docker ? startDockerPlugin(node, config) : () -> {
+                }) {
             log.info("hablock node ready: {} ({}), NBD on {}:{}, replication on {}:{}, metrics {}, ZooKeeper {}",
                     config.name(), node.nodeId(), config.advertiseHost(), node.nbdAddress().getPort(),
                     config.advertiseHost(), node.replicationAddress().getPort(),
@@ -248,6 +270,20 @@ public final class ServerCommand implements Callable<Integer> {
         }
         log.info("stopped");
         return 0;
+    }
+
+    private AutoCloseable startDockerPlugin(ClusterNode node, ClusterNode.Config config) throws Exception {
+        InetSocketAddress nbd = node.nbdAddress();
+        InetSocketAddress local = nbd.getAddress().isAnyLocalAddress() ? new InetSocketAddress("127.0.0.1", nbd.getPort()) : nbd;
+        io.hablock.cluster.ClusterClient client = io.hablock.cluster.ClusterClient.connect(node.zkConnectString(),
+                config.cluster(), config.sessionTimeout(), io.hablock.cluster.ClusterClient.DEFAULT_CONNECT_TIMEOUT, secret.load());
+        try {
+            return io.hablock.cli.docker.DockerPlugin.startForNode(dockerPlugin.strip(), client, config.cluster(), node.nodeId(),
+                    config.name(), local, io.hablock.cli.host.FsMount.defaultRunDir(), locality.equals("auto"));
+        } catch (Exception e) {
+            client.close();
+            throw e;
+        }
     }
 
     private static String hostName() {

@@ -46,13 +46,13 @@ public record ConnectionLimits(int maxConnections, int maxConnectionsPerClient, 
 
     /**
      * A quarter of the direct memory the JVM allows (where request data lives), between
-     * {@link #MIN_MEMORY_BYTES} and 256 MiB: room for the rest of the node (replication, the
-     * forwarders' connections, Netty's pools) and, at 256 MiB, for 8 clients each with 32 MiB
-     * in flight, more than the disks of a node keep busy.
+     * {@link #MIN_MEMORY_BYTES} and 128 MiB: room for the rest of the node (replication, the
+     * forwarders' connections, Netty's pools) and, at 128 MiB, for 4 clients each with 32
+     * requests of 1 MiB in flight, more than the disks of a node keep busy.
      */
     public static long defaultMemoryBytes() {
         long direct = io.netty.util.internal.PlatformDependent.maxDirectMemory();
-        return Math.max(MIN_MEMORY_BYTES, Math.min(256L << 20, direct / 4));
+        return Math.max(MIN_MEMORY_BYTES, Math.min(128L << 20, direct / 4));
     }
 
     /**

@@ -2,6 +2,7 @@ package io.hablock.nbd.server;
 
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -10,13 +11,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * what one client holds; this bounds what many hold at once, so that a thousand connections that
  * send requests and never read their replies cannot exhaust the node's direct memory.
  *
- * <p>A connection reserves bytes before it reads a payload or starts a READ, and releases them
- * once the reply is out. When the budget is spent it waits: it reads nothing more until bytes are
- * released. A connection that holds nothing may always take one request of up to
- * {@link #FLOOR_BYTES}, even over the budget: a client that reads its replies keeps being served
- * while others hog the rest (for at most the stall timeout, after which they are closed). The
- * budget may be exceeded by that floor times the connections that use it, and by the pieces of
- * READs longer than the maximum payload once they have started (a few per connection).
+ * <p>A connection reserves bytes through its {@link Account} before it reads a payload or starts
+ * a READ, and releases them once the reply is out. Within the limit anyone may reserve. Beyond
+ * it, a connection that holds nothing may still take one request: of up to {@link #FLOOR_BYTES}
+ * always, and of up to its fair share (the limit divided among the connections holding memory,
+ * itself included) while the total stays under twice the limit. So a client that reads its
+ * replies is served at once while others hog the budget, and the hogs wait; everything held is
+ * bounded by twice the limit plus the floor per connection, plus the pieces of READs longer than
+ * the maximum payload once started (a few per connection).
  */
 final class MemoryBudget {
     /** What a connection that holds nothing may always take. */
@@ -24,6 +26,8 @@ final class MemoryBudget {
 
     private final long limit;
     private final AtomicLong used = new AtomicLong();
+    /** Connections that hold memory now. */
+    private final AtomicInteger holders = new AtomicInteger();
     private final Queue<Runnable> waiters = new ConcurrentLinkedQueue<>();
 
     MemoryBudget(long limit) {
@@ -41,37 +45,9 @@ final class MemoryBudget {
         return used.get();
     }
 
-    /**
-     * Takes {@code bytes} if the budget has room for them, or if the caller holds nothing and
-     * asks for no more than the floor. False when the caller must wait ({@link #await}).
-     */
-    boolean tryReserve(long bytes, boolean holdsNothing) {
-        boolean floor = holdsNothing && bytes <= FLOOR_BYTES;
-        while (true) {
-            long now = used.get();
-            if (now + bytes > limit && !floor) {
-                return false;
-            }
-            if (used.compareAndSet(now, now + bytes)) {
-                return true;
-            }
-        }
-    }
-
-    /** Takes {@code bytes} whatever the budget says: for work already under way that cannot wait. */
-    void reserve(long bytes) {
-        used.addAndGet(bytes);
-    }
-
-    /** Gives {@code bytes} back and wakes the connections waiting once there is room again. */
-    void release(long bytes) {
-        if (bytes == 0) {
-            return;
-        }
-        long now = used.addAndGet(-bytes);
-        if (now < limit && !waiters.isEmpty()) {
-            wakeAll();
-        }
+    /** A new connection's account. */
+    Account open() {
+        return new Account();
     }
 
     /**
@@ -86,10 +62,91 @@ final class MemoryBudget {
         }
     }
 
+    private void giveBack(long bytes) {
+        long now = used.addAndGet(-bytes);
+        if (now < limit && !waiters.isEmpty()) {
+            wakeAll();
+        }
+    }
+
     private void wakeAll() {
         Runnable wake;
         while ((wake = waiters.poll()) != null) {
             wake.run();
+        }
+    }
+
+    /** What one connection holds. Used on the connection's event loop only. */
+    final class Account {
+        private long held;
+        private boolean closed;
+
+        /** Takes {@code bytes} if the rules above allow it; false when the caller must wait ({@link #await}). */
+        boolean tryReserve(long bytes) {
+            if (closed) {
+                return true;
+            }
+            boolean first = held == 0;
+            long share = first ? Math.max(FLOOR_BYTES, limit / (holders.get() + 1)) : 0;
+            while (true) {
+                long now = used.get();
+                boolean fits = now + bytes <= limit
+                        || first && bytes <= FLOOR_BYTES
+                        || first && bytes <= share && now + bytes <= 2 * limit;
+                if (!fits) {
+                    return false;
+                }
+                if (used.compareAndSet(now, now + bytes)) {
+                    add(bytes);
+                    return true;
+                }
+            }
+        }
+
+        /** Takes {@code bytes} whatever the budget says: for work under way that cannot wait. */
+        void reserve(long bytes) {
+            if (!closed) {
+                used.addAndGet(bytes);
+                add(bytes);
+            }
+        }
+
+        /** Gives {@code bytes} back and wakes the connections waiting once there is room again. */
+        void release(long bytes) {
+            if (closed || bytes == 0) {
+                return;
+            }
+            held -= bytes;
+            if (held == 0) {
+                holders.decrementAndGet();
+            }
+            giveBack(bytes);
+        }
+
+        /**
+         * The connection closed: what it holds is free for others now; what is still under way is
+         * dropped as it finishes, and later releases are void.
+         */
+        void close() {
+            if (!closed) {
+                closed = true;
+                if (held > 0) {
+                    holders.decrementAndGet();
+                    giveBack(held);
+                }
+                held = 0;
+            }
+        }
+
+        long held() {
+            return held;
+        }
+
+        private void add(long bytes) {
+            if (bytes > 0 && held == 0) {
+                holders.incrementAndGet();
+            }
+            held += bytes;
         }
     }
 }

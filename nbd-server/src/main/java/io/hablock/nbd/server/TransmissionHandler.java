@@ -65,10 +65,8 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private final RequestExecutor executor;
     private final long maxInFlightBytes;
     private final MemoryBudget memory;
-    /** Bytes this connection holds against {@link #memory}. */
-    private long reserved;
-    /** After the connection closed, what it held was given back at once: later releases are void. */
-    private boolean memorySwept;
+    /** What this connection holds against {@link #memory}. */
+    private final MemoryBudget.Account account;
     /** A reservation failed: nothing more is read until the budget has room. */
     private boolean awaitingMemory;
     /** A READ decoded while the budget had no room for it; it starts once there is. */
@@ -98,6 +96,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         this.executor = new RequestExecutor(device, session, server.config().maxPayloadBytes());
         this.maxInFlightBytes = 2L * server.config().maxPayloadBytes();
         this.memory = server.memory();
+        this.account = memory.open();
         this.inlinePausedUntil = System.nanoTime();
     }
 
@@ -165,10 +164,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
      * stops reading and waits for some: false then, and the caller tries again once woken.
      */
     private boolean admit(long bytes) {
-        if (memorySwept || memory.tryReserve(bytes, reserved == 0)) {
-            if (!memorySwept) {
-                reserved += bytes;
-            }
+        if (account.tryReserve(bytes)) {
             return true;
         }
         awaitingMemory = true;
@@ -202,10 +198,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
 
     /** Gives {@code bytes} back to the memory budget (nothing after the connection closed: see channelInactive). */
     private void unreserve(long bytes) {
-        if (!memorySwept && bytes != 0) {
-            reserved -= bytes;
-            memory.release(bytes);
-        }
+        account.release(bytes);
     }
 
     /** Answers with an error; a refused WRITE whose payload follows is answered once that is consumed. */
@@ -397,10 +390,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
 
         @Override
         public void reserve(long bytes) {
-            if (!memorySwept) {
-                memory.reserve(bytes);
-                reserved += bytes;
-            }
+            account.reserve(bytes);
         }
 
         @Override
@@ -586,10 +576,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
             parked.release();
             parked = null;
         }
-        // What is still under way is dropped as it finishes; its bytes are free for others now.
-        memorySwept = true;
-        memory.release(reserved);
-        reserved = 0;
+        account.close();
         if (receiving != null) {
             StreamedWrite write = receiving;
             receiving = null;
