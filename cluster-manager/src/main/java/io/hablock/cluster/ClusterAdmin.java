@@ -194,6 +194,20 @@ public final class ClusterAdmin {
      * built there first (locality rebuild). Refused while a client is connected.
      */
     public VolumeRecord requestMove(String volume, String nameOrId) throws ClusterException {
+        return requestMove(volume, nameOrId, false);
+    }
+
+    /**
+     * A locality move: {@code volume} to be owned by {@code nameOrId}, the node whose host uses it
+     * (a copy built there first when it holds none). Clients that reach the volume through a
+     * node's endpoint follow it, so only clients connected straight to the owner's NBD port, which
+     * would lose their connection, hold it back.
+     */
+    public VolumeRecord requestLocalityMove(String volume, String nameOrId) throws ClusterException {
+        return requestMove(volume, nameOrId, true);
+    }
+
+    private VolumeRecord requestMove(String volume, String nameOrId, boolean forwardedClientsFollow) throws ClusterException {
         Member target = node(nameOrId);
         VolumeRecord r = cluster.volume(volume).orElseThrow(() -> new ClusterException("no volume named '" + volume + "'"))
                 .value();
@@ -207,7 +221,13 @@ public final class ClusterAdmin {
             throw new ClusterException("node " + target.name() + " is " + target.status().label()
                     + (cluster.liveNodes().containsKey(target.id()) ? "" : " and not live") + ": it cannot take the volume");
         }
-        List<String> clients = cluster.sessionsOf(volume).stream().map(ClientSession::describe).toList();
+        java.util.Set<String> nodeHosts = cluster.liveNodes().values().stream().map(n -> n.host())
+                .collect(java.util.stream.Collectors.toSet());
+        String owner = r.owner();
+        List<String> clients = cluster.sessionsOf(volume).stream()
+                .filter(s -> !forwardedClientsFollow || (owner != null && owner.equals(s.node())
+                        && !nodeHosts.contains(s.clientHost())))
+                .map(ClientSession::describe).toList();
         if (!clients.isEmpty()) {
             throw new ClusterException("volume '" + volume + "' has " + clients.size() + " connected client(s) ("
                     + String.join(", ", clients) + "): disconnect them before moving it");

@@ -3,6 +3,7 @@ package io.hablock.cluster;
 import io.hablock.cluster.model.ClientSession;
 import io.hablock.cluster.model.Event;
 import io.hablock.cluster.model.Member;
+import io.hablock.cluster.model.MountClaim;
 import io.hablock.cluster.model.NodeInfo;
 import io.hablock.cluster.model.Versioned;
 import io.hablock.cluster.model.VolumeRecord;
@@ -307,6 +308,48 @@ public final class ClusterClient implements AutoCloseable {
         byte[] data = dataOrNull(paths.rebuild(volume));
         return data == null ? Optional.empty()
                 : Optional.of(Json.read(data, io.hablock.cluster.model.RebuildProgress.class, paths.rebuild(volume)));
+    }
+
+    // ---- Docker mounts -----------------------------------------------------------------------
+
+    /** Who holds the volume's file system mounted through a Docker plugin, if anyone. */
+    public Optional<MountClaim> mountClaim(String volume) throws ClusterException {
+        byte[] data = dataOrNull(paths.mount(volume));
+        return data == null ? Optional.empty() : Optional.of(Json.read(data, MountClaim.class, paths.mount(volume)));
+    }
+
+    /**
+     * Claims the volume's file system for a mount, as an ephemeral znode of this client's
+     * session; the claim already there (by another node, or by this one) when there is one.
+     */
+    public Optional<MountClaim> claimMount(String volume, MountClaim claim) throws ClusterException {
+        try {
+            curator.create().creatingParentContainersIfNeeded().withMode(CreateMode.EPHEMERAL)
+                    .forPath(paths.mount(volume), Json.write(claim));
+            return Optional.empty();
+        } catch (KeeperException.NodeExistsException e) {
+            Optional<MountClaim> held = mountClaim(volume);
+            return held.isPresent() ? held : claimMount(volume, claim); // released meanwhile: try again
+        } catch (Exception e) {
+            throw failure("cannot claim the mount of " + volume, e);
+        }
+    }
+
+    /** Gives up the claim on the volume's mount, if this node holds it. */
+    public void releaseMount(String volume, String node) throws ClusterException {
+        try {
+            Stat stat = new Stat();
+            byte[] data = curator.getData().storingStatIn(stat).forPath(paths.mount(volume));
+            if (Json.read(data, MountClaim.class, paths.mount(volume)).node().equals(node)) {
+                curator.delete().withVersion(stat.getVersion()).forPath(paths.mount(volume));
+            }
+        } catch (KeeperException.NoNodeException | KeeperException.BadVersionException e) {
+            // not claimed, or claimed anew meanwhile: not ours to release
+        } catch (ClusterException e) {
+            throw e;
+        } catch (Exception e) {
+            throw failure("cannot release the mount of " + volume, e);
+        }
     }
 
     // ---- events -----------------------------------------------------------------------------

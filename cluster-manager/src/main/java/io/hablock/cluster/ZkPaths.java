@@ -14,6 +14,7 @@ import org.apache.curator.utils.ZKPaths;
  * /hablock/CLUSTER/volumes/NAME         persistent: the volume record, changed by versioned CAS
  * /hablock/CLUSTER/clients/NAME/ID      ephemeral: an NBD client connected to the volume's owner
  * /hablock/CLUSTER/rebuilds/NAME        ephemeral: progress of the volume's rebuild, by its owner
+ * /hablock/CLUSTER/mounts/NAME          ephemeral: the node whose Docker plugin mounted the volume
  * /hablock/CLUSTER/events/evt-SEQ       persistent sequential: the event log (bounded)
  * /hablock/CLUSTER/seq/vd-SEQ           transient: allocates vdisk numbers
  * </pre>
@@ -88,6 +89,14 @@ public final class ZkPaths {
 
     public String rebuild(String volume) {
         return ZKPaths.makePath(rebuilds(), volume);
+    }
+
+    public String mounts() {
+        return root + "/mounts";
+    }
+
+    public String mount(String volume) {
+        return ZKPaths.makePath(mounts(), volume);
     }
 
     public String events() {

@@ -28,27 +28,33 @@ public final class ServerProcess implements AutoCloseable {
 
     private final List<String> extraArgs;
 
-    private final int fdLimit;
+    /** What runs the JVM (prlimit, nsenter, env): each execs the next, so the pid is the JVM's. */
+    private final List<String> prefix;
+
+    private final String name;
 
     private ServerProcess(Path dataDir, int nbdPort, int zkPort, int replicationPort, String maxDirectMemory,
-                          List<String> extraArgs, int fdLimit) {
+                          List<String> extraArgs, List<String> prefix) {
+        this(dataDir, nbdPort, zkPort, replicationPort, maxDirectMemory, extraArgs, prefix, "test");
+    }
+
+    private ServerProcess(Path dataDir, int nbdPort, int zkPort, int replicationPort, String maxDirectMemory,
+                          List<String> extraArgs, List<String> prefix, String name) {
+        this.name = name;
         this.dataDir = dataDir;
         this.nbdPort = nbdPort;
         this.zkPort = zkPort;
         this.replicationPort = replicationPort;
         this.maxDirectMemory = maxDirectMemory;
         this.extraArgs = List.copyOf(extraArgs);
-        this.fdLimit = fdLimit;
+        this.prefix = List.copyOf(prefix);
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> command = new java.util.ArrayList<>();
-        if (fdLimit > 0) {
-            command.addAll(List.of("prlimit", "--nofile=" + fdLimit + ":" + fdLimit)); // execs java: same pid
-        }
+        List<String> command = new java.util.ArrayList<>(prefix);
         command.addAll(List.of(java, "-Xmx256m", "-XX:MaxDirectMemorySize=" + maxDirectMemory,
                 "-cp", System.getProperty("java.class.path"), "io.hablock.cli.Main", "server",
                 "--data-dir", dataDir.toString(),
                 "--listen", "127.0.0.1:" + nbdPort,
-                "--name", "test",
+                "--name", name,
                 "--zk-listen", "127.0.0.1:" + zkPort,
                 "--replication-listen", "127.0.0.1:" + replicationPort,
                 "--metrics-listen", "off"));
@@ -90,7 +96,17 @@ public final class ServerProcess implements AutoCloseable {
     /** Starts a server that may have at most {@code fdLimit} files open ({@code prlimit --nofile}). */
     public static ServerProcess start(Path dataDir, String maxDirectMemory, List<String> extraArgs, int fdLimit) {
         return new ServerProcess(dataDir, FreePorts.next(), FreePorts.next(), FreePorts.next(), maxDirectMemory,
-                extraArgs, fdLimit);
+                extraArgs, fdLimit > 0 ? List.of("prlimit", "--nofile=" + fdLimit + ":" + fdLimit) : List.of());
+    }
+
+    /**
+     * Starts a server named {@code name} in the mount namespace of process 1 (where a Docker engine sees what it
+     * mounts, even when the test runs under {@code ip netns exec}, which gives it a mount
+     * namespace of its own) with {@code HABLOCK_RUN_DIR} set to {@code runDir}.
+     */
+    public static ServerProcess startInHostMounts(String name, Path dataDir, Path runDir, String... extraArgs) {
+        return new ServerProcess(dataDir, FreePorts.next(), FreePorts.next(), FreePorts.next(), "512m", List.of(extraArgs),
+                List.of("nsenter", "--mount=/proc/1/ns/mnt", "--", "env", "HABLOCK_RUN_DIR=" + runDir), name);
     }
 
     /** Starts a new server on this one's data directory and ports; this one must have exited. */
@@ -98,7 +114,7 @@ public final class ServerProcess implements AutoCloseable {
         if (process.isAlive()) {
             throw new IllegalStateException("the server is still running" + process.describe());
         }
-        return new ServerProcess(dataDir, nbdPort, zkPort, replicationPort, maxDirectMemory, extraArgs, fdLimit);
+        return new ServerProcess(dataDir, nbdPort, zkPort, replicationPort, maxDirectMemory, extraArgs, prefix, name);
     }
 
     /** The server's process id (to read its memory from /proc). */

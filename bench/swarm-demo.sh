@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# swarm-demo.sh: the walkthrough's failure story on a real Docker Swarm, on one machine. Run with
+# --help. Needs root, docker.io, busybox-static, iproute2, util-linux (nsenter, unshare).
+set -euo pipefail
+
+here="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
+repo="$(cd "$here/.." && pwd)"
+prog=swarm-demo.sh
+
+usage() {
+  cat <<EOF2
+Usage: bench/swarm-demo.sh [--nodes 3|4] [--subnet A.B.C] [--dir DIR] [--run-seconds N] [--keep]
+
+The walkthrough's story, for real: N network namespaces (sw1..swN) on a bridge, each running a
+hablock node (v1..vN, with its Docker volume plugin) and a Docker engine; ZooKeeper on the
+bridge; the engines joined in a Swarm (all managers). Services 'portainer' and 'wp_db' use
+hablock volumes (--mount type=volume,volume-driver=hablock-demo,...). wp_db appends records
+(sequence number and MD5), syncs each, and only then counts it acknowledged (in a file outside
+the volume). Then the node running wp_db is power-cycled: every process of its namespace
+SIGKILLed and its link cut. Swarm reschedules wp_db, the volume mounts on the new node (whose
+node becomes its owner: locality), the old node comes back and rejoins; every acknowledged
+record must be in the volume. Prints docker service ps, hablock node ls, volume ls and events
+as the walkthrough does, and the timings.
+
+Options:
+  --nodes N          3 or 4 (default 4)
+  --subnet A.B.C     the bridge's /24 (default 10.77.0)
+  --run-seconds N    how long wp_db writes before the power cycle (default 20)
+  --dir DIR          data, logs and engines (default bench/results/swarm-demo-<timestamp>)
+  --keep             leave everything running at the end (stop with: $prog --stop DIR)
+EOF2
+}
+
+nodes=4
+subnet=10.77.0
+run_seconds=20
+dir=""
+keep=0
+stop_dir=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --nodes) nodes="$2"; shift 2 ;;
+    --subnet) subnet="$2"; shift 2 ;;
+    --run-seconds) run_seconds="$2"; shift 2 ;;
+    --dir) dir="$2"; shift 2 ;;
+    --keep) keep=1; shift ;;
+    --stop) stop_dir="$2"; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "$prog: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+die() { echo "$prog: $*" >&2; exit 1; }
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+[ "$(id -u)" = 0 ] || die "needs root (network namespaces, dockerd, mounts)"
+case "$nodes" in 3|4) ;; *) die "--nodes must be 3 or 4" ;; esac
+[[ "$subnet" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "--subnet must look like 10.77.0"
+for tool in dockerd docker busybox nsenter unshare ip java; do
+  command -v "$tool" >/dev/null || die "$tool is missing (apt-get install docker.io busybox-static iproute2 util-linux openjdk-17-jre-headless)"
+done
+
+driver=hablock-demo
+spec=/etc/docker/plugins/$driver.spec
+image=hablock-demo-busybox:1
+bridge=hbsw0
+
+stop_all() { # dir: stops what a run in dir started, by pid files; removes namespaces and mounts
+  local d="$1" k pid shim
+  for k in 1 2 3 4; do
+    if [ -S "$d/d$k/sock" ]; then
+      docker -H "unix://$d/d$k/sock" ps -aq 2>/dev/null | xargs -r docker -H "unix://$d/d$k/sock" rm -f >/dev/null 2>&1 || true
+    fi
+    for shim in $(pgrep -f "containerd-shim.*$d/d$k/" || true); do
+      pkill -9 -P "$shim" 2>/dev/null || true
+      kill -9 "$shim" 2>/dev/null || true
+    done
+    for pid in "$d/d$k/pid" "$d/v$k.pid"; do
+      if [ -f "$pid" ]; then kill "$(cat "$pid")" 2>/dev/null || true; fi
+    done
+  done
+  sleep 2
+  for k in 1 2 3 4; do
+    ip netns pids "hbsw$k" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+  done
+  if [ -f "$d/zk.pid" ]; then kill "$(cat "$d/zk.pid")" 2>/dev/null || true; fi
+  grep -o " $d/[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  losetup -a 2>/dev/null | grep -F "$d/" | cut -d: -f1 | xargs -r -n1 losetup -d 2>/dev/null || true
+  for k in 1 2 3 4; do
+    ip netns del "hbsw$k" 2>/dev/null || true
+  done
+  ip link del "$bridge" 2>/dev/null || true
+  rm -f "$spec"
+}
+
+if [ -n "$stop_dir" ]; then
+  stop_all "$(readlink -f "$stop_dir")"
+  exit 0
+fi
+
+"$repo/hablock" --version >/dev/null # builds the jar when missing or stale
+jar="$repo/cli/target/hablock.jar"
+dir="${dir:-$repo/bench/results/swarm-demo-$(date +%Y%m%d-%H%M%S)}"
+mkdir -p "$dir"
+dir="$(readlink -f "$dir")"
+ip link show "$bridge" >/dev/null 2>&1 && die "$bridge exists: another demo runs (or stop it: $prog --stop DIR)"
+[ -e "$spec" ] && die "$spec exists: another demo runs (or stop it: $prog --stop DIR)"
+[ "$keep" = 1 ] || trap 'stop_all "$dir"' EXIT
+
+secret="$dir/cluster.secret"
+zk="$subnet.1:2181"
+hb() { java -XX:TieredStopAtLevel=1 -jar "$jar" "$@" --zk "$zk" --secret-file "$secret"; }
+d() { local k="$1"; shift; docker -H "unix://$dir/d$k/sock" "$@"; }
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+wait_for() { # what seconds command...: polls every 0.5 s
+  local what="$1" limit="$2" t=0
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    sleep 0.5
+    t=$((t + 1))
+    [ "$t" -lt $((limit * 2)) ] || die "gave up waiting for $what after $limit s (logs in $dir)"
+  done
+}
+
+say "network: $nodes namespaces on bridge $bridge ($subnet.0/24)"
+ip link add "$bridge" type bridge
+ip addr add "$subnet.1/24" dev "$bridge"
+ip link set "$bridge" up
+for k in $(seq 1 "$nodes"); do
+  ip netns add "hbsw$k"
+  ip link add "hbsw$k-h" type veth peer name eth0 netns "hbsw$k"
+  ip link set "hbsw$k-h" master "$bridge" up
+  ip -n "hbsw$k" addr add "$subnet.1$k/24" dev eth0
+  ip -n "hbsw$k" link set eth0 up
+  ip -n "hbsw$k" link set lo up
+done
+
+say "ZooKeeper on $zk, credentials in $secret"
+java -jar "$jar" cluster init --secret-file "$secret" >/dev/null
+java -Xmx256m -jar "$jar" zookeeper --listen "$zk" --data-dir "$dir/zookeeper" --secret-file "$secret" >"$dir/zookeeper.log" 2>&1 &
+echo $! >"$dir/zk.pid"
+
+start_node() { # k: the hablock node vK in namespace hbswK, serving the Docker plugin on its 127.0.0.1
+  local k="$1"
+  mkdir -p "$dir/v$k"
+  nsenter --net="/var/run/netns/hbsw$k" env HABLOCK_RUN_DIR="$dir/v$k/run" \
+    java -Xmx256m -XX:MaxDirectMemorySize=512m -jar "$jar" server --data-dir "$dir/v$k/data" --name "v$k" \
+    --listen "$subnet.1$k:10809" --zk "$zk" --secret-file "$secret" --session-timeout 5s \
+    --docker-plugin tcp://127.0.0.1:9191 >>"$dir/v$k.log" 2>&1 &
+  echo $! >"$dir/v$k.pid"
+}
+
+start_engine() { # k: dockerd in namespace hbswK with host name swK
+  local k="$1"
+  mkdir -p "$dir/d$k"
+  unshare --uts sh -c "hostname sw$k && exec nsenter --net=/var/run/netns/hbsw$k dockerd --storage-driver=vfs \
+    --iptables=false --ip6tables=false --bridge=none --data-root $dir/d$k/root --exec-root $dir/d$k/exec \
+    -H unix://$dir/d$k/sock --pidfile $dir/d$k/pid" >>"$dir/d$k.log" 2>&1 &
+}
+
+say "hablock nodes v1..v$nodes and Docker engines sw1..sw$nodes"
+mkdir -p "$(dirname "$spec")"
+echo "tcp://127.0.0.1:9191" >"$spec" # each engine reaches the plugin of the node in its own namespace
+for k in $(seq 1 "$nodes"); do
+  start_node "$k"
+  start_engine "$k"
+done
+rootfs="$dir/busybox-rootfs"
+mkdir -p "$rootfs/bin" "$dir/acks"
+cp /bin/busybox "$rootfs/bin/busybox"
+for applet in sh cat echo ls dd sync md5sum sleep tail grep cut mv date; do ln -sf busybox "$rootfs/bin/$applet"; done
+for k in $(seq 1 "$nodes"); do
+  wait_for "engine sw$k" 60 d "$k" version
+  tar -C "$rootfs" -c . | d "$k" import - "$image" >/dev/null
+done
+wait_for "$nodes hablock nodes" 90 sh -c "[ \$(java -jar '$jar' node ls --zk '$zk' --secret-file '$secret' 2>/dev/null | grep -c ' normal ') -ge $nodes ]"
+
+say "Swarm: sw1 initializes it, the others join as managers (a lost node leaves a quorum)"
+d 1 swarm init --advertise-addr "$subnet.11" --listen-addr "$subnet.11:2377" >/dev/null
+token="$(d 1 swarm join-token -q manager)"
+for k in $(seq 2 "$nodes"); do
+  d "$k" swarm join --token "$token" --advertise-addr "$subnet.1$k" --listen-addr "$subnet.1$k:2377" "$subnet.11:2377" >/dev/null
+done
+d 1 node ls
+
+say "services portainer and wp_db on hablock volumes"
+d 1 service create --detach --quiet --name portainer \
+  --mount "type=volume,source=portainer,target=/data,volume-driver=$driver,volume-opt=size=256M,volume-opt=copies=2" \
+  "$image" sh -c 'echo portainer >/data/hello; sync; exec sleep 1000000' >/dev/null
+# The database stand-in: appends "N MD5(record-N)", syncs, and only then counts N acknowledged,
+# in a file outside the volume. After a restart it goes on from the last whole record.
+# shellcheck disable=SC2016 # expanded by the container's shell
+writer='f=/var/lib/mysql/records; touch $f; i=$(grep -E "^[0-9]+ [0-9a-f]{32}$" $f | tail -n 1 | cut -d" " -f1); i=${i:-0};
+while true; do i=$((i+1)); echo "$i $(echo record-$i | md5sum | cut -c1-32)" >>$f; sync; echo $i >/acks/acked.tmp; mv /acks/acked.tmp /acks/acked; done'
+d 1 service create --detach --quiet --name wp_db \
+  --mount "type=volume,source=wp_mysql-data,target=/var/lib/mysql,volume-driver=$driver,volume-opt=size=1G,volume-opt=copies=3" \
+  --mount "type=bind,source=$dir/acks,target=/acks" "$image" sh -c "$writer" >/dev/null
+running_on() { # service: the node (swK) of its running task, if any
+  d 1 service ps "$1" --filter desired-state=running --format '{{.Node}} {{.CurrentState}}' 2>/dev/null \
+    | awk '$2 == "Running" { print $1; exit }'
+}
+wait_for "wp_db running" 120 sh -c "[ -n \"\$(docker -H unix://$dir/d1/sock service ps wp_db --filter desired-state=running --format '{{.CurrentState}}' | grep Running)\" ]"
+wait_for "portainer running" 120 sh -c "[ -n \"\$(docker -H unix://$dir/d1/sock service ps portainer --filter desired-state=running --format '{{.CurrentState}}' | grep Running)\" ]"
+d 1 service ls
+hb node ls
+hb volume ls
+d 1 service ps wp_db
+victim="$(running_on wp_db)"
+[ -n "$victim" ] || die "wp_db runs nowhere"
+k="${victim#sw}"
+echo "wp_db runs on $victim (hablock node v$k); writing for $run_seconds s"
+sleep "$run_seconds"
+
+say "power cycle of $victim: every process of its namespace SIGKILLed, its link cut"
+acked_before="$(cat "$dir/acks/acked")"
+t_kill="$(now)"
+for shim in $(pgrep -f "containerd-shim.*$dir/d$k/" || true); do
+  pkill -9 -P "$shim" 2>/dev/null || true
+  kill -9 "$shim" 2>/dev/null || true
+done
+ip netns pids "hbsw$k" | xargs -r kill -9
+ip link set "hbsw$k-h" down
+echo "acknowledged records when the node died: $acked_before"
+
+survivor=1
+[ "$k" = 1 ] && survivor=2
+wait_for "wp_db running on another node" 240 sh -c "n=\$(docker -H unix://$dir/d$survivor/sock service ps wp_db --filter desired-state=running --format '{{.Node}} {{.CurrentState}}' | awk '\$2 == \"Running\" { print \$1 }'); [ -n \"\$n\" ] && [ \"\$n\" != '$victim' ]"
+t_back="$(now)"
+new_node="$(d "$survivor" service ps wp_db --filter desired-state=running --format '{{.Node}}' | head -n 1)"
+echo "wp_db running again on $new_node $(secs "$t_kill" "$t_back") s after the power cycle"
+d "$survivor" service ls
+hb node ls
+d "$survivor" service ps wp_db
+nk="${new_node#sw}"
+wait_for "wp_mysql-data owned by v$nk (locality)" 180 sh -c "java -jar '$jar' volume info wp_mysql-data --json --zk '$zk' --secret-file '$secret' | grep -q '\"owner\" *: *\"v$nk\"'"
+t_local="$(now)"
+echo "wp_mysql-data owned by v$nk, where wp_db runs, $(secs "$t_kill" "$t_local") s after the power cycle"
+hb volume ls
+sleep 5
+
+say "$victim comes back"
+ip link set "hbsw$k-h" up
+start_node "$k"
+start_engine "$k"
+wait_for "v$k normal" 120 sh -c "java -jar '$jar' node ls --zk '$zk' --secret-file '$secret' | grep -E '^v$k ' | grep -q ' normal '"
+wait_for "engine $victim" 60 d "$k" version
+wait_for "$victim Ready in the swarm" 120 sh -c "docker -H unix://$dir/d$survivor/sock node ls --format '{{.Hostname}} {{.Status}}' | grep -q '^$victim Ready'"
+t_rejoin="$(now)"
+d "$survivor" node ls
+hb node ls
+wait_for "wp_mysql-data healthy" 180 sh -c "java -jar '$jar' volume info wp_mysql-data --json --zk '$zk' --secret-file '$secret' | grep -q '\"health\" *: *\"healthy\"'"
+hb volume ls
+hb events -n 40
+
+say "every acknowledged record"
+sleep 2
+acked="$(cat "$dir/acks/acked")"
+records="$dir/v$nk/run/docker/wp_mysql-data/records"
+[ -f "$records" ] || die "no $records: the volume is not mounted on $new_node"
+missing="$(/usr/bin/python3 - "$records" "$acked" <<'EOF2'
+import hashlib, re, sys
+path, acked = sys.argv[1], int(sys.argv[2])
+seen = {}
+for line in open(path, errors="replace"):
+    m = re.fullmatch(r"(\d+) ([0-9a-f]{32})\n?", line)
+    if m:
+        seen[int(m.group(1))] = m.group(2)
+bad = [i for i in range(1, acked + 1)
+       if seen.get(i) != hashlib.md5(f"record-{i}\n".encode()).hexdigest()]
+print(len(bad))
+EOF2
+)"
+echo "acknowledged: $acked records ($acked_before when $victim died); missing or corrupt: $missing"
+echo
+echo "timings: wp_db running again on $new_node after $(secs "$t_kill" "$t_back") s; the volume owned there after" \
+  "$(secs "$t_kill" "$t_local") s; $victim back in the swarm after $(secs "$t_kill" "$t_rejoin") s"
+if [ "$missing" != 0 ]; then
+  echo "FAIL: $missing acknowledged records missing or corrupt"
+  exit 1
+fi
+echo "PASS: no acknowledged record lost (logs in $dir)"

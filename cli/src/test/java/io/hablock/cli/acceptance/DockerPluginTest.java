@@ -1,0 +1,166 @@
+package io.hablock.cli.acceptance;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.hablock.cli.acceptance.support.CommandResult;
+import io.hablock.cli.acceptance.support.DockerEngine;
+import io.hablock.cli.acceptance.support.HablockCli;
+import io.hablock.cli.acceptance.support.ServerProcess;
+import io.hablock.cli.acceptance.support.Waits;
+import java.time.Duration;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The Docker volume plugin driven by the real {@code docker} CLI against a real {@code dockerd}:
+ * {@code docker volume create -d DRIVER --opt size=...}, a container that writes through the
+ * volume, another that reads the same bytes back, {@code docker volume rm}. The node serves the
+ * plugin on a unix socket in {@code /run/docker/plugins}, where the engine finds it by name. On
+ * this machine (no nbd kernel module) the mount goes through nbdfuse and a loop device.
+ */
+class DockerPluginTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
+    static Path dir;
+    static DockerEngine docker;
+    static ServerProcess node;
+    static String driver;
+
+    @BeforeAll
+    static void up() throws Exception {
+        driver = "hablock-test-" + ProcessHandle.current().pid();
+        Path socket = Path.of("/run/docker/plugins", driver + ".sock");
+        node = ServerProcess.startInHostMounts("d1", dir.resolve("node"), dir.resolve("run"), "--docker-plugin", socket.toString());
+        docker = DockerEngine.start(dir.resolve("docker"));
+    }
+
+    @AfterAll
+    static void down() {
+        try {
+            if (docker != null) {
+                docker.close();
+            }
+        } finally {
+            if (node != null) {
+                node.close();
+            }
+        }
+    }
+
+    @Test
+    void aContainerWritesAVolumeAnotherReadsItBackAndTheVolumeIsRemoved() throws Exception {
+        docker.dockerOk("volume", "create", "-d", driver, "--opt", "size=64M", "--opt", "copies=1", "data");
+        assertThat(docker.dockerOk("volume", "ls", "--format", "{{.Driver}} {{.Name}}").stdout())
+                .contains(driver + " data");
+        assertThat(HablockCli.run("volume", "info", "data", "--zk", node.zk()).stdout()).contains("64M");
+
+        CommandResult wrote = docker.dockerOk("run", "--rm", "--network", "none", "-v", "data:/data", DockerEngine.IMAGE,
+                "sh", "-c", "dd if=/dev/urandom of=/data/blob bs=64k count=16 2>/dev/null && sync && md5sum /data/blob");
+        String sum = wrote.stdout().strip().split("\\s+")[0];
+        assertThat(sum).matches("[0-9a-f]{32}");
+        // The last container gone, the file system is unmounted and the claim released.
+        Waits.until("data unmounted once its container left", Duration.ofSeconds(20),
+                () -> !Files.exists(dir.resolve("run/mounts/data.json")), node::log);
+
+        CommandResult read = docker.dockerOk("run", "--rm", "--network", "none", "-v", "data:/data", DockerEngine.IMAGE,
+                "md5sum", "/data/blob");
+        assertThat(read.stdout().strip().split("\\s+")[0]).as("checksum read back by another container").isEqualTo(sum);
+
+        JsonNode inspect = JSON.readTree(docker.dockerOk("volume", "inspect", "data").stdout()).get(0);
+        assertThat(inspect.get("Driver").asText()).isEqualTo(driver);
+        assertThat(inspect.get("Status").get("size").asText()).isEqualTo("64M");
+        assertThat(inspect.get("Status").get("health").asText()).isEqualTo("healthy");
+
+        docker.dockerOk("volume", "rm", "data");
+        assertThat(docker.dockerOk("volume", "ls", "-q").stdout()).doesNotContain("data");
+        assertThat(HablockCli.run("volume", "info", "data", "--zk", node.zk()).exitCode()).isNotZero();
+    }
+
+    /** Two containers share the mount; a removal while one runs is refused with the plugin's reason. */
+    @Test
+    void aMountedVolumeIsSharedOnThisHostAndCannotBeRemoved() throws Exception {
+        docker.dockerOk("volume", "create", "-d", driver, "--opt", "size=32M", "shared");
+        docker.dockerOk("run", "-d", "--name", "holder", "--network", "none", "-v", "shared:/data", DockerEngine.IMAGE,
+                "sh", "-c", "echo first > /data/f && sync && sleep 600");
+        try {
+            CommandResult second = docker.dockerOk("run", "--rm", "--network", "none", "-v", "shared:/data", DockerEngine.IMAGE,
+                    "cat", "/data/f");
+            assertThat(second.stdout().strip()).isEqualTo("first");
+            assertThat(Files.exists(dir.resolve("run/mounts/shared.json"))).as("still mounted for the first container").isTrue();
+
+            CommandResult rm = docker.docker("volume", "rm", "-f", "shared");
+            assertThat(rm.exitCode()).as(rm.describe()).isNotZero();
+            assertThat(rm.stderr()).as(rm.describe()).contains("in use");
+        } finally {
+            docker.dockerOk("rm", "-f", "holder");
+        }
+        Waits.until("shared unmounted after the last container", Duration.ofSeconds(20),
+                () -> !Files.exists(dir.resolve("run/mounts/shared.json")), node::log);
+        docker.dockerOk("volume", "rm", "shared");
+    }
+
+    /**
+     * Automatic locality: a volume owned by d1 and mounted through d2's plugin moves to d2 (a
+     * copy built there first) while a container writes to it, and the container's files check
+     * out afterwards.
+     */
+    @Test
+    void aVolumeMountedOnAnotherNodesHostMovesThereWhileItsContainerWrites() throws Exception {
+        String driver2 = driver + "-2";
+        try (ServerProcess d2 = ServerProcess.startInHostMounts("d2", dir.resolve("node2"), dir.resolve("run2"),
+                "--zk", node.zk(), "--docker-plugin", "/run/docker/plugins/" + driver2 + ".sock")) {
+            assertThat(HablockCli.run("volume", "create", "near", "--size", "32M", "--zk", node.zk()).exitCode()).isZero();
+            if (!owner("near").equals("d1")) {
+                CommandResult moved = HablockCli.run("volume", "move", "near", "--to", "d1", "--zk", node.zk());
+                assertThat(moved.exitCode()).as(moved.describe()).isZero();
+            }
+            docker.dockerOk("volume", "create", "-d", driver2, "near"); // the existing volume, through d2's plugin
+            docker.dockerOk("run", "-d", "--name", "near-writer", "--network", "none", "-v", "near:/data", DockerEngine.IMAGE,
+                    "sh", "-c", "dd if=/dev/urandom of=/data/a bs=64k count=32 2>/dev/null && sync && md5sum /data/a > /data/a.md5"
+                            + " && while true; do dd if=/dev/urandom of=/data/b bs=4k count=64 2>/dev/null; sync;"
+                            + " md5sum /data/b > /data/b.md5; sleep 0.2; done");
+            try {
+                Waits.until("near owned by d2, where it is mounted", Duration.ofSeconds(90), () -> owner("near").equals("d2"),
+                        () -> HablockCli.run("events", "--zk", node.zk()).stdout() + d2.log());
+                Thread.sleep(2000); // writes go on through the move
+                CommandResult check = docker.dockerOk("exec", "near-writer", "sh", "-c",
+                        "md5sum -c /data/a.md5 && cp /data/b.md5 /tmp/b.md5 && md5sum -c /tmp/b.md5 || true");
+                assertThat(check.stdout()).contains("/data/a: OK");
+            } finally {
+                docker.dockerOk("rm", "-f", "near-writer");
+            }
+            assertThat(HablockCli.run("events", "--zk", node.zk()).stdout()).contains("locality rebuild completed");
+            CommandResult read = docker.dockerOk("run", "--rm", "--network", "none", "-v", "near:/data", DockerEngine.IMAGE,
+                    "md5sum", "-c", "/data/a.md5");
+            assertThat(read.stdout()).contains("/data/a: OK");
+            docker.dockerOk("volume", "rm", "near");
+        }
+    }
+
+    private static String owner(String volume) {
+        try {
+            return JSON.readTree(HablockCli.run("volume", "info", volume, "--json", "--zk", node.zk()).stdout())
+                    .get("owner").asText();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** Bad options reach the user as the plugin's one-line error. */
+    @Test
+    void aBadOptionIsRefusedWithThePluginsReason() {
+        CommandResult r = docker.docker("volume", "create", "-d", driver, "--opt", "size=12Q", "bad");
+        assertThat(r.exitCode()).as(r.describe()).isNotZero();
+        assertThat(r.stderr()).as(r.describe()).contains("12Q");
+        CommandResult unknown = docker.docker("volume", "create", "-d", driver, "--opt", "colour=blue", "bad");
+        assertThat(unknown.stderr()).as(unknown.describe()).contains("unknown option 'colour'");
+    }
+}
