@@ -200,8 +200,9 @@ public final class ClusterAdmin {
     /**
      * A locality move: {@code volume} to be owned by {@code nameOrId}, the node whose host uses it
      * (a copy built there first when it holds none). Clients that reach the volume through a
-     * node's endpoint follow it, so only clients connected straight to the owner's NBD port, which
-     * would lose their connection, hold it back.
+     * node's endpoint follow it ({@link ClientSession#follows()}), so only clients connected
+     * straight to the owner of a node that does not forward, which would lose their connection,
+     * hold it back.
      */
     public VolumeRecord requestLocalityMove(String volume, String nameOrId) throws ClusterException {
         return requestMove(volume, nameOrId, true);
@@ -221,12 +222,8 @@ public final class ClusterAdmin {
             throw new ClusterException("node " + target.name() + " is " + target.status().label()
                     + (cluster.liveNodes().containsKey(target.id()) ? "" : " and not live") + ": it cannot take the volume");
         }
-        java.util.Set<String> nodeHosts = cluster.liveNodes().values().stream().map(n -> n.host())
-                .collect(java.util.stream.Collectors.toSet());
-        String owner = r.owner();
         List<String> clients = cluster.sessionsOf(volume).stream()
-                .filter(s -> !forwardedClientsFollow || (owner != null && owner.equals(s.node())
-                        && !nodeHosts.contains(s.clientHost())))
+                .filter(s -> !forwardedClientsFollow || !s.follows())
                 .map(ClientSession::describe).toList();
         if (!clients.isEmpty()) {
             throw new ClusterException("volume '" + volume + "' has " + clients.size() + " connected client(s) ("

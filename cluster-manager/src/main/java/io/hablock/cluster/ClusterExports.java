@@ -126,7 +126,7 @@ final class ClusterExports implements ExportProvider {
             // Another node's forwarder is served only by the owner, never sent on: it sends its
             // requests again itself, and a second attempt sent on from here could land after them.
             Runnable closeSession = client == null ? () -> {
-            } : publishSession(name, client);
+            } : publishSession(name, client, true);
             return new MeteredBlockDevice(new ForwardingBlockDevice(name, record.get().sizeBytes(), readOnly,
                     () -> route(name), links, localAddress(), closeSession), metrics, name);
         }
@@ -136,7 +136,7 @@ final class ClusterExports implements ExportProvider {
         Runnable onClose = () -> {
         };
         if (client != null) {
-            onClose = publishSession(name, client);
+            onClose = publishSession(name, client, ownerOnly); // a forwarder's link is reopened to the next owner
         }
         return new MeteredBlockDevice(new ReplicatedBlockDevice(served.get(), readOnly, onClose), metrics, name);
     }
@@ -226,11 +226,11 @@ final class ClusterExports implements ExportProvider {
                 + owner.host() + ":" + owner.nbdPort();
     }
 
-    private Runnable publishSession(String volume, SocketAddress client) {
+    private Runnable publishSession(String volume, SocketAddress client, boolean follows) {
         ClusterClient cluster = agent.cluster();
         String id = agent.nodeId() + "-" + sessions.incrementAndGet();
         String path = cluster.paths().client(volume, id);
-        byte[] data = Json.write(new ClientSession(id, address(client), agent.nodeId(), null));
+        byte[] data = Json.write(new ClientSession(id, address(client), agent.nodeId(), null, follows));
         try {
             // No creatingParentsIfNeeded: its retry could land after the delete below and leak the
             // znode. The parent exists while the volume is served; one session's requests run in order.

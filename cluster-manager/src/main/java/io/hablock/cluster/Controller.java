@@ -1,6 +1,7 @@
 package io.hablock.cluster;
 
 import io.hablock.blockstore.Sizes;
+import io.hablock.cluster.model.ClientSession;
 import io.hablock.cluster.model.Event;
 import io.hablock.cluster.model.Member;
 import io.hablock.cluster.model.NodeInfo;
@@ -327,8 +328,9 @@ public final class Controller implements AutoCloseable {
             return;
         }
         if (wanted != null && r.replicas().get(wanted) == ReplicaState.IN_SYNC && !wanted.equals(r.owner())) {
-            // Never pull a volume from under a connected client: wait until it leaves.
-            if (cluster.sessionsOf(r.name()).isEmpty()) {
+            // Never pull a volume from under a client connected straight to the owner: wait until
+            // it leaves. Connections through a node's endpoint follow the volume to its new owner.
+            if (cluster.sessionsOf(r.name()).stream().allMatch(ClientSession::follows)) {
                 askHandover(r, wanted);
             }
             return;

@@ -83,18 +83,25 @@ public final class DockerVolumes {
     }
 
     /**
-     * Claims again the mounts this node made before it restarted (its old session, and the
-     * claims with it, ended): they are still mounted on this host.
+     * After a restart: claims again the mounts this node made before (its old session, and the
+     * claims with it, ended) that still work, and drops those that cannot be used any more (their
+     * nbdfuse died with the node) or that another host took over meanwhile (the failover case:
+     * the container runs there now).
      */
     public void reclaim() {
         try {
             for (FsMount.State s : mounts().list()) {
-                if (s.cluster().equals(clusterName) && Path.of(s.path()).startsWith(mountRoot())) {
-                    Optional<MountClaim> other = cluster.claimMount(s.volume(), claim(s.path()));
-                    if (other.isPresent() && !other.get().node().equals(nodeId)) {
-                        log.warn("volume {} is mounted here at {} but claimed by {}", s.volume(), s.path(),
-                                other.get().describe());
-                    }
+                if (!s.cluster().equals(clusterName) || !Path.of(s.path()).startsWith(mountRoot())) {
+                    continue;
+                }
+                Optional<MountClaim> other = FsMount.alive(s) ? cluster.claimMount(s.volume(), claim(s.path()))
+                        : Optional.of(claim(s.path()));
+                if (other.isPresent()) {
+                    log.warn("docker: dropping the mount of volume {} at {} kept from before this node restarted: {}",
+                            s.volume(), s.path(), other.get().node().equals(nodeId) ? "its nbdfuse is gone"
+                                    : "it is mounted on " + other.get().describe() + " now");
+                    mounts().forget(s);
+                    Files.deleteIfExists(refsFile(s.volume()));
                 }
             }
         } catch (IOException e) {
@@ -150,6 +157,12 @@ public final class DockerVolumes {
             VolumeRecord v = volume(name);
             Path path = mountRoot().resolve(name);
             Optional<FsMount.State> here = mounts().list().stream().filter(s -> s.volume().equals(name)).findFirst();
+            if (here.isPresent() && here.get().path().equals(path.toString()) && !FsMount.alive(here.get())) {
+                log.warn("docker: the mount of volume {} at {} is dead (its nbdfuse is gone): mounting it again", name, path);
+                mounts().forget(here.get());
+                Files.deleteIfExists(refsFile(name));
+                here = Optional.empty();
+            }
             if (here.isPresent() && !here.get().path().equals(path.toString())) {
                 throw new IOException("volume '" + name + "' is mounted on this host at " + here.get().path()
                         + " by `hablock volume mount`: unmount it first");

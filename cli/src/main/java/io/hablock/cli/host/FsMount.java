@@ -196,6 +196,33 @@ public final class FsMount {
         return s;
     }
 
+    /**
+     * Whether a FUSE mount's nbdfuse still runs (a kernel one is taken to be alive): when it died
+     * with its node (a power cycle of the node's namespace, say), the mount above it is dead.
+     */
+    public static boolean alive(State s) {
+        return !s.via().equals("fuse") || ProcessHandle.of(s.nbdfusePid()).map(ProcessHandle::isAlive).orElse(false);
+    }
+
+    /**
+     * Drops a mount that can no longer be used, or that another host has taken over: lazy unmount
+     * (nothing can be flushed through it), detach, and forget it. Best effort, step by step.
+     */
+    public void forget(State s) throws IOException {
+        Exec.run(List.of("umount", "-l", s.path()));
+        if (s.via().equals("kernel")) {
+            quietly(() -> KernelNbd.system().detach(s.nbdIndex()));
+        } else {
+            Exec.run(List.of("losetup", "-d", s.device()));
+            Path dir = Path.of(s.fuseDir());
+            Exec.run(List.of("fusermount3", "-u", "-z", dir.toString()));
+            ProcessHandle.of(s.nbdfusePid()).ifPresent(ProcessHandle::destroyForcibly);
+            Files.deleteIfExists(dir.resolveSibling(s.volume() + ".fuse.log"));
+            quietly(() -> Files.deleteIfExists(dir));
+        }
+        Files.deleteIfExists(stateFile(s.volume()));
+    }
+
     /** The mounts made on this host. */
     public List<State> list() throws IOException {
         List<State> out = new ArrayList<>();

@@ -38,7 +38,7 @@ class DockerPluginTest {
     static void up() throws Exception {
         driver = "hablock-test-" + ProcessHandle.current().pid();
         Path socket = Path.of("/run/docker/plugins", driver + ".sock");
-        node = ServerProcess.startInHostMounts("d1", dir.resolve("node"), dir.resolve("run"), "--docker-plugin", socket.toString());
+        node = ServerProcess.startNamed("d1", dir.resolve("node"), dir.resolve("run"), "--docker-plugin", socket.toString());
         docker = DockerEngine.start(dir.resolve("docker"));
     }
 
@@ -115,7 +115,7 @@ class DockerPluginTest {
     @Test
     void aVolumeMountedOnAnotherNodesHostMovesThereWhileItsContainerWrites() throws Exception {
         String driver2 = driver + "-2";
-        try (ServerProcess d2 = ServerProcess.startInHostMounts("d2", dir.resolve("node2"), dir.resolve("run2"),
+        try (ServerProcess d2 = ServerProcess.startNamed("d2", dir.resolve("node2"), dir.resolve("run2"),
                 "--zk", node.zk(), "--docker-plugin", "/run/docker/plugins/" + driver2 + ".sock")) {
             assertThat(HablockCli.run("volume", "create", "near", "--size", "32M", "--zk", node.zk()).exitCode()).isZero();
             if (!owner("near").equals("d1")) {

@@ -16,16 +16,25 @@ import java.util.stream.Collectors;
  * @param node id of the node that accepted the connection
  * @param attachment where the client put the volume on its host, when it said so: a device
  *     ({@code /dev/nbd0}) or a mount point; null otherwise
+ * @param follows the connection follows the volume when its owner changes (an application's
+ *     connection at a forwarding node, or a forwarder's link to the owner, which it reopens to
+ *     the next one); false for a connection straight to the owner of a node that does not
+ *     forward, which a move would leave with errors
  */
-public record ClientSession(String id, String client, String node, String attachment) {
+public record ClientSession(String id, String client, String node, String attachment, boolean follows) {
 
     public ClientSession {
         Objects.requireNonNull(id, "id");
         Objects.requireNonNull(client, "client");
     }
 
+    /** A session that does not follow the volume (as every session recorded before there was the field). */
+    public ClientSession(String id, String client, String node, String attachment) {
+        this(id, client, node, attachment, false);
+    }
+
     public ClientSession withAttachment(String where) {
-        return new ClientSession(id, client, node, where);
+        return new ClientSession(id, client, node, where, follows);
     }
 
     /** {@code 10.0.0.5:43822 on node 6a41aeba (/dev/nbd0)}. */

@@ -12,9 +12,10 @@ import java.util.List;
 
 /**
  * A real Docker engine of the test's own (Debian's {@code docker.io}): {@code dockerd} with its
- * data, exec root and socket in a directory, no bridge, no iptables, the vfs storage driver, in
- * the mount namespace of process 1 (so that it sees what a hablock node started the same way
- * mounts), plus a busybox image made offline. {@link #docker} runs the real {@code docker} CLI
+ * data, exec root and socket in a directory, no bridge, no iptables, the vfs storage driver,
+ * plus a busybox image made offline. It runs in the test's mount namespace, where it sees what
+ * a hablock node the test started mounts; under {@code ip netns exec}, whose mount namespace has
+ * a fresh {@code /sys} without the cgroup hierarchies, those are mounted there first. {@link #docker} runs the real {@code docker} CLI
  * against it. Closing removes the containers, stops the engine and unmounts what it left.
  */
 public final class DockerEngine implements AutoCloseable {
@@ -27,7 +28,7 @@ public final class DockerEngine implements AutoCloseable {
 
     private DockerEngine(Path dir) {
         this.dir = dir;
-        this.dockerd = Command.of("nsenter", "--mount=/proc/1/ns/mnt", "--", "dockerd", "--storage-driver=vfs",
+        this.dockerd = Command.of("dockerd", "--storage-driver=vfs",
                 "--iptables=false", "--ip6tables=false", "--bridge=none", "--data-root", dir.resolve("root").toString(),
                 "--exec-root", dir.resolve("exec").toString(), "-H", "unix://" + socket(), "--pidfile",
                 dir.resolve("pid").toString()).start();
@@ -40,6 +41,7 @@ public final class DockerEngine implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+        mountCgroupsIfMissing();
         DockerEngine engine = new DockerEngine(dir);
         try {
             Waits.until("dockerd answers on " + engine.socket(), READY,
@@ -50,6 +52,23 @@ public final class DockerEngine implements AutoCloseable {
             engine.close();
             throw e;
         }
+    }
+
+    /**
+     * {@code ip netns exec} remounts {@code /sys} for the namespace, without the cgroup
+     * hierarchies dockerd needs ("Devices cgroup isn't mounted"): mounts them again, in the
+     * test's own mount namespace only (the host's are not touched), as v1 controllers when the
+     * kernel lists them, else as cgroup2.
+     */
+    private static void mountCgroupsIfMissing() {
+        String script = "[ -d /sys/fs/cgroup/devices ] || [ -f /sys/fs/cgroup/cgroup.controllers ] && exit 0\n"
+                + "mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup\n"
+                + "controllers=$(awk 'NR > 1 && $4 == 1 { print $1 }' /proc/cgroups)\n"
+                + "if [ -z \"$controllers\" ]; then umount /sys/fs/cgroup; exec mount -t cgroup2 none /sys/fs/cgroup; fi\n"
+                + "for c in $controllers; do mkdir -p /sys/fs/cgroup/$c && mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c; done\n"
+                + "mkdir -p /sys/fs/cgroup/systemd && mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd\n";
+        CommandResult r = Command.of("sh", "-c", script).timeout(Duration.ofSeconds(30)).run();
+        assertThat(r.exitCode()).as("mounting the cgroup hierarchies%s", r.describe()).isZero();
     }
 
     public Path socket() {
@@ -99,7 +118,7 @@ public final class DockerEngine implements AutoCloseable {
         } finally {
             dockerd.terminate(Duration.ofSeconds(30));
             // What the engine mounted under its roots (overlay-less vfs: the exec root's netns and shm files).
-            Command.of("nsenter", "--mount=/proc/1/ns/mnt", "--", "sh", "-c",
+            Command.of("sh", "-c",
                     "grep -o \" $1[^ ]*\" /proc/self/mounts | sort -r | xargs -r -n1 umount -l", "umount", dir.toString())
                     .timeout(Duration.ofSeconds(30)).run();
         }

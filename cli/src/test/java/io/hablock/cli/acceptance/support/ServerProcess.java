@@ -28,7 +28,7 @@ public final class ServerProcess implements AutoCloseable {
 
     private final List<String> extraArgs;
 
-    /** What runs the JVM (prlimit, nsenter, env): each execs the next, so the pid is the JVM's. */
+    /** What runs the JVM (prlimit, env): each execs the next, so the pid is the JVM's. */
     private final List<String> prefix;
 
     private final String name;
@@ -100,13 +100,12 @@ public final class ServerProcess implements AutoCloseable {
     }
 
     /**
-     * Starts a server named {@code name} in the mount namespace of process 1 (where a Docker engine sees what it
-     * mounts, even when the test runs under {@code ip netns exec}, which gives it a mount
-     * namespace of its own) with {@code HABLOCK_RUN_DIR} set to {@code runDir}.
+     * Starts a server named {@code name} with {@code HABLOCK_RUN_DIR} set to {@code runDir}
+     * (where it records what it mounts) and more {@code hablock server} options.
      */
-    public static ServerProcess startInHostMounts(String name, Path dataDir, Path runDir, String... extraArgs) {
+    public static ServerProcess startNamed(String name, Path dataDir, Path runDir, String... extraArgs) {
         return new ServerProcess(dataDir, FreePorts.next(), FreePorts.next(), FreePorts.next(), "512m", List.of(extraArgs),
-                List.of("nsenter", "--mount=/proc/1/ns/mnt", "--", "env", "HABLOCK_RUN_DIR=" + runDir), name);
+                List.of("env", "HABLOCK_RUN_DIR=" + runDir), name);
     }
 
     /** Starts a new server on this one's data directory and ports; this one must have exited. */
