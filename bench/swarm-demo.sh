@@ -10,6 +10,7 @@ prog=swarm-demo.sh
 usage() {
   cat <<EOF2
 Usage: bench/swarm-demo.sh [--nodes 3|4] [--subnet A.B.C] [--dir DIR] [--run-seconds N] [--keep]
+                           [--classpath CP]
 
 The walkthrough's story, for real: N network namespaces (sw1..swN) on a bridge, each running a
 hablock node (v1..vN, with its Docker volume plugin) and a Docker engine; ZooKeeper on the
@@ -28,6 +29,8 @@ Options:
   --run-seconds N    how long wp_db writes before the power cycle (default 20)
   --dir DIR          data, logs and engines (default bench/results/swarm-demo-<timestamp>)
   --keep             leave everything running at the end (stop with: $prog --stop DIR)
+  --classpath CP     run hablock from these classes (the tests' class path) instead of the
+                     jar that ./hablock builds
 EOF2
 }
 
@@ -37,6 +40,7 @@ run_seconds=20
 dir=""
 keep=0
 stop_dir=""
+classpath=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) nodes="$2"; shift 2 ;;
@@ -44,6 +48,7 @@ while [ $# -gt 0 ]; do
     --run-seconds) run_seconds="$2"; shift 2 ;;
     --dir) dir="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
+    --classpath) classpath="$2"; shift 2 ;;
     --stop) stop_dir="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "$prog: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -59,9 +64,9 @@ for tool in dockerd docker busybox nsenter unshare ip java; do
   command -v "$tool" >/dev/null || die "$tool is missing (apt-get install docker.io busybox-static iproute2 util-linux openjdk-17-jre-headless)"
 done
 
-driver=hablock-demo
+driver="hablock-demo"
 spec=/etc/docker/plugins/$driver.spec
-image=hablock-demo-busybox:1
+image="hablock-demo-busybox:1"
 bridge=hbsw0
 
 stop_all() { # dir: stops what a run in dir started, by pid files; removes namespaces and mounts
@@ -84,7 +89,9 @@ stop_all() { # dir: stops what a run in dir started, by pid files; removes names
   done
   if [ -f "$d/zk.pid" ]; then kill "$(cat "$d/zk.pid")" 2>/dev/null || true; fi
   grep -o " $d/[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-  losetup -a 2>/dev/null | grep -F "$d/" | cut -d: -f1 | xargs -r -n1 losetup -d 2>/dev/null || true
+  # The loop devices the nodes' mounts used (their nbdfuse files are gone: losetup shows no path).
+  cat "$d"/v*/run/mounts/*.json 2>/dev/null | grep -o '"device":"/dev/loop[0-9]*"' | cut -d'"' -f4 \
+    | xargs -r -n1 losetup -d 2>/dev/null || true
   for k in 1 2 3 4; do
     ip netns del "hbsw$k" 2>/dev/null || true
   done
@@ -97,8 +104,12 @@ if [ -n "$stop_dir" ]; then
   exit 0
 fi
 
-"$repo/hablock" --version >/dev/null # builds the jar when missing or stale
-jar="$repo/cli/target/hablock.jar"
+if [ -n "$classpath" ]; then
+  hablock=(-cp "$classpath" io.hablock.cli.Main)
+else
+  "$repo/hablock" --version >/dev/null # builds the jar when missing or stale
+  hablock=(-jar "$repo/cli/target/hablock.jar")
+fi
 dir="${dir:-$repo/bench/results/swarm-demo-$(date +%Y%m%d-%H%M%S)}"
 mkdir -p "$dir"
 dir="$(readlink -f "$dir")"
@@ -108,7 +119,21 @@ ip link show "$bridge" >/dev/null 2>&1 && die "$bridge exists: another demo runs
 
 secret="$dir/cluster.secret"
 zk="$subnet.1:2181"
-hb() { java -XX:TieredStopAtLevel=1 -jar "$jar" "$@" --zk "$zk" --secret-file "$secret"; }
+hb() { java -XX:TieredStopAtLevel=1 "${hablock[@]}" "$@" --zk "$zk" --secret-file "$secret"; }
+owner_is() { hb volume info "$1" --json | grep -q "\"owner\" *: *\"$2\""; }
+healthy() { hb volume info "$1" --json | grep -q '"health" *: *"healthy"'; }
+normal_nodes() { hb node ls 2>/dev/null | grep -c ' normal ' || true; }
+all_normal() { [ "$(normal_nodes)" -ge "$1" ]; }
+node_normal() { hb node ls | grep -E "^$1 " | grep -q ' normal '; }
+task_running() { # engine service: the service has a running task
+  d "$1" service ps "$2" --filter desired-state=running --format '{{.CurrentState}}' | grep -q Running
+}
+running_elsewhere() { # engine service node: a running task on another node than this one
+  local n
+  n="$(d "$1" service ps "$2" --filter desired-state=running --format '{{.Node}} {{.CurrentState}}' | awk '$2 == "Running" { print $1 }')"
+  [ -n "$n" ] && [ "$n" != "$3" ]
+}
+swarm_ready() { d "$1" node ls --format '{{.Hostname}} {{.Status}}' | grep -q "^$2 Ready"; }
 d() { local k="$1"; shift; docker -H "unix://$dir/d$k/sock" "$@"; }
 now() { date +%s.%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
@@ -136,18 +161,20 @@ for k in $(seq 1 "$nodes"); do
 done
 
 say "ZooKeeper on $zk, credentials in $secret"
-java -jar "$jar" cluster init --secret-file "$secret" >/dev/null
-java -Xmx256m -jar "$jar" zookeeper --listen "$zk" --data-dir "$dir/zookeeper" --secret-file "$secret" >"$dir/zookeeper.log" 2>&1 &
+java "${hablock[@]}" cluster init --secret-file "$secret" >/dev/null
+java -Xmx256m "${hablock[@]}" zookeeper --listen "$zk" --data-dir "$dir/zookeeper" --secret-file "$secret" >"$dir/zookeeper.log" 2>&1 &
 echo $! >"$dir/zk.pid"
+disown
 
 start_node() { # k: the hablock node vK in namespace hbswK, serving the Docker plugin on its 127.0.0.1
   local k="$1"
   mkdir -p "$dir/v$k"
   nsenter --net="/var/run/netns/hbsw$k" env HABLOCK_RUN_DIR="$dir/v$k/run" \
-    java -Xmx256m -XX:MaxDirectMemorySize=512m -jar "$jar" server --data-dir "$dir/v$k/data" --name "v$k" \
+    java -Xmx256m -XX:MaxDirectMemorySize=512m "${hablock[@]}" server --data-dir "$dir/v$k/data" --name "v$k" \
     --listen "$subnet.1$k:10809" --zk "$zk" --secret-file "$secret" --session-timeout 5s \
     --docker-plugin tcp://127.0.0.1:9191 >>"$dir/v$k.log" 2>&1 &
   echo $! >"$dir/v$k.pid"
+  disown # killed on purpose later: no job notice
 }
 
 start_engine() { # k: dockerd in namespace hbswK with host name swK
@@ -156,6 +183,7 @@ start_engine() { # k: dockerd in namespace hbswK with host name swK
   unshare --uts sh -c "hostname sw$k && exec nsenter --net=/var/run/netns/hbsw$k dockerd --storage-driver=vfs \
     --iptables=false --ip6tables=false --bridge=none --data-root $dir/d$k/root --exec-root $dir/d$k/exec \
     -H unix://$dir/d$k/sock --pidfile $dir/d$k/pid" >>"$dir/d$k.log" 2>&1 &
+  disown
 }
 
 say "hablock nodes v1..v$nodes and Docker engines sw1..sw$nodes"
@@ -169,11 +197,17 @@ rootfs="$dir/busybox-rootfs"
 mkdir -p "$rootfs/bin" "$dir/acks"
 cp /bin/busybox "$rootfs/bin/busybox"
 for applet in sh cat echo ls dd sync md5sum sleep tail grep cut mv date; do ln -sf busybox "$rootfs/bin/$applet"; done
+activate() { # k: makes engine swK load the plugin, which it reports to Swarm only once it has used it
+  d "$1" volume ls -f "driver=$driver" >/dev/null
+}
 for k in $(seq 1 "$nodes"); do
   wait_for "engine sw$k" 60 d "$k" version
   tar -C "$rootfs" -c . | d "$k" import - "$image" >/dev/null
 done
-wait_for "$nodes hablock nodes" 90 sh -c "[ \$(java -jar '$jar' node ls --zk '$zk' --secret-file '$secret' 2>/dev/null | grep -c ' normal ') -ge $nodes ]"
+wait_for "$nodes hablock nodes" 90 all_normal "$nodes"
+for k in $(seq 1 "$nodes"); do
+  activate "$k"
+done
 
 say "Swarm: sw1 initializes it, the others join as managers (a lost node leaves a quorum)"
 d 1 swarm init --advertise-addr "$subnet.11" --listen-addr "$subnet.11:2377" >/dev/null
@@ -184,7 +218,7 @@ done
 d 1 node ls
 
 say "services portainer and wp_db on hablock volumes"
-d 1 service create --detach --quiet --name portainer \
+d 1 service create --detach --quiet --no-resolve-image --name portainer \
   --mount "type=volume,source=portainer,target=/data,volume-driver=$driver,volume-opt=size=256M,volume-opt=copies=2" \
   "$image" sh -c 'echo portainer >/data/hello; sync; exec sleep 1000000' >/dev/null
 # The database stand-in: appends "N MD5(record-N)", syncs, and only then counts N acknowledged,
@@ -192,23 +226,24 @@ d 1 service create --detach --quiet --name portainer \
 # shellcheck disable=SC2016 # expanded by the container's shell
 writer='f=/var/lib/mysql/records; touch $f; i=$(grep -E "^[0-9]+ [0-9a-f]{32}$" $f | tail -n 1 | cut -d" " -f1); i=${i:-0};
 while true; do i=$((i+1)); echo "$i $(echo record-$i | md5sum | cut -c1-32)" >>$f; sync; echo $i >/acks/acked.tmp; mv /acks/acked.tmp /acks/acked; done'
-d 1 service create --detach --quiet --name wp_db \
+d 1 service create --detach --quiet --no-resolve-image --name wp_db \
   --mount "type=volume,source=wp_mysql-data,target=/var/lib/mysql,volume-driver=$driver,volume-opt=size=1G,volume-opt=copies=3" \
   --mount "type=bind,source=$dir/acks,target=/acks" "$image" sh -c "$writer" >/dev/null
 running_on() { # service: the node (swK) of its running task, if any
   d 1 service ps "$1" --filter desired-state=running --format '{{.Node}} {{.CurrentState}}' 2>/dev/null \
     | awk '$2 == "Running" { print $1; exit }'
 }
-wait_for "wp_db running" 120 sh -c "[ -n \"\$(docker -H unix://$dir/d1/sock service ps wp_db --filter desired-state=running --format '{{.CurrentState}}' | grep Running)\" ]"
-wait_for "portainer running" 120 sh -c "[ -n \"\$(docker -H unix://$dir/d1/sock service ps portainer --filter desired-state=running --format '{{.CurrentState}}' | grep Running)\" ]"
+wait_for "wp_db running" 120 task_running 1 wp_db
+wait_for "portainer running" 120 task_running 1 portainer
 d 1 service ls
 hb node ls
-hb volume ls
 d 1 service ps wp_db
 victim="$(running_on wp_db)"
 [ -n "$victim" ] || die "wp_db runs nowhere"
 k="${victim#sw}"
-echo "wp_db runs on $victim (hablock node v$k); writing for $run_seconds s"
+wait_for "wp_mysql-data owned by v$k, where wp_db runs (locality)" 120 owner_is wp_mysql-data "v$k"
+hb volume ls
+echo "wp_db runs on $victim (hablock node v$k, which owns its volume now); writing for $run_seconds s"
 sleep "$run_seconds"
 
 say "power cycle of $victim: every process of its namespace SIGKILLed, its link cut"
@@ -224,7 +259,7 @@ echo "acknowledged records when the node died: $acked_before"
 
 survivor=1
 [ "$k" = 1 ] && survivor=2
-wait_for "wp_db running on another node" 240 sh -c "n=\$(docker -H unix://$dir/d$survivor/sock service ps wp_db --filter desired-state=running --format '{{.Node}} {{.CurrentState}}' | awk '\$2 == \"Running\" { print \$1 }'); [ -n \"\$n\" ] && [ \"\$n\" != '$victim' ]"
+wait_for "wp_db running on another node" 240 running_elsewhere "$survivor" wp_db "$victim"
 t_back="$(now)"
 new_node="$(d "$survivor" service ps wp_db --filter desired-state=running --format '{{.Node}}' | head -n 1)"
 echo "wp_db running again on $new_node $(secs "$t_kill" "$t_back") s after the power cycle"
@@ -232,7 +267,7 @@ d "$survivor" service ls
 hb node ls
 d "$survivor" service ps wp_db
 nk="${new_node#sw}"
-wait_for "wp_mysql-data owned by v$nk (locality)" 180 sh -c "java -jar '$jar' volume info wp_mysql-data --json --zk '$zk' --secret-file '$secret' | grep -q '\"owner\" *: *\"v$nk\"'"
+wait_for "wp_mysql-data owned by v$nk (locality)" 180 owner_is wp_mysql-data "v$nk"
 t_local="$(now)"
 echo "wp_mysql-data owned by v$nk, where wp_db runs, $(secs "$t_kill" "$t_local") s after the power cycle"
 hb volume ls
@@ -242,13 +277,14 @@ say "$victim comes back"
 ip link set "hbsw$k-h" up
 start_node "$k"
 start_engine "$k"
-wait_for "v$k normal" 120 sh -c "java -jar '$jar' node ls --zk '$zk' --secret-file '$secret' | grep -E '^v$k ' | grep -q ' normal '"
+wait_for "v$k normal" 120 node_normal "v$k"
 wait_for "engine $victim" 60 d "$k" version
-wait_for "$victim Ready in the swarm" 120 sh -c "docker -H unix://$dir/d$survivor/sock node ls --format '{{.Hostname}} {{.Status}}' | grep -q '^$victim Ready'"
+activate "$k"
+wait_for "$victim Ready in the swarm" 120 swarm_ready "$survivor" "$victim"
 t_rejoin="$(now)"
 d "$survivor" node ls
 hb node ls
-wait_for "wp_mysql-data healthy" 180 sh -c "java -jar '$jar' volume info wp_mysql-data --json --zk '$zk' --secret-file '$secret' | grep -q '\"health\" *: *\"healthy\"'"
+wait_for "wp_mysql-data healthy" 180 healthy wp_mysql-data
 hb volume ls
 hb events -n 40
 

@@ -60,7 +60,7 @@ public final class DockerEngine implements AutoCloseable {
      * test's own mount namespace only (the host's are not touched), as v1 controllers when the
      * kernel lists them, else as cgroup2.
      */
-    private static void mountCgroupsIfMissing() {
+    public static void mountCgroupsIfMissing() {
         String script = "[ -d /sys/fs/cgroup/devices ] || [ -f /sys/fs/cgroup/cgroup.controllers ] && exit 0\n"
                 + "mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup\n"
                 + "controllers=$(awk 'NR > 1 && $4 == 1 { print $1 }' /proc/cgroups)\n"
