@@ -253,7 +253,7 @@ for shim in $(pgrep -f "containerd-shim.*$dir/d$k/" || true); do
   pkill -9 -P "$shim" 2>/dev/null || true
   kill -9 "$shim" 2>/dev/null || true
 done
-ip netns pids "hbsw$k" | xargs -r kill -9
+ip netns pids "hbsw$k" | xargs -r kill -9 2>/dev/null || true # some end by themselves meanwhile
 ip link set "hbsw$k-h" down
 echo "acknowledged records when the node died: $acked_before"
 

@@ -142,6 +142,9 @@ public final class DockerVolumes {
             if (claim.isPresent()) {
                 throw new ClusterException("volume '" + name + "' is mounted on " + claim.get().describe());
             }
+            if (cluster.volume(name).isEmpty()) {
+                return; // removed already (`hablock volume rm`, or Docker asking again): nothing to do
+            }
             new ClusterAdmin(cluster).removeVolume(name, REMOVE_TIMEOUT);
             Files.deleteIfExists(refsFile(name));
             log.info("docker: removed volume {}", name);

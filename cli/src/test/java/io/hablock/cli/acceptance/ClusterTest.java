@@ -184,7 +184,7 @@ class ClusterTest {
         List<JsonNode> after = nodes();
         assertThat(after).filteredOn(n -> n.get("role").asText().equals("controller"))
                 .singleElement().satisfies(n -> assertThat(n.get("name").asText()).isNotEqualTo(controller));
-        assertThat(cluster.cliOk("events").stdout()).contains("is the controller");
+        cluster.awaitEvent("is the controller");
     }
 
     private static void sleep(Duration d) {

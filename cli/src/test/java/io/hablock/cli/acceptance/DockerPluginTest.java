@@ -137,7 +137,10 @@ class DockerPluginTest {
             } finally {
                 docker.dockerOk("rm", "-f", "near-writer");
             }
-            assertThat(HablockCli.run("events", "--zk", node.zk()).stdout()).contains("locality rebuild completed");
+            // Recorded once the move is done: a poll of the owner may come first.
+            Waits.until("the move's event", Duration.ofSeconds(10),
+                    () -> HablockCli.run("events", "--zk", node.zk()).stdout().contains("locality rebuild completed"),
+                    () -> HablockCli.run("events", "--zk", node.zk()).stdout());
             CommandResult read = docker.dockerOk("run", "--rm", "--network", "none", "-v", "near:/data", DockerEngine.IMAGE,
                     "md5sum", "-c", "/data/a.md5");
             assertThat(read.stdout()).contains("/data/a: OK");

@@ -115,7 +115,7 @@ class FailoverStoryTest {
         assertThat(record(DB).epoch()).isEqualTo(before.epoch() + 1);
         Waits.until(killed + " in maintenance", Duration.ofSeconds(20), () -> status(killed).equals("maintenance"),
                 () -> cluster.cli("node", "ls").stdout());
-        assertThat(cluster.cliOk("events").stdout()).contains("failover completed: volume " + DB);
+        cluster.awaitEvent("failover completed: volume " + java.util.regex.Pattern.quote(DB));
     }
 
     @Test
@@ -141,8 +141,8 @@ class FailoverStoryTest {
                 () -> cluster.cli("node", "ls").stdout());
         Waits.until("the stale copy on " + killed + " removed", Duration.ofSeconds(30),
                 () -> !cluster.copyFile(killed, DB).toFile().exists(), () -> cluster.cli("events").stdout());
-        assertThat(cluster.cliOk("events").stdout()).contains("is back: status normal")
-                .containsPattern("volume " + DB + " \\(vd\\d+\\) removed on node [0-9a-f]{8}");
+        cluster.awaitEvent("volume " + DB + " \\(vd\\d+\\) removed on node [0-9a-f]{8}");
+        cluster.awaitEvent("is back: status normal");
     }
 
     @Test
@@ -152,7 +152,7 @@ class FailoverStoryTest {
 
         assertThat(move.stdout()).contains("building a local copy there first")
                 .contains("volume " + DB + " is now served by node " + killed);
-        assertThat(cluster.cliOk("events").stdout()).contains("locality rebuild completed, ret:0");
+        cluster.awaitEvent("locality rebuild completed, ret:0");
         Waits.until("3 copies again", Duration.ofSeconds(30), () -> volume(DB).get("copyNodes").size() == 3,
                 () -> cluster.cli("volume", "ls").stdout());
         qemuIo(cluster.uri(killed, DB), "read -P 0x5a 0 32M");

@@ -95,6 +95,16 @@ public final class LocalClusterProcesses implements AutoCloseable {
         return r;
     }
 
+    /**
+     * Waits (10 s at most) until {@code hablock events} shows a line matching {@code regex}: an
+     * event is recorded after the change it reports, so a poll may see the change first.
+     */
+    public void awaitEvent(String regex) {
+        java.util.regex.Pattern p = java.util.regex.Pattern.compile(regex);
+        Waits.until("an event matching " + regex, java.time.Duration.ofSeconds(10),
+                () -> p.matcher(cliOk("events").stdout()).find(), () -> cli("events").stdout());
+    }
+
     /** The JSON a query prints ({@code volume info NAME --json}). */
     public JsonNode json(String... args) {
         CommandResult r = cliOk(args);
