@@ -46,7 +46,8 @@ Options:
   --keep           keep the temporary directory (data, secret) after the run
   -h, --help       this help
 
-Environment: HABLOCK_JAVA_OPTS replaces the node's JVM options
+Environment: HABLOCK_JAVA_OPTS replaces the node's JVM options; MALLOC_ARENA_MAX and
+MALLOC_MMAP_THRESHOLD_ default to 2 and 131072 as ./hablock sets them for a server
 (default: -Xms64m -Xmx256m -XX:+UseG1GC -XX:MaxDirectMemorySize=1g, as ./hablock uses).
 
 Exit status: 0 PASS, 1 FAIL, 2 setup error. Needs java 17 and python3. The node's log, the
@@ -90,6 +91,8 @@ if [ -z "$jar_arg" ] && [ -n "$(find "$repo" \( -name .git -o -name target -o -n
   note "warning: $jar is older than the sources; run './hablock --help' to rebuild it"
 fi
 read -r -a java_opts <<<"${HABLOCK_JAVA_OPTS:--Xms64m -Xmx256m -XX:+UseG1GC -XX:MaxDirectMemorySize=1g}"
+# As ./hablock runs a server: few glibc malloc arenas, a fixed mmap threshold.
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" MALLOC_MMAP_THRESHOLD_="${MALLOC_MMAP_THRESHOLD_:-131072}"
 
 # ---------------------------------------------------------------- work space, cleanup
 make_workspace "-fuzz"
