@@ -104,7 +104,11 @@ public final class DockerPlugin implements AutoCloseable {
             calls.shutdownNow();
             throw new IOException("cannot serve the Docker plugin on " + where + ": " + e.getMessage(), e);
         }
-        log.info("Docker volume plugin '{}' serving on {}", driverName(), where);
+        if (socket != null) {
+            log.info("Docker volume plugin '{}' serving on {}", driverName(), where);
+        } else {
+            log.info("Docker volume plugin serving on {} (its driver is named by the spec file that points there)", where);
+        }
     }
 
     /**

@@ -125,12 +125,14 @@ class DockerPluginTest {
             docker.dockerOk("volume", "create", "-d", driver2, "near"); // the existing volume, through d2's plugin
             docker.dockerOk("run", "-d", "--name", "near-writer", "--network", "none", "-v", "near:/data", DockerEngine.IMAGE,
                     "sh", "-c", "dd if=/dev/urandom of=/data/a bs=64k count=32 2>/dev/null && sync && md5sum /data/a > /data/a.md5"
-                            + " && while true; do dd if=/dev/urandom of=/data/b bs=4k count=64 2>/dev/null; sync;"
-                            + " md5sum /data/b > /data/b.md5; sleep 0.2; done");
+                            + " && n=0 && while true; do dd if=/dev/urandom of=/data/b bs=4k count=64 2>/dev/null; sync;"
+                            + " md5sum /data/b > /data/b.md5; n=$((n+1)); echo $n > /data/count; sleep 0.2; done");
             try {
                 Waits.until("near owned by d2, where it is mounted", Duration.ofSeconds(90), () -> owner("near").equals("d2"),
                         () -> HablockCli.run("events", "--zk", node.zk()).stdout() + d2.log());
-                Thread.sleep(2000); // writes go on through the move
+                // Writes go on after the move: the writer's count moves on by several rounds.
+                int atMove = count();
+                Waits.until("writes after the move", Duration.ofSeconds(30), () -> count() >= atMove + 5, d2::log);
                 CommandResult check = docker.dockerOk("exec", "near-writer", "sh", "-c",
                         "md5sum -c /data/a.md5 && cp /data/b.md5 /tmp/b.md5 && md5sum -c /tmp/b.md5 || true");
                 assertThat(check.stdout()).contains("/data/a: OK");
@@ -146,6 +148,12 @@ class DockerPluginTest {
             assertThat(read.stdout()).contains("/data/a: OK");
             docker.dockerOk("volume", "rm", "near");
         }
+    }
+
+    /** The near-writer container's rounds so far. */
+    private static int count() {
+        String out = docker.docker("exec", "near-writer", "cat", "/data/count").stdout().strip();
+        return out.matches("\\d+") ? Integer.parseInt(out) : 0;
     }
 
     private static String owner(String volume) {

@@ -120,7 +120,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         }
         if (state != State.SERVING) {
             request.release(); // sent after DISC or during shutdown: never served
-            unreserve(admitted(request));
+            account.release(admitted(request));
             return;
         }
         if (server.isShuttingDown()) {
@@ -196,15 +196,10 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** Gives {@code bytes} back to the memory budget (nothing after the connection closed: see channelInactive). */
-    private void unreserve(long bytes) {
-        account.release(bytes);
-    }
-
     /** Answers with an error; a refused WRITE whose payload follows is answered once that is consumed. */
     private void refuse(NbdRequest request, NbdError error, String message) {
         request.release();
-        unreserve(admitted(request));
+        account.release(admitted(request));
         if (request.payloadFollows()) {
             inFlight++;
             receiving = StreamedWrite.refused(request, error, message, executor, pieces);
@@ -401,7 +396,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         @Override
         public void released(long bytes) {
             inFlightBytes -= bytes;
-            unreserve(bytes);
+            account.release(bytes);
             if (state == State.SERVING) {
                 updateReading();
             }
@@ -457,12 +452,12 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
     private void reply(List<Object> messages, long memory) {
         if (state == State.CLOSED) {
             messages.forEach(ReferenceCountUtil::release);
-            unreserve(memory);
+            account.release(memory);
             return;
         }
         if (exclusive != null || messages.isEmpty()) {
             heldBack.addAll(messages);
-            unreserve(memory);
+            account.release(memory);
             return;
         }
         int last = messages.size() - 1;
@@ -472,7 +467,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         if (memory == 0) {
             ctx.write(messages.get(last));
         } else {
-            ctx.write(messages.get(last)).addListener(f -> unreserve(memory));
+            ctx.write(messages.get(last)).addListener(f -> account.release(memory));
         }
         // FlushConsolidationHandler turns a burst of these into one flush.
         ctx.flush();
