@@ -21,17 +21,18 @@ WAIT_SECONDS=90
 step() { printf '\n== %s\n' "$*"; }
 fail() { echo "demo-failure.sh: $*" >&2; exit 1; }
 
-# Runs a command on a VM, showing it first (on stderr) as the walkthrough does.
+# Runs a command on a VM as root (the cluster's credentials are readable by root and the node's
+# group only; `vagrant ssh` logs in as vagrant), showing it first (on stderr) as the walkthrough does.
 on() {
   local vm=$1
   shift
   printf 'root@%s:~# %s\n' "$vm" "$*" >&2
-  vagrant ssh "$vm" --no-tty -c "$*"
+  vagrant ssh "$vm" --no-tty -c "sudo sh -c $(printf '%q' "$*")"
 }
 
-# Runs a command on a VM for this script's own use: its output, no echo, stderr dropped.
+# Runs a command on a VM as root for this script's own use: its output, no echo, stderr dropped.
 ask() {
-  vagrant ssh "$1" --no-tty -c "$2" 2>/dev/null
+  vagrant ssh "$1" --no-tty -c "sudo sh -c $(printf '%q' "$2")" 2>/dev/null
 }
 
 # A field of `hablock volume info NAME --json`, asked on VM $1.
