@@ -174,7 +174,8 @@ if java -cp "$jar" "$main_class" server --help 2>/dev/null | grep -q -- '--secre
 fi
 # Started by class name (not -jar) so that a broad `pkill -f "hablock.jar server"` by someone
 # else on a shared machine does not stop it mid-run.
-java "${java_opts[@]}" -cp "$jar" "$main_class" server --data-dir "$data" --listen "127.0.0.1:$nport" \
+# GC pauses with the JVM's uptime, to match the canary's slow rounds against.
+java "${java_opts[@]}" "-Xlog:gc*,safepoint:file=$out/gc.log:uptime,level,tags" -cp "$jar" "$main_class" server --data-dir "$data" --listen "127.0.0.1:$nport" \
   --zk-listen "127.0.0.1:$zport" --replication-listen "127.0.0.1:$rport" --metrics-listen off \
   --name fuzz-node "${secret_opt[@]}" >"$out/hablock.log" 2>&1 &
 server_pid=$!

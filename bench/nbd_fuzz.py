@@ -1108,6 +1108,7 @@ def canary_main(args):
     end = now() + args.duration
     rounds, conn_rounds = [], []
     errors, conn_errors = [], []
+    slow, conn_slow = [], []  # when rounds took over half the limit, and how long
     stats = Stats()  # violations seen by the canary's own checkers
     host, port = args.host, args.port
     rng = random.Random(args.seed + 17)
@@ -1159,18 +1160,18 @@ def canary_main(args):
 
     signal.signal(signal.SIGTERM, interrupt)
     try:
-        canary_loop(args, end, state, rounds, errors, conn_rounds, conn_errors, one_round, probe)
+        canary_loop(args, end, state, rounds, errors, conn_rounds, conn_errors, one_round, probe, slow, conn_slow)
     except KeyboardInterrupt:
         pass  # report what was measured
     print(json.dumps({"rounds": rounds, "errors": errors, "conn_rounds": conn_rounds, "conn_errors": conn_errors,
-                      "violations": stats.violation_samples}), flush=True)
+                      "slow": slow, "conn_slow": conn_slow, "violations": stats.violation_samples}), flush=True)
 
 
 def interrupt(signum, frame):
     raise KeyboardInterrupt()
 
 
-def canary_loop(args, end, state, rounds, errors, conn_rounds, conn_errors, one_round, probe):
+def canary_loop(args, end, state, rounds, errors, conn_rounds, conn_errors, one_round, probe, slow, conn_slow):
     next_probe = now() + 1.0
     block = 0
     tick = now()
@@ -1180,6 +1181,8 @@ def canary_loop(args, end, state, rounds, errors, conn_rounds, conn_errors, one_
         try:
             one_round(block % 256)
             rounds.append(now() - t0)
+            if rounds[-1] > 0.5 * args.latency_limit:
+                slow.append("%.1f s: %.0f ms" % (args.duration - (end - t0), rounds[-1] * 1000))
         except (Closed, Timeout, Violation, OSError) as e:
             rounds.append(now() - t0)
             errors.append("%.1f s: %s: %s" % (args.duration - (end - now()), type(e).__name__, e))
@@ -1193,6 +1196,8 @@ def canary_loop(args, end, state, rounds, errors, conn_rounds, conn_errors, one_
             try:
                 probe()
                 conn_rounds.append(now() - t0)
+                if conn_rounds[-1] > 0.5 * args.latency_limit:
+                    conn_slow.append("%.1f s: %.0f ms" % (args.duration - (end - t0), conn_rounds[-1] * 1000))
             except (Closed, Timeout, Violation, OSError) as e:
                 conn_rounds.append(now() - t0)
                 conn_errors.append("%.1f s: %s: %s" % (args.duration - (end - now()), type(e).__name__, e))
@@ -1411,19 +1416,22 @@ def report(args, ctx, cres, mon, stuck):
     w("")
     lim = args.latency_limit
 
-    def canary_line(name, rounds, errors):
+    def canary_line(name, rounds, errors, slow):
         ms = [r * 1000 for r in rounds]
         over = sum(1 for r in rounds if r > lim)
         w("%-44s rounds %5d  errors %3d  p50 %7.1f ms  p99 %7.1f ms  max %7.1f ms  over %g s: %d" % (
             name, len(rounds), len(errors), pct(ms, 50), pct(ms, 99), max(ms) if ms else 0.0, lim, over))
         for e in errors[:5]:
             w("    error at " + e)
+        if slow:
+            w("    slowest rounds (over %g s, at seconds into the run): %s%s" % (
+                lim / 2, ", ".join(slow[:12]), ", ..." if len(slow) > 12 else ""))
         return over, len(errors), len(rounds)
 
     o1, e1, n1 = canary_line(f"canary: write+read 4 KiB every 200 ms ({args.canary_export})",
-                             cres["rounds"], cres["errors"])
+                             cres["rounds"], cres["errors"], cres.get("slow", []))
     o2, e2, n2 = canary_line(f"canary: new connection + 4 KiB READ / 2 s ({args.export})",
-                             cres["conn_rounds"], cres["conn_errors"])
+                             cres["conn_rounds"], cres["conn_errors"], cres.get("conn_slow", []))
     cviol = cres.get("violations", [])
     for v in cviol[:3]:
         w("    canary saw a spec violation: " + v)

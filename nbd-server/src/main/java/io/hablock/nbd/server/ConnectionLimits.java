@@ -45,14 +45,15 @@ public record ConnectionLimits(int maxConnections, int maxConnectionsPerClient, 
     public static final long MIN_MEMORY_BYTES = 64L << 20;
 
     /**
-     * A quarter of the direct memory the JVM allows (where request data lives), between
-     * {@link #MIN_MEMORY_BYTES} and 128 MiB: room for the rest of the node (replication, the
-     * forwarders' connections, Netty's pools) and, at 128 MiB, for 4 clients each with 32
-     * requests of 1 MiB in flight, more than the disks of a node keep busy.
+     * A sixteenth of the direct memory the JVM allows (where request data lives), between
+     * {@link #MIN_MEMORY_BYTES} and 128 MiB: 64 MiB with the 1 GiB that {@code ./hablock} and the
+     * Ansible role give, room for 2 clients each with 32 requests of 1 MiB in flight, and for the
+     * rest of the node (replication, the forwarders' connections, Netty's pools) within a node's
+     * RSS of 512 MiB under attack (bench/nbd-fuzz.sh).
      */
     public static long defaultMemoryBytes() {
         long direct = io.netty.util.internal.PlatformDependent.maxDirectMemory();
-        return Math.max(MIN_MEMORY_BYTES, Math.min(128L << 20, direct / 4));
+        return Math.max(MIN_MEMORY_BYTES, Math.min(128L << 20, direct / 16));
     }
 
     /**

@@ -15,10 +15,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * a READ, and releases them once the reply is out. Within the limit anyone may reserve. Beyond
  * it, a connection that holds nothing may still take one request: of up to {@link #FLOOR_BYTES}
  * always, and of up to its fair share (the limit divided among the connections holding memory,
- * itself included) while the total stays under twice the limit. So a client that reads its
- * replies is served at once while others hog the budget, and the hogs wait; everything held is
- * bounded by twice the limit plus the floor per connection, plus the pieces of READs longer than
- * the maximum payload once started (a few per connection).
+ * itself included) while the total stays under one and a half times the limit. So a client that
+ * reads its replies is served at once while others hog the budget, and the hogs wait; everything
+ * held is bounded by one and a half times the limit plus the floor per connection, plus the
+ * pieces of READs longer than the maximum payload once started (a few per connection).
  */
 final class MemoryBudget {
     /** What a connection that holds nothing may always take. */
@@ -51,13 +51,14 @@ final class MemoryBudget {
     }
 
     /**
-     * Runs {@code wake} once bytes have been released (at once if there is room already, as the
-     * release may have come between the caller's failed reservation and this call). A woken
-     * connection tries again, and waits again if others took the room first.
+     * Runs {@code wake} once bytes have been released (at once if {@code account} has room for
+     * {@code bytes} already, as the release may have come between its failed reservation and this
+     * call). A woken connection tries again, and waits again if it still does not fit: only a
+     * release wakes it then, so a connection that wants more than there is never spins.
      */
-    void await(Runnable wake) {
+    void await(Account account, long bytes, Runnable wake) {
         waiters.add(wake);
-        if (used.get() < limit) {
+        if (account.fits(bytes, used.get())) {
             wakeAll();
         }
     }
@@ -86,14 +87,9 @@ final class MemoryBudget {
             if (closed) {
                 return true;
             }
-            boolean first = held == 0;
-            long share = first ? Math.max(FLOOR_BYTES, limit / (holders.get() + 1)) : 0;
             while (true) {
                 long now = used.get();
-                boolean fits = now + bytes <= limit
-                        || first && bytes <= FLOOR_BYTES
-                        || first && bytes <= share && now + bytes <= 2 * limit;
-                if (!fits) {
+                if (!fits(bytes, now)) {
                     return false;
                 }
                 if (used.compareAndSet(now, now + bytes)) {
@@ -101,6 +97,16 @@ final class MemoryBudget {
                     return true;
                 }
             }
+        }
+
+        /** Whether the rules above let this connection take {@code bytes} when {@code now} are in use. */
+        boolean fits(long bytes, long now) {
+            if (closed || now + bytes <= limit) {
+                return true;
+            }
+            boolean first = held == 0;
+            return first && bytes <= FLOOR_BYTES
+                    || first && bytes <= Math.max(FLOOR_BYTES, limit / (holders.get() + 1)) && now + bytes <= limit + limit / 2;
         }
 
         /** Takes {@code bytes} whatever the budget says: for work under way that cannot wait. */

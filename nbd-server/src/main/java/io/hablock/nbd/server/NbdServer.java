@@ -9,6 +9,9 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
@@ -101,19 +104,10 @@ public final class NbdServer implements AutoCloseable {
                 .childOption(ChannelOption.SO_KEEPALIVE, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK,
                         new WriteBufferWaterMark(config.maxPayloadBytes(), 2 * config.maxPayloadBytes()))
+                .handler(new Admission())
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        InetAddress client = ch.remoteAddress().getAddress();
-                        boolean peer = exports.isPeer(client);
-                        String refusal = counter.admit(client, peer);
-                        if (refusal != null) {
-                            // Closed before a byte is sent: a flood costs the node no more than the accept.
-                            refusals.warn("refusing NBD connection from " + client.getHostAddress() + ": " + refusal);
-                            ch.close();
-                            return;
-                        }
-                        ch.closeFuture().addListener(f -> counter.release(client, peer));
                         connections.add(ch);
                         ch.pipeline()
                                 .addLast("guard", new ConnectionGuard(config.limits()))
@@ -139,6 +133,30 @@ public final class NbdServer implements AutoCloseable {
                 context.tls().mode() == TlsMode.OFF ? "off"
                         : context.tls().mode().name().toLowerCase(java.util.Locale.ROOT) + " on " + TlsFiles.engine());
         return this;
+    }
+
+    /**
+     * Admits or refuses each accepted connection on the accepting thread, before it is handed to
+     * an event loop: a refused one is closed there and then (no byte sent), so a flood of
+     * connections past the caps costs the node an accept and a close each, and the event loops
+     * serving other clients never see it.
+     */
+    @ChannelHandler.Sharable
+    private final class Admission extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            Channel child = (Channel) msg;
+            InetAddress client = ((InetSocketAddress) child.remoteAddress()).getAddress();
+            boolean peer = exports.isPeer(client);
+            String refusal = counter.admit(client, peer);
+            if (refusal != null) {
+                refusals.warn("refusing NBD connection from " + client.getHostAddress() + ": " + refusal);
+                child.unsafe().closeForcibly();
+                return;
+            }
+            child.closeFuture().addListener(f -> counter.release(client, peer));
+            ctx.fireChannelRead(child);
+        }
     }
 
     /**

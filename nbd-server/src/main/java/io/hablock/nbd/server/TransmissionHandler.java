@@ -169,7 +169,7 @@ final class TransmissionHandler extends ChannelInboundHandlerAdapter {
         }
         awaitingMemory = true;
         updateReading();
-        memory.await(() -> {
+        memory.await(account, bytes, () -> {
             try {
                 ctx.executor().execute(this::memoryFreed);
             } catch (RejectedExecutionException e) {
