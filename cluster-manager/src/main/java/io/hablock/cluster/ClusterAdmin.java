@@ -52,6 +52,16 @@ public final class ClusterAdmin {
      */
     public VolumeRecord createVolume(String name, long sizeBytes, int copies, int minCopies, Duration timeout,
             AllowList allow) throws ClusterException {
+        return createVolume(name, sizeBytes, copies, minCopies, timeout, allow, null);
+    }
+
+    /**
+     * Creates a volume as above, moved to where it is mounted or not as {@code locality} says
+     * ({@code auto}, {@code off}, or null for the setting of the node that mounts it).
+     */
+    public VolumeRecord createVolume(String name, long sizeBytes, int copies, int minCopies, Duration timeout,
+            AllowList allow, String locality) throws ClusterException {
+        checkLocality(locality);
         try {
             VolumeNames.checkName(name);
             VolumeNames.checkSize(name, sizeBytes);
@@ -86,7 +96,7 @@ public final class ClusterAdmin {
             sleep();
         }
         VolumeRecord request = VolumeRecord.pending(name, cluster.nextVdisk(), sizeBytes, copies, minCopies)
-                .withAllow(allow.blocks());
+                .withAllow(allow.blocks()).withLocality(locality);
         if (!cluster.createVolume(request)) {
             throw new ClusterException("volume '" + name + "' already exists");
         }
@@ -259,5 +269,23 @@ public final class ClusterAdmin {
     public VolumeRecord allow(String name, AllowList allow) throws ClusterException {
         return cluster.updateVolume(name, cur -> cur.withAllow(allow.blocks()))
                 .orElseThrow(() -> new ClusterException("no volume named '" + name + "'")).value();
+    }
+
+    /**
+     * Sets whether the volume moves to the node where it is mounted: {@code auto}, {@code off},
+     * or null for the setting of the node that mounts it. Applies to the next mount.
+     *
+     * @return the record as changed
+     */
+    public VolumeRecord locality(String name, String locality) throws ClusterException {
+        checkLocality(locality);
+        return cluster.updateVolume(name, cur -> cur.withLocality(locality))
+                .orElseThrow(() -> new ClusterException("no volume named '" + name + "'")).value();
+    }
+
+    private static void checkLocality(String locality) throws ClusterException {
+        if (locality != null && !locality.equals(VolumeRecord.LOCALITY_AUTO) && !locality.equals(VolumeRecord.LOCALITY_OFF)) {
+            throw new ClusterException("--locality must be auto, off or node, not '" + locality + "'");
+        }
     }
 }

@@ -46,6 +46,12 @@ public final class VolumeCreateCommand implements Callable<Integer> {
             description = "NBD clients that may attach it (default ${DEFAULT-VALUE}; see `volume allow`).")
     String allow;
 
+    @Option(names = "--locality", paramLabel = "auto|off|node", defaultValue = "node",
+            description = {"Whether the volume moves to the node where it is mounted (through the Docker plugin): "
+                    + "auto, off, or node: as that node's `server --locality` says (default ${DEFAULT-VALUE}; "
+                    + "see `volume locality`)."})
+    String locality;
+
     @Option(names = "--json", description = "Print the new volume as JSON.")
     boolean json;
 
@@ -54,9 +60,10 @@ public final class VolumeCreateCommand implements Callable<Integer> {
         long bytes = ClusterAdmin.parseSize(size); // a bad size is refused before the cluster is asked
         Duration limit = Durations.parse(timeout, "--timeout");
         AllowList allowed = AllowList.parse(allow);
+        String follows = VolumeLocalityCommand.parse(locality);
         try (ClusterClient cluster = options.connect()) {
             VolumeRecord r = new ClusterAdmin(cluster).createVolume(name, bytes, copies,
-                    minCopies == null ? VolumeRecord.defaultMinCopies(copies) : minCopies, limit, allowed);
+                    minCopies == null ? VolumeRecord.defaultMinCopies(copies) : minCopies, limit, allowed, follows);
             VolumeView v = VolumeView.of(r, cluster.members(), List.of());
             Output.print(v, json, () -> "volume " + v.name() + " (" + v.vdisk() + ") created: " + v.size() + ", "
                     + v.type() + " on " + v.copiesColumn() + ", owner " + v.owner() + ", uuid " + v.uuid());

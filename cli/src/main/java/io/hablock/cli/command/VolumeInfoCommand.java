@@ -27,7 +27,8 @@ public final class VolumeInfoCommand implements Callable<Integer> {
         try (ClusterClient cluster = options.connect()) {
             VolumeRecord r = cluster.volume(name).orElseThrow(() -> new ClusterException("no volume named '" + name + "'"))
                     .value();
-            v = VolumeView.of(r, cluster.members(), cluster.sessionsOf(name), cluster.rebuild(name).orElse(null));
+            v = VolumeView.of(r, cluster.members(), cluster.sessionsOf(name), cluster.rebuild(name).orElse(null),
+                    cluster.mountClaim(name).orElse(null));
         }
         Output.print(v, json, () -> String.join("\n",
                 "name:     " + v.name() + " (" + v.vdisk() + ")",
@@ -39,6 +40,8 @@ public final class VolumeInfoCommand implements Callable<Integer> {
                 "copies:   " + v.copiesColumn() + " (writes need " + v.minCopies() + " in sync)",
                 "allow:    " + (v.allow().isEmpty() ? "any client" : String.join(", ", v.allow())),
                 "attached: " + (v.attached().isEmpty() ? "nowhere" : String.join(", ", v.attached())),
+                "mounted:  " + (v.mounted() == null ? "not through Docker" : v.mounted() + " (Docker)")
+                        + ", data local: " + v.localColumn() + ", locality " + v.locality(),
                 "clients:  " + (v.clients().isEmpty() ? "none" : String.join(", ", v.clients())),
                 "created:  " + v.created()));
         return 0;

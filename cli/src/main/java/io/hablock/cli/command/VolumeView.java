@@ -3,13 +3,16 @@ package io.hablock.cli.command;
 import io.hablock.blockstore.Sizes;
 import io.hablock.cluster.model.ClientSession;
 import io.hablock.cluster.model.Member;
+import io.hablock.cluster.model.MountClaim;
 import io.hablock.cluster.model.RebuildProgress;
 import io.hablock.cluster.model.ReplicaState;
 import io.hablock.cluster.model.VolumeRecord;
 import java.time.Instant;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * A volume as {@code volume ls/info --json} print it: the catalogue record with node names.
@@ -22,20 +25,34 @@ import java.util.Map;
  * @param allow who may attach it (address blocks), empty for anyone
  * @param attached where applications have it: {@code NODE:DEVICE-OR-MOUNT-POINT} when the client
  *     said, else {@code NODE:CLIENT-ADDRESS}, NODE being the node whose endpoint they use
+ * @param mounted {@code NODE:MOUNT-POINT} where a Docker plugin has its file system mounted, else null
+ * @param local whether the data is local to the applications: true when every application (and
+ *     the Docker mount) is on the owner's node, false when one is elsewhere (its I/O is forwarded
+ *     to the owner), null when none has the volume
+ * @param locality {@code auto}, {@code off}, or {@code node}: whether a Docker mount elsewhere
+ *     moves the volume there ({@code volume locality})
  */
 record VolumeView(String name, String vdisk, String uuid, String type, long sizeBytes, String size, String state,
         String health, String owner, String ownerId, long epoch, int minCopies, Map<String, String> copyNodes,
         List<String> clients, List<String> attached, String created, Integer rebuildPercent, boolean served,
-        List<String> allow) {
+        List<String> allow, String mounted, Boolean local, String locality) {
 
     static VolumeView of(VolumeRecord r, Map<String, Member> members, List<ClientSession> sessions) {
-        return of(r, members, sessions, null);
+        return of(r, members, sessions, null, null);
     }
 
-    static VolumeView of(VolumeRecord r, Map<String, Member> members, List<ClientSession> sessions, RebuildProgress rebuild) {
+    static VolumeView of(VolumeRecord r, Map<String, Member> members, List<ClientSession> sessions, RebuildProgress rebuild,
+            MountClaim claim) {
         Map<String, String> hosts = new LinkedHashMap<>();
         members.values().forEach(m -> hosts.put(m.id(), m.host()));
-        List<String> attached = ClientSession.applications(sessions, hosts).stream()
+        List<ClientSession> applications = ClientSession.applications(sessions, hosts);
+        Set<String> users = new HashSet<>();
+        applications.forEach(s -> users.add(s.node()));
+        if (claim != null) {
+            users.add(claim.node());
+        }
+        Boolean local = users.isEmpty() ? null : users.size() == 1 && users.contains(r.owner());
+        List<String> attached = applications.stream()
                 .map(s -> nameOf(s.node(), members) + ":" + (s.attachment() != null ? s.attachment() : s.client()))
                 .distinct().sorted().toList(); // a mount through nbdfuse has several connections
         List<String> clients = sessions.stream().map(s -> s.client() + " on " + nameOf(s.node(), members)
@@ -47,7 +64,8 @@ record VolumeView(String name, String vdisk, String uuid, String type, long size
         return new VolumeView(r.name(), r.vdisk(), r.uuid().toString(), r.type(), r.sizeBytes(), Sizes.format(r.sizeBytes()),
                 r.state().label(), r.health(), r.owner() == null ? "-" : nameOf(r.owner(), members), r.owner(), r.epoch(),
                 r.minCopies(), copies, clients, attached, Instant.ofEpochMilli(r.created()).toString(), rebuild == null ? null : rebuild.percent(),
-                r.isServed(), r.allow());
+                r.isServed(), r.allow(), claim == null ? null : nameOf(claim.node(), members) + ":" + claim.path(), local,
+                r.locality() == null ? "node" : r.locality());
     }
 
     private static String nameOf(String id, Map<String, Member> members) {
@@ -58,6 +76,11 @@ record VolumeView(String name, String vdisk, String uuid, String type, long size
     /** {@code v2:/dev/nbd0,v3:10.0.0.9:43822}, or {@code -}. */
     String attachedColumn() {
         return attached.isEmpty() ? "-" : String.join(",", attached);
+    }
+
+    /** {@code yes}, {@code no} or {@code -}: see {@link #local}. */
+    String localColumn() {
+        return local == null ? "-" : local ? "yes" : "no";
     }
 
     /** {@code v1,v2,v3(stale)}: the nodes of the copies, with the state of those not in sync. */

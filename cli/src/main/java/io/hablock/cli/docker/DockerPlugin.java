@@ -135,22 +135,29 @@ public final class DockerPlugin implements AutoCloseable {
         return plugin;
     }
 
+    /** How often the volumes mounted here are checked for a locality move (see {@link DockerVolumes#checkLocality}). */
+    private static final long LOCALITY_CHECK_SECONDS = 5;
+
     /**
      * The plugin of a running node: a ZooKeeper session of its own (its mount claims live and die
-     * with it), the mounts this host kept across a restart claimed again, and, with
-     * {@code locality}, volumes mounted here and owned elsewhere moved here.
+     * with it), the mounts this host kept across a restart claimed again, and volumes mounted here
+     * and owned elsewhere moved here, when mounted and whenever a check finds them elsewhere:
+     * those whose own setting says auto, and with {@code locality} those that leave it to the node.
      *
      * @param endpoint the node's NBD address as a client on this host reaches it
      */
     public static AutoCloseable startForNode(String spec, ClusterClient cluster, String clusterName, String nodeId,
             String nodeName, InetSocketAddress endpoint, Path runDir, boolean locality) throws IOException {
-        LocalityMover mover = new LocalityMover(cluster, nodeId);
-        DockerVolumes volumes = new DockerVolumes(cluster, clusterName, nodeId, nodeName, endpoint, runDir,
-                locality ? mover : volume -> {
-                });
+        LocalityMover mover = new LocalityMover(cluster, nodeId, locality);
+        DockerVolumes volumes = new DockerVolumes(cluster, clusterName, nodeId, nodeName, endpoint, runDir, mover, locality);
         volumes.reclaim();
         DockerPlugin plugin = start(spec, volumes);
+        java.util.concurrent.ScheduledExecutorService checks = java.util.concurrent.Executors
+                .newSingleThreadScheduledExecutor(new io.netty.util.concurrent.DefaultThreadFactory("locality-check", true));
+        checks.scheduleWithFixedDelay(volumes::checkLocality, LOCALITY_CHECK_SECONDS, LOCALITY_CHECK_SECONDS,
+                java.util.concurrent.TimeUnit.SECONDS);
         return () -> {
+            checks.shutdownNow();
             plugin.close();
             mover.close();
             cluster.close();

@@ -50,7 +50,7 @@ public final class DockerVolumes {
     private static final Duration REMOVE_TIMEOUT = Duration.ofSeconds(60);
     /** How long a mount waits for an owner to serve the volume (Docker gives a Mount 2 minutes). */
     private static final Duration SERVED_TIMEOUT = Duration.ofSeconds(90);
-    private static final Set<String> OPTIONS = Set.of("size", "copies", "min-copies", "allow");
+    private static final Set<String> OPTIONS = Set.of("size", "copies", "min-copies", "allow", "locality");
 
     private final ClusterClient cluster;
     private final String clusterName;
@@ -59,16 +59,18 @@ public final class DockerVolumes {
     private final InetSocketAddress endpoint;
     private final Path runDir;
     private final Consumer<String> localityMover;
+    private final boolean locality;
     private final Map<String, Object> locks = new ConcurrentHashMap<>();
 
     /**
      * @param endpoint this node's NBD address, as a client on this host reaches it
      * @param runDir where mounts are recorded ({@link FsMount}) and Docker's mount points made
-     * @param localityMover asked to make this node the owner of a volume just mounted here (or
-     *     nothing, with locality off)
+     * @param localityMover asked to make this node the owner of a volume just mounted here
+     * @param locality whether it is asked for volumes that leave it to the node (their own
+     *     {@linkplain VolumeRecord#locality() setting} comes first)
      */
     public DockerVolumes(ClusterClient cluster, String clusterName, String nodeId, String nodeName,
-            InetSocketAddress endpoint, Path runDir, Consumer<String> localityMover) {
+            InetSocketAddress endpoint, Path runDir, Consumer<String> localityMover, boolean locality) {
         this.cluster = cluster;
         this.clusterName = clusterName;
         this.nodeId = nodeId;
@@ -76,6 +78,7 @@ public final class DockerVolumes {
         this.endpoint = endpoint;
         this.runDir = runDir;
         this.localityMover = localityMover;
+        this.locality = locality;
     }
 
     /** A volume and where it is mounted on this host ("" when it is not). */
@@ -109,6 +112,29 @@ public final class DockerVolumes {
         }
     }
 
+    /**
+     * Asks for the move of every volume this plugin has mounted here, owned elsewhere, whose
+     * locality says it should follow its mount: run now and then, so that a volume whose owner
+     * changed since it was mounted (a failover, a move) or whose setting was turned to auto
+     * comes back here.
+     */
+    public void checkLocality() {
+        try {
+            for (FsMount.State s : mounts().list()) {
+                if (!s.cluster().equals(clusterName) || !Path.of(s.path()).startsWith(mountRoot())) {
+                    continue;
+                }
+                Optional<VolumeRecord> v = cluster.volume(s.volume()).map(r -> r.value());
+                if (v.isPresent() && v.get().owner() != null && !nodeId.equals(v.get().owner())
+                        && v.get().followsMounts(locality)) {
+                    localityMover.accept(s.volume());
+                }
+            }
+        } catch (IOException e) {
+            log.debug("locality check: {}", e.getMessage());
+        }
+    }
+
     /** {@code docker volume create -d hablock --opt size=10G --opt copies=3 NAME}. */
     public void create(String name, Map<String, String> opts) throws ClusterException {
         for (String key : opts.keySet()) {
@@ -121,6 +147,10 @@ public final class DockerVolumes {
         int copies = integer(opts, "copies", 1);
         int minCopies = integer(opts, "min-copies", VolumeRecord.defaultMinCopies(copies));
         AllowList allow = AllowList.parse(opts.getOrDefault("allow", "any"));
+        String follows = opts.get("locality");
+        if (follows != null && !follows.equals(VolumeRecord.LOCALITY_AUTO) && !follows.equals(VolumeRecord.LOCALITY_OFF)) {
+            throw new ClusterException("locality must be auto or off, not '" + follows + "'");
+        }
         synchronized (lock(name)) {
             Optional<VolumeRecord> existing = cluster.volume(name).map(v -> v.value());
             if (existing.isPresent()) {
@@ -130,7 +160,7 @@ public final class DockerVolumes {
                 }
                 return; // a volume made by `hablock volume create`, or by this plugin on another node
             }
-            new ClusterAdmin(cluster).createVolume(name, size, copies, minCopies, CREATE_TIMEOUT, allow);
+            new ClusterAdmin(cluster).createVolume(name, size, copies, minCopies, CREATE_TIMEOUT, allow, follows);
             log.info("docker: created volume {} ({} bytes, {} copies)", name, size, copies);
         }
     }
@@ -189,7 +219,7 @@ public final class DockerVolumes {
             }
             refs.add(id);
             writeRefs(name, refs);
-            if (!nodeId.equals(v.owner())) {
+            if (!nodeId.equals(v.owner()) && v.followsMounts(locality)) {
                 localityMover.accept(name);
             }
             return path.toString();
@@ -263,7 +293,10 @@ public final class DockerVolumes {
         status.put("health", v.health());
         Map<String, Member> members = cluster.members();
         status.put("owner", v.owner() == null ? "-" : nameOf(members, v.owner()));
-        status.put("mounted", cluster.mountClaim(name).map(c -> nameOf(members, c.node()) + ":" + c.path()).orElse("-"));
+        Optional<MountClaim> claim = cluster.mountClaim(name);
+        status.put("mounted", claim.map(c -> nameOf(members, c.node()) + ":" + c.path()).orElse("-"));
+        status.put("local", claim.map(c -> c.node().equals(v.owner()) ? "yes" : "no").orElse("-"));
+        status.put("locality", v.locality() == null ? "node (" + (locality ? "auto" : "off") + " here)" : v.locality());
         return new Volume(name, path(name), status);
     }
 

@@ -30,12 +30,15 @@ final class LocalityMover implements Consumer<String>, AutoCloseable {
 
     private final ClusterClient cluster;
     private final String nodeId;
+    private final boolean nodeDefault;
     private final ExecutorService moves = Executors.newCachedThreadPool(new DefaultThreadFactory("locality", true));
     private final Set<String> moving = ConcurrentHashMap.newKeySet();
 
-    LocalityMover(ClusterClient cluster, String nodeId) {
+    /** @param nodeDefault whether volumes that leave it to the node follow their mounts ({@code --locality}) */
+    LocalityMover(ClusterClient cluster, String nodeId, boolean nodeDefault) {
         this.cluster = cluster;
         this.nodeId = nodeId;
+        this.nodeDefault = nodeDefault;
     }
 
     @Override
@@ -65,8 +68,9 @@ final class LocalityMover implements Consumer<String>, AutoCloseable {
                     }
                     return;
                 }
-                if (cluster.mountClaim(volume).filter(c -> c.node().equals(nodeId)).isEmpty()) {
-                    return; // unmounted here meanwhile
+                if (cluster.mountClaim(volume).filter(c -> c.node().equals(nodeId)).isEmpty()
+                        || !r.get().followsMounts(nodeDefault)) {
+                    return; // unmounted here meanwhile, or its locality turned off
                 }
                 VolumeRecord v = r.get();
                 if (v.desiredOwner() == null && v.state() == VolumeState.READY) {

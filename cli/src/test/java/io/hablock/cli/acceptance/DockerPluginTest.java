@@ -108,16 +108,19 @@ class DockerPluginTest {
     }
 
     /**
-     * Automatic locality: a volume owned by d1 and mounted through d2's plugin moves to d2 (a
-     * copy built there first) while a container writes to it, and the container's files check
-     * out afterwards.
+     * Automatic locality: a volume owned by d1 and mounted through d2's plugin stays on d1 while
+     * its own locality is off ({@code volume ls}: mounted on d2, data not local); turned to auto,
+     * it moves to d2 (a copy built there first) while a container writes to it, {@code volume ls}
+     * says its data is local, and the container's files check out afterwards.
      */
     @Test
     void aVolumeMountedOnAnotherNodesHostMovesThereWhileItsContainerWrites() throws Exception {
         String driver2 = driver + "-2";
         try (ServerProcess d2 = ServerProcess.startNamed("d2", dir.resolve("node2"), dir.resolve("run2"),
                 "--zk", node.zk(), "--docker-plugin", "/run/docker/plugins/" + driver2 + ".sock")) {
-            assertThat(HablockCli.run("volume", "create", "near", "--size", "32M", "--zk", node.zk()).exitCode()).isZero();
+            // Locality off for this volume first: mounted through d2, it stays on d1, and says so.
+            assertThat(HablockCli.run("volume", "create", "near", "--size", "32M", "--locality", "off", "--zk", node.zk())
+                    .exitCode()).isZero();
             if (!owner("near").equals("d1")) {
                 CommandResult moved = HablockCli.run("volume", "move", "near", "--to", "d1", "--zk", node.zk());
                 assertThat(moved.exitCode()).as(moved.describe()).isZero();
@@ -128,6 +131,15 @@ class DockerPluginTest {
                             + " && n=0 && while true; do dd if=/dev/urandom of=/data/b bs=4k count=64 2>/dev/null; sync;"
                             + " md5sum /data/b > /data/b.md5; n=$((n+1)); echo $n > /data/count; sleep 0.2; done");
             try {
+                Waits.until("the writer's first rounds", Duration.ofSeconds(60), () -> count() >= 25, d2::log);
+                JsonNode far = volumeLs("near");
+                assertThat(far.get("owner").asText()).as("locality off: not moved").isEqualTo("d1");
+                assertThat(far.get("mounted").asText()).startsWith("d2:");
+                assertThat(far.get("local").asBoolean()).as("data local").isFalse();
+                assertThat(far.get("locality").asText()).isEqualTo("off");
+                CommandResult auto = HablockCli.run("volume", "locality", "near", "auto", "--zk", node.zk());
+                assertThat(auto.exitCode()).as(auto.describe()).isZero();
+                // Turned on while mounted: d2's plugin finds it elsewhere at its next check.
                 Waits.until("near owned by d2, where it is mounted", Duration.ofSeconds(90), () -> owner("near").equals("d2"),
                         () -> HablockCli.run("events", "--zk", node.zk()).stdout() + d2.log());
                 // Writes go on after the move: the writer's count moves on by several rounds.
@@ -136,6 +148,7 @@ class DockerPluginTest {
                 CommandResult check = docker.dockerOk("exec", "near-writer", "sh", "-c",
                         "md5sum -c /data/a.md5 && cp /data/b.md5 /tmp/b.md5 && md5sum -c /tmp/b.md5 || true");
                 assertThat(check.stdout()).contains("/data/a: OK");
+                assertThat(volumeLs("near").get("local").asBoolean()).as("data local after the move").isTrue();
             } finally {
                 docker.dockerOk("rm", "-f", "near-writer");
             }
@@ -154,6 +167,16 @@ class DockerPluginTest {
     private static int count() {
         String out = docker.docker("exec", "near-writer", "cat", "/data/count").stdout().strip();
         return out.matches("\\d+") ? Integer.parseInt(out) : 0;
+    }
+
+    /** The volume's entry in {@code volume ls --json}. */
+    private static JsonNode volumeLs(String volume) throws java.io.IOException {
+        for (JsonNode v : JSON.readTree(HablockCli.run("volume", "ls", "--json", "--zk", node.zk()).stdout())) {
+            if (v.get("name").asText().equals(volume)) {
+                return v;
+            }
+        }
+        throw new AssertionError("no volume " + volume + " in volume ls");
     }
 
     private static String owner(String volume) {

@@ -136,7 +136,7 @@ class ForwardingTest {
             assertThat(info.get("attached")).as(info.toString()).hasSize(1);
             assertThat(info.get("attached").get(0).asText()).matches(endpoint + ":127\\.0\\.0\\.1:\\d+");
             assertThat(cluster.cliOk("volume", "ls").stdout())
-                    .containsPattern("(?m)\\sshown\\s+\\S+\\s+healthy\\s+" + endpoint + ":127\\.0\\.0\\.1:\\d+$");
+                    .containsPattern("(?m)\\sshown\\s+\\S+\\s+healthy\\s+" + endpoint + ":127\\.0\\.0\\.1:\\d+\\s+no$");
             client.closeStdin();
         }
     }

@@ -128,13 +128,13 @@ class VolumeCliTest extends SharedNodeTest {
 
         assertThat(ls.stdout().lines().findFirst()).as(ls.describe()).hasValueSatisfying(
                 header -> assertThat(header.split("\\s+")).containsExactly("NODENAME", "VDISK", "TYPE", "SIZE", "UUID",
-                        "VOLUMENAME", "COPIES", "HEALTH", "ATTACHED"));
+                        "VOLUMENAME", "COPIES", "HEALTH", "ATTACHED", "LOCAL"));
         assertThat(ls.stdout().lines().map(l -> l.split("\\s+")))
                 .as(ls.describe())
                 .anySatisfy(row -> assertThat(row).containsExactly("test", row[1], "1-copy", "10G", row[4], "listed-a",
-                        "test", "healthy", "-"))
+                        "test", "healthy", "-", "-"))
                 .anySatisfy(row -> assertThat(row).containsExactly("test", row[1], "1-copy", "512M", row[4], "listed-b",
-                        "test", "healthy", "-"));
+                        "test", "healthy", "-", "-"));
 
         JsonNode info = infoJson("listed-a");
         assertThat(info.get("name").asText()).isEqualTo("listed-a");
@@ -158,8 +158,9 @@ class VolumeCliTest extends SharedNodeTest {
             assertThat(error).startsWith("error: volume 'busy' has 1 connected client(s) (127.0.0.1:")
                     .endsWith("): disconnect them first");
             assertThat(node.volume("busy")).isPresent();
-            assertThat(volumeOk("ls").stdout()).as("ATTACHED: the node whose endpoint the client uses, and the client")
-                    .containsPattern("(?m)\\sbusy\\s+test\\s+healthy\\s+test:127\\.0\\.0\\.1:\\d+$");
+            assertThat(volumeOk("ls").stdout()).as("ATTACHED: the node whose endpoint the client uses, and the client;"
+                            + " LOCAL: that node owns the volume")
+                    .containsPattern("(?m)\\sbusy\\s+test\\s+healthy\\s+test:127\\.0\\.0\\.1:\\d+\\s+yes$");
 
             client.closeStdin();
             assertThat(client.exitCode(Duration.ofSeconds(30))).as(client.describe()).isZero();

@@ -35,10 +35,13 @@ import java.util.UUID;
  * @param handoverTo the node the controller asked the owner to hand the volume to (a move or a
  *     drain); the owner stops serving, then makes that node the owner itself. Else null
  * @param allow the client address blocks that may attach the volume (CIDR); empty for anyone
+ * @param locality {@code auto}: moved to the node where it is mounted; {@code off}: stays where it
+ *     is; null: as the node that mounts it says ({@code hablock server --locality})
  */
 public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes, int copies, VolumeState state,
         String owner, long epoch, Map<String, ReplicaState> replicas, long created, String error, long servedEpoch,
-        String desiredOwner, int minCopies, Generation generation, String handoverTo, List<String> allow) {
+        String desiredOwner, int minCopies, Generation generation, String handoverTo, List<String> allow,
+        String locality) {
 
     public VolumeRecord {
         Objects.requireNonNull(name, "name");
@@ -49,6 +52,19 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
         minCopies = minCopies <= 0 ? defaultMinCopies(copies) : minCopies;
         generation = generation == null ? Generation.ZERO : generation;
         allow = allow == null ? List.of() : List.copyOf(allow);
+        if (locality != null && !locality.equals(LOCALITY_AUTO) && !locality.equals(LOCALITY_OFF)) {
+            throw new IllegalArgumentException("locality must be auto or off, not '" + locality + "'");
+        }
+    }
+
+    /** {@link #locality}: moved to where it is mounted. */
+    public static final String LOCALITY_AUTO = "auto";
+    /** {@link #locality}: stays where it is. */
+    public static final String LOCALITY_OFF = "off";
+
+    /** Whether a node whose own setting is {@code nodeDefault} moves the volume to itself when it mounts it. */
+    public boolean followsMounts(boolean nodeDefault) {
+        return locality == null ? nodeDefault : locality.equals(LOCALITY_AUTO);
     }
 
     /** Fewest in-sync copies for writes when none is asked for: 2 from 3 copies on, else 1. */
@@ -67,7 +83,7 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
             throw new IllegalArgumentException("--min-copies must be between 1 and the copy count " + copies);
         }
         return new VolumeRecord(name, UUID.randomUUID(), vdisk, sizeBytes, copies, VolumeState.PENDING, null, 0,
-                Map.of(), System.currentTimeMillis(), null, 0, null, minCopies, Generation.ZERO, null, List.of());
+                Map.of(), System.currentTimeMillis(), null, 0, null, minCopies, Generation.ZERO, null, List.of(), null);
     }
 
     /** Placement: the first node is the owner; every copy starts as CREATING at epoch 1. */
@@ -152,6 +168,11 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
         return edit().allow(blocks).build();
     }
 
+    /** {@code auto}, {@code off}, or null for the mounting node's setting. */
+    public VolumeRecord withLocality(String v) {
+        return edit().locality(v).build();
+    }
+
     /** The owner serves the volume at {@code e}. */
     public VolumeRecord withServed(long e) {
         return edit().servedEpoch(e).build();
@@ -221,6 +242,7 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
         private Generation generation;
         private String handoverTo;
         private List<String> allow;
+        private String locality;
 
         Editor(VolumeRecord r) {
             this.r = r;
@@ -234,6 +256,7 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
             this.generation = r.generation;
             this.handoverTo = r.handoverTo;
             this.allow = r.allow;
+            this.locality = r.locality;
         }
 
         Editor state(VolumeState v) {
@@ -286,9 +309,15 @@ public record VolumeRecord(String name, UUID uuid, String vdisk, long sizeBytes,
             return this;
         }
 
+        Editor locality(String v) {
+            locality = v;
+            return this;
+        }
+
         VolumeRecord build() {
             return new VolumeRecord(r.name, r.uuid, r.vdisk, r.sizeBytes, r.copies, state, owner, epoch, replicas,
-                    r.created, error, servedEpoch, desiredOwner, r.minCopies, generation, handoverTo, allow);
+                    r.created, error, servedEpoch, desiredOwner, r.minCopies, generation, handoverTo, allow,
+                    locality);
         }
     }
 }
