@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.hablock.cli.acceptance.support.CommandResult;
 import io.hablock.cli.acceptance.support.DockerEngine;
-import io.hablock.cli.acceptance.support.HablockCli;
+import io.hablock.cli.acceptance.support.InProcessCli;
 import io.hablock.cli.acceptance.support.ServerProcess;
 import io.hablock.cli.acceptance.support.Waits;
 import java.time.Duration;
@@ -60,7 +60,7 @@ class DockerPluginTest {
         docker.dockerOk("volume", "create", "-d", driver, "--opt", "size=64M", "--opt", "copies=1", "data");
         assertThat(docker.dockerOk("volume", "ls", "--format", "{{.Driver}} {{.Name}}").stdout())
                 .contains(driver + " data");
-        assertThat(HablockCli.run("volume", "info", "data", "--zk", node.zk()).stdout()).contains("64M");
+        assertThat(hablock("volume", "info", "data", "--zk", node.zk()).stdout()).contains("64M");
 
         CommandResult wrote = docker.dockerOk("run", "--rm", "--network", "none", "-v", "data:/data", DockerEngine.IMAGE,
                 "sh", "-c", "dd if=/dev/urandom of=/data/blob bs=64k count=16 2>/dev/null && sync && md5sum /data/blob");
@@ -81,7 +81,7 @@ class DockerPluginTest {
 
         docker.dockerOk("volume", "rm", "data");
         assertThat(docker.dockerOk("volume", "ls", "-q").stdout()).doesNotContain("data");
-        assertThat(HablockCli.run("volume", "info", "data", "--zk", node.zk()).exitCode()).isNotZero();
+        assertThat(hablock("volume", "info", "data", "--zk", node.zk()).exitCode()).isNotZero();
     }
 
     /** Two containers share the mount; a removal while one runs is refused with the plugin's reason. */
@@ -119,10 +119,10 @@ class DockerPluginTest {
         try (ServerProcess d2 = ServerProcess.startNamed("d2", dir.resolve("node2"), dir.resolve("run2"),
                 "--zk", node.zk(), "--docker-plugin", "/run/docker/plugins/" + driver2 + ".sock")) {
             // Locality off for this volume first: mounted through d2, it stays on d1, and says so.
-            assertThat(HablockCli.run("volume", "create", "near", "--size", "32M", "--locality", "off", "--zk", node.zk())
+            assertThat(hablock("volume", "create", "near", "--size", "32M", "--locality", "off", "--zk", node.zk())
                     .exitCode()).isZero();
             if (!owner("near").equals("d1")) {
-                CommandResult moved = HablockCli.run("volume", "move", "near", "--to", "d1", "--zk", node.zk());
+                CommandResult moved = hablock("volume", "move", "near", "--to", "d1", "--zk", node.zk());
                 assertThat(moved.exitCode()).as(moved.describe()).isZero();
             }
             docker.dockerOk("volume", "create", "-d", driver2, "near"); // the existing volume, through d2's plugin
@@ -137,11 +137,11 @@ class DockerPluginTest {
                 assertThat(far.get("mounted").asText()).startsWith("d2:");
                 assertThat(far.get("local").asBoolean()).as("data local").isFalse();
                 assertThat(far.get("locality").asText()).isEqualTo("off");
-                CommandResult auto = HablockCli.run("volume", "locality", "near", "auto", "--zk", node.zk());
+                CommandResult auto = hablock("volume", "locality", "near", "auto", "--zk", node.zk());
                 assertThat(auto.exitCode()).as(auto.describe()).isZero();
                 // Turned on while mounted: d2's plugin finds it elsewhere at its next check.
                 Waits.until("near owned by d2, where it is mounted", Duration.ofSeconds(90), () -> owner("near").equals("d2"),
-                        () -> HablockCli.run("events", "--zk", node.zk()).stdout() + d2.log());
+                        () -> hablock("events", "--zk", node.zk()).stdout() + d2.log());
                 // Writes go on after the move: the writer's count moves on by several rounds.
                 int atMove = count();
                 Waits.until("writes after the move", Duration.ofSeconds(30), () -> count() >= atMove + 5, d2::log);
@@ -154,8 +154,8 @@ class DockerPluginTest {
             }
             // Recorded once the move is done: a poll of the owner may come first.
             Waits.until("the move's event", Duration.ofSeconds(10),
-                    () -> HablockCli.run("events", "--zk", node.zk()).stdout().contains("locality rebuild completed"),
-                    () -> HablockCli.run("events", "--zk", node.zk()).stdout());
+                    () -> hablock("events", "--zk", node.zk()).stdout().contains("locality rebuild completed"),
+                    () -> hablock("events", "--zk", node.zk()).stdout());
             CommandResult read = docker.dockerOk("run", "--rm", "--network", "none", "-v", "near:/data", DockerEngine.IMAGE,
                     "md5sum", "-c", "/data/a.md5");
             assertThat(read.stdout()).contains("/data/a: OK");
@@ -171,7 +171,7 @@ class DockerPluginTest {
 
     /** The volume's entry in {@code volume ls --json}. */
     private static JsonNode volumeLs(String volume) throws java.io.IOException {
-        for (JsonNode v : JSON.readTree(HablockCli.run("volume", "ls", "--json", "--zk", node.zk()).stdout())) {
+        for (JsonNode v : JSON.readTree(hablock("volume", "ls", "--json", "--zk", node.zk()).stdout())) {
             if (v.get("name").asText().equals(volume)) {
                 return v;
             }
@@ -181,7 +181,7 @@ class DockerPluginTest {
 
     private static String owner(String volume) {
         try {
-            return JSON.readTree(HablockCli.run("volume", "info", volume, "--json", "--zk", node.zk()).stdout())
+            return JSON.readTree(hablock("volume", "info", volume, "--json", "--zk", node.zk()).stdout())
                     .get("owner").asText();
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
@@ -196,5 +196,10 @@ class DockerPluginTest {
         assertThat(r.stderr()).as(r.describe()).contains("12Q");
         CommandResult unknown = docker.docker("volume", "create", "-d", driver, "--opt", "colour=blue", "bad");
         assertThat(unknown.stderr()).as(unknown.describe()).contains("unknown option 'colour'");
+    }
+
+    /** {@code hablock ARGS} in this JVM: the test polls it, and checks the plugin, not the command line. */
+    private static CommandResult hablock(String... args) {
+        return InProcessCli.run(java.util.List.of(args));
     }
 }

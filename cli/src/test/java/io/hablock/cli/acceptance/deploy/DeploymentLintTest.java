@@ -108,6 +108,7 @@ class DeploymentLintTest {
     void theVagrantfileProvisionsWithTheSitePlaybookAndTheDemoKnowsItsAddresses() throws IOException {
         String vagrantfile = Files.readString(RepoFiles.vagrant().resolve("Vagrantfile"));
         String demo = Files.readString(RepoFiles.vagrant().resolve("demo-failure.sh"));
+        String swarmDemo = Files.readString(RepoFiles.vagrant().resolve("swarm-demo.sh"));
 
         Matcher playbook = VAGRANT_PLAYBOOK.matcher(vagrantfile);
         assertThat(playbook.find()).as("ansible.playbook in the Vagrantfile").isTrue();
@@ -116,11 +117,13 @@ class DeploymentLintTest {
         Map<String, String> vms = pairs(VAGRANT_NODE, vagrantfile);
         assertThat(vms).containsOnlyKeys("v1", "v2", "v3", "v4");
         assertThat(pairs(DEMO_NODE, demo)).isEqualTo(vms);
+        assertThat(pairs(DEMO_NODE, swarmDemo)).isEqualTo(vms);
     }
 
     @Test
-    void theDemoScriptIsShellcheckClean() {
-        CommandResult r = Command.of("shellcheck", RepoFiles.vagrant().resolve("demo-failure.sh").toString()).run();
+    void theDemoScriptsAreShellcheckClean() {
+        CommandResult r = Command.of("shellcheck", RepoFiles.vagrant().resolve("demo-failure.sh").toString(),
+                RepoFiles.vagrant().resolve("swarm-demo.sh").toString()).run();
 
         assertThat(r.exitCode()).as(r.describe()).isZero();
     }
