@@ -283,6 +283,18 @@ public final class ClusterAdmin {
                 .orElseThrow(() -> new ClusterException("no volume named '" + name + "'")).value();
     }
 
+    /**
+     * Gives the root znode of the ZooKeeper at {@code connectString} the cluster's ACL alone, for
+     * an ensemble that serves this cluster only: anonymous clients can then neither list nor
+     * create anything in it (hablock's own znodes carry that ACL already).
+     *
+     * @return false when the root had it already
+     */
+    public static boolean lockZooKeeperRoot(String connectString, io.hablock.cluster.security.ClusterSecret secret)
+            throws ClusterException {
+        return ZkAcls.lockRoot(connectString, secret);
+    }
+
     private static void checkLocality(String locality) throws ClusterException {
         if (locality != null && !locality.equals(VolumeRecord.LOCALITY_AUTO) && !locality.equals(VolumeRecord.LOCALITY_OFF)) {
             throw new ClusterException("--locality must be auto, off or node, not '" + locality + "'");

@@ -92,21 +92,31 @@ final class ZkAcls {
     }
 
     /**
-     * Takes the root znode of a ZooKeeper that belongs to this cluster alone (the embedded one):
-     * anonymous clients can then neither list nor create anything.
+     * Takes the root znode of a ZooKeeper that belongs to this cluster alone (the embedded one, or
+     * an ensemble deployed for it): anonymous clients can then neither list nor create anything.
+     *
+     * @return false when the root carried the cluster's ACL already
      */
-    static void lockRoot(String connectString, ClusterSecret secret) throws ClusterException {
+    static boolean lockRoot(String connectString, ClusterSecret secret) throws ClusterException {
         try (CuratorFramework c = CuratorFrameworkFactory.builder().connectString(connectString)
                 .authorization("digest", auth(secret)).retryPolicy(new RetryOneTime(100)).build()) {
             c.start();
             if (!c.blockUntilConnected(10, TimeUnit.SECONDS)) {
-                throw new ClusterException("cannot reach the embedded ZooKeeper at " + connectString + " to set its ACL");
+                throw new ClusterException("cannot reach ZooKeeper at " + connectString + " to set its root's ACL");
             }
-            c.setACL().withACL(cluster(secret)).forPath("/");
+            List<ACL> own = cluster(secret);
+            if (c.getACL().forPath("/").equals(own)) {
+                return false;
+            }
+            c.setACL().withACL(own).forPath("/");
+            return true;
         } catch (ClusterException e) {
             throw e;
+        } catch (org.apache.zookeeper.KeeperException.NoAuthException e) {
+            throw new ClusterException("ZooKeeper at " + connectString + " refused to change its root's ACL: it is held by "
+                    + "another identity (another cluster's secret?)", e);
         } catch (Exception e) {
-            throw new ClusterException("cannot set the embedded ZooKeeper's root ACL: " + e.getMessage(), e);
+            throw new ClusterException("cannot set the root ACL of ZooKeeper at " + connectString + ": " + e.getMessage(), e);
         }
     }
 }

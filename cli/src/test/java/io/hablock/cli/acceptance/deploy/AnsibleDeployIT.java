@@ -31,7 +31,8 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code ansible/site.yml} run for real: four network-namespace hosts with an sshd each
  * ({@link NamespaceHosts}), the playbook run over ssh as against real machines (the hosts
  * have no systemd, so it takes the roles' plain start path). Then: the ZooKeeper ensemble has
- * a leader, {@code hablock node ls} on a host shows four normal nodes, a 3-copy volume is
+ * a leader and its root is locked to the cluster's identity, {@code hablock node ls} on a host
+ * shows four normal nodes, a 3-copy volume is
  * created and written through NBD; the owner's link goes down, the volume fails over and the
  * data reads back from the new owner; the link comes back, the node is normal again; a second
  * playbook run changes nothing. Nothing is left behind, also on failure. Runs after
@@ -105,6 +106,15 @@ class AnsibleDeployIT {
             assertThat(n.get("status").asText()).as("status of %s", n).isEqualTo("normal");
             assertThat(n.get("ip").asText()).as("address of %s", n).isEqualTo(hosts.ip(k));
         }
+
+        // The ensemble's root is the cluster's: another identity (a secret of its own, as good as
+        // anonymous to a digest ACL) can no longer take it, which anyone could before.
+        Path other = tmp.resolve("other.secret");
+        cli("cluster", "init", "--secret-file", other.toString()).runOk();
+        CommandResult taken = cli("cluster", "lock-zookeeper", "--secret-file", other.toString()).run();
+        assertThat(taken.exitCode()).as(taken.describe()).isNotZero();
+        assertThat(taken.stderr()).as(taken.describe()).contains("refused to change its root's ACL");
+        assertThat(cli("cluster", "lock-zookeeper").runOk().stdout()).isEqualTo("already locked\n");
 
         cli("volume", "create", VOLUME, "--size", "32M", "--copies", "3").runOk();
         JsonNode volume = volumeInfo();
