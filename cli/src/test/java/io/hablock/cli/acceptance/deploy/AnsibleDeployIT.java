@@ -117,6 +117,17 @@ class AnsibleDeployIT {
         assertThat(cli("cluster", "lock-zookeeper").runOk().stdout()).isEqualTo("already locked\n");
 
         cli("volume", "create", VOLUME, "--size", "32M", "--copies", "3").runOk();
+        // NBD over TLS (hablock_nbd_tls: on): a client with a certificate of the cluster CA
+        // connects to every node with nbds://, the node's certificate checked against the CA.
+        Path client = tmp.resolve("client-pki");
+        cli("cluster", "cert", "deploy-client", "--client", "--out", client.toString()).runOk();
+        for (int k = 1; k <= 4; k++) {
+            CommandResult tls = hosts.onControl(List.of("nbdinfo", "--size",
+                    "nbds://" + hosts.ip(k) + ":10809/" + VOLUME + "?tls-certificates=" + client))
+                    .timeout(Duration.ofSeconds(60)).run();
+            assertThat(tls.exitCode()).as(tls.describe()).isZero();
+            assertThat(tls.stdout().strip()).as(tls.describe()).isEqualTo(String.valueOf(32 << 20));
+        }
         JsonNode volume = volumeInfo();
         assertThat(volume.get("copyNodes")).hasSize(3);
         int owner = number(volume.get("owner").asText());

@@ -90,6 +90,8 @@ final class Playbook {
                 Map.entry("hablock_apt_update_cache", false),
                 Map.entry("zookeeper_java_opts", "-Xmx128m"),
                 Map.entry("hablock_java_opts", "-Xms32m -Xmx256m -XX:MaxDirectMemorySize=256m"),
+                // NBD over TLS for those who ask (plain clients too): the role issues each node's certificate.
+                Map.entry("hablock_nbd_tls", "on"),
                 Map.entry("hablock_jar_src", jar.toString())));
         all.put("hosts", hostVars);
         all.put("children", Map.of("zookeeper", Map.of("hosts", zookeeper), "hablock", Map.of("hosts", hablock)));
