@@ -295,9 +295,10 @@ public final class ClusterAdmin {
         return ZkAcls.lockRoot(connectString, secret);
     }
 
-    private static void checkLocality(String locality) throws ClusterException {
+    /** A one-line error unless {@code locality} is {@code auto}, {@code off} or null. */
+    public static void checkLocality(String locality) throws ClusterException {
         if (locality != null && !locality.equals(VolumeRecord.LOCALITY_AUTO) && !locality.equals(VolumeRecord.LOCALITY_OFF)) {
-            throw new ClusterException("--locality must be auto, off or node, not '" + locality + "'");
+            throw new ClusterException("locality must be auto or off, not '" + locality + "'");
         }
     }
 }

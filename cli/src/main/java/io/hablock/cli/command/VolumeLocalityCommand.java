@@ -42,7 +42,7 @@ public final class VolumeLocalityCommand implements Callable<Integer> {
             case "auto" -> VolumeRecord.LOCALITY_AUTO;
             case "off" -> VolumeRecord.LOCALITY_OFF;
             case "node" -> null;
-            default -> throw new ClusterException("--locality must be auto, off or node, not '" + option + "'");
+            default -> throw new ClusterException("locality must be auto, off or node, not '" + option + "'");
         };
     }
 }

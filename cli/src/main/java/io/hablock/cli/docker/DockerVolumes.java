@@ -148,9 +148,7 @@ public final class DockerVolumes {
         int minCopies = integer(opts, "min-copies", VolumeRecord.defaultMinCopies(copies));
         AllowList allow = AllowList.parse(opts.getOrDefault("allow", "any"));
         String follows = opts.get("locality");
-        if (follows != null && !follows.equals(VolumeRecord.LOCALITY_AUTO) && !follows.equals(VolumeRecord.LOCALITY_OFF)) {
-            throw new ClusterException("locality must be auto or off, not '" + follows + "'");
-        }
+        ClusterAdmin.checkLocality(follows); // also when the volume exists already
         synchronized (lock(name)) {
             Optional<VolumeRecord> existing = cluster.volume(name).map(v -> v.value());
             if (existing.isPresent()) {

@@ -196,6 +196,8 @@ class DockerPluginTest {
         assertThat(r.stderr()).as(r.describe()).contains("12Q");
         CommandResult unknown = docker.docker("volume", "create", "-d", driver, "--opt", "colour=blue", "bad");
         assertThat(unknown.stderr()).as(unknown.describe()).contains("unknown option 'colour'");
+        CommandResult locality = docker.docker("volume", "create", "-d", driver, "--opt", "locality=sometimes", "bad");
+        assertThat(locality.stderr()).as(locality.describe()).contains("locality must be auto or off, not 'sometimes'");
     }
 
     /** {@code hablock ARGS} in this JVM: the test polls it, and checks the plugin, not the command line. */

@@ -85,6 +85,20 @@ class VolumeCliTest extends SharedNodeTest {
     }
 
     @Test
+    void aBadLocalityIsOneLineErrorAndAGoodOneIsKept() throws IOException {
+        assertThat(assertOneLineError(volume("create", "far", "--size", "8M", "--locality", "sometimes")))
+                .isEqualTo("error: locality must be auto, off or node, not 'sometimes'");
+        assertThat(node.volume("far")).isEmpty();
+        volumeOk("create", "far", "--size", "8M", "--locality", "off");
+        assertThat(infoJson("far").get("locality").asText()).isEqualTo("off");
+        assertThat(assertOneLineError(volume("locality", "far", "always")))
+                .isEqualTo("error: locality must be auto, off or node, not 'always'");
+        assertThat(volumeOk("locality", "far", "node").stdout())
+                .isEqualTo("volume far follows the locality setting of the node that mounts it\n");
+        assertThat(infoJson("far").get("locality").asText()).isEqualTo("node");
+    }
+
+    @Test
     void createWithAnExistingNameIsOneLineErrorAndLeavesTheVolumeAlone() {
         node.createVolume("dup", 1L << 30);
 
