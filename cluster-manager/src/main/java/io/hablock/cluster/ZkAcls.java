@@ -93,9 +93,10 @@ final class ZkAcls {
 
     /**
      * Takes the root znode of a ZooKeeper that belongs to this cluster alone (the embedded one, or
-     * an ensemble deployed for it): anonymous clients can then neither list nor create anything.
+     * an ensemble deployed for it), and {@code /hablock}: anonymous clients can then neither list
+     * nor create anything.
      *
-     * @return false when the root carried the cluster's ACL already
+     * @return false when both carried the cluster's ACL already
      */
     static boolean lockRoot(String connectString, ClusterSecret secret) throws ClusterException {
         try (CuratorFramework c = CuratorFrameworkFactory.builder().connectString(connectString)
@@ -105,11 +106,23 @@ final class ZkAcls {
                 throw new ClusterException("cannot reach ZooKeeper at " + connectString + " to set its root's ACL");
             }
             List<ACL> own = cluster(secret);
-            if (c.getACL().forPath("/").equals(own)) {
-                return false;
+            boolean changed = false;
+            if (!c.getACL().forPath("/").equals(own)) {
+                c.setACL().withACL(own).forPath("/");
+                changed = true;
             }
-            c.setACL().withACL(own).forPath("/");
-            return true;
+            // /hablock too: on a shared ensemble anyone may list it and add a cluster to it; here
+            // no one else may (made now, with that ACL, when no node has made it yet).
+            try {
+                c.create().withACL(own).forPath(ZkPaths.ROOT);
+                changed = true;
+            } catch (org.apache.zookeeper.KeeperException.NodeExistsException e) {
+                if (!c.getACL().forPath(ZkPaths.ROOT).equals(own)) {
+                    c.setACL().withACL(own).forPath(ZkPaths.ROOT);
+                    changed = true;
+                }
+            }
+            return changed;
         } catch (ClusterException e) {
             throw e;
         } catch (org.apache.zookeeper.KeeperException.NoAuthException e) {

@@ -70,7 +70,8 @@ class SecurityTest {
             // ZooKeeper without the cluster's credentials: nothing to list, read or delete.
             String record = "/hablock/default/volumes/v1";
             for (List<String> op : List.of(List.of("ls", "/"), List.of("ls", "/hablock/default/volumes"),
-                    List.of("get", record), List.of("deleteall", record), List.of("create", "/intruder"))) {
+                    List.of("get", record), List.of("deleteall", record), List.of("create", "/intruder"),
+                    List.of("ls", "/hablock"), List.of("create", "/hablock/intruder"))) {
                 CommandResult r = zkCli(server.zk(), op);
                 assertThat(r.stdout() + r.stderr()).as("zkCli.sh %s%s", op, r.describe())
                         .containsAnyOf("Insufficient permission", "NoAuth");
