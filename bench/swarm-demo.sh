@@ -15,9 +15,9 @@ Usage: bench/swarm-demo.sh [--nodes 3|4] [--subnet A.B.C] [--dir DIR] [--run-sec
 The walkthrough's story, for real: N network namespaces (sw1..swN) on a bridge, each running a
 hablock node (v1..vN, with its Docker volume plugin) and a Docker engine; ZooKeeper on the
 bridge; the engines joined in a Swarm (all managers). Services 'portainer' and 'wp_db' use
-hablock volumes (--mount type=volume,volume-driver=hablock-demo,...). wp_db appends records
-(sequence number and MD5), syncs each, and only then counts it acknowledged (in a file outside
-the volume). Then the node running wp_db is power-cycled: every process of its namespace
+hablock volumes (--mount type=volume,volume-driver=hablock-demo,...). wp_db's database is
+SQLite: it commits records (sequence number and MD5) one by one, synchronous=FULL, and only then
+counts each acknowledged (in a file outside the volume). Then the node running wp_db is power-cycled: every process of its namespace
 SIGKILLed and its link cut. Swarm reschedules wp_db, the volume mounts on the new node (whose
 node becomes its owner: locality), the old node comes back and rejoins; every acknowledged
 record must be in the volume. Prints docker service ps, hablock node ls, volume ls and events
@@ -60,8 +60,8 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces, dockerd, mounts)"
 case "$nodes" in 3|4) ;; *) die "--nodes must be 3 or 4" ;; esac
 [[ "$subnet" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "--subnet must look like 10.77.0"
-for tool in dockerd docker busybox nsenter unshare ip java; do
-  command -v "$tool" >/dev/null || die "$tool is missing (apt-get install docker.io busybox-static iproute2 util-linux openjdk-17-jre-headless)"
+for tool in dockerd docker busybox sqlite3 nsenter unshare ip java; do
+  command -v "$tool" >/dev/null || die "$tool is missing (apt-get install docker.io busybox-static sqlite3 iproute2 util-linux openjdk-17-jre-headless)"
 done
 
 driver="hablock-demo"
@@ -197,6 +197,11 @@ rootfs="$dir/busybox-rootfs"
 mkdir -p "$rootfs/bin" "$dir/acks"
 cp /bin/busybox "$rootfs/bin/busybox"
 for applet in sh cat echo ls dd sync md5sum sleep tail grep cut mv date; do ln -sf busybox "$rootfs/bin/$applet"; done
+# wp_db's database: the host's sqlite3 and the libraries it loads, at the same paths.
+for f in /usr/bin/sqlite3 $(ldd /usr/bin/sqlite3 | grep -o '/[^ ]*'); do
+  mkdir -p "$rootfs$(dirname "$f")"
+  cp -L "$f" "$rootfs$f"
+done
 activate() { # k: makes engine swK load the plugin, which it reports to Swarm only once it has used it
   d "$1" volume ls -f "driver=$driver" >/dev/null
 }
@@ -221,11 +226,16 @@ say "services portainer and wp_db on hablock volumes"
 d 1 service create --detach --quiet --no-resolve-image --name portainer \
   --mount "type=volume,source=portainer,target=/data,volume-driver=$driver,volume-opt=size=256M,volume-opt=copies=2" \
   "$image" sh -c 'echo portainer >/data/hello; sync; exec sleep 1000000' >/dev/null
-# The database stand-in: appends "N MD5(record-N)", syncs, and only then counts N acknowledged,
-# in a file outside the volume. After a restart it goes on from the last whole record.
+# The database: SQLite (synchronous=FULL, rollback journal: a committed INSERT is on the
+# disk). Each record is a row (N, MD5 of "record-N"), committed on its own; only then is N
+# counted acknowledged, in a file outside the volume. After a restart it goes on from the
+# database's last row.
 # shellcheck disable=SC2016 # expanded by the container's shell
-writer='f=/var/lib/mysql/records; touch $f; i=$(grep -E "^[0-9]+ [0-9a-f]{32}$" $f | tail -n 1 | cut -d" " -f1); i=${i:-0};
-while true; do i=$((i+1)); echo "$i $(echo record-$i | md5sum | cut -c1-32)" >>$f; sync; echo $i >/acks/acked.tmp; mv /acks/acked.tmp /acks/acked; done'
+writer='db=/var/lib/mysql/records.db; sqlite3 $db "CREATE TABLE IF NOT EXISTS r (i INTEGER PRIMARY KEY, h TEXT NOT NULL)";
+i=$(sqlite3 $db "SELECT coalesce(max(i), 0) FROM r");
+while true; do i=$((i+1)); h=$(echo record-$i | md5sum | cut -c1-32);
+sqlite3 $db "PRAGMA synchronous=FULL; INSERT INTO r VALUES ($i, '"'"'$h'"'"')" || exit 1;
+echo $i >/acks/acked.tmp; mv /acks/acked.tmp /acks/acked; done'
 d 1 service create --detach --quiet --no-resolve-image --name wp_db \
   --mount "type=volume,source=wp_mysql-data,target=/var/lib/mysql,volume-driver=$driver,volume-opt=size=1G,volume-opt=copies=3" \
   --mount "type=bind,source=$dir/acks,target=/acks" "$image" sh -c "$writer" >/dev/null
@@ -291,16 +301,14 @@ hb events -n 40
 say "every acknowledged record"
 sleep 2
 acked="$(cat "$dir/acks/acked")"
-records="$dir/v$nk/run/docker/wp_mysql-data/records"
+records="$dir/v$nk/run/docker/wp_mysql-data/records.db"
 [ -f "$records" ] || die "no $records: the volume is not mounted on $new_node"
+echo "sqlite3 $records 'PRAGMA integrity_check': $(sqlite3 -cmd '.timeout 10000' "$records" 'PRAGMA integrity_check')"
 missing="$(/usr/bin/python3 - "$records" "$acked" <<'EOF2'
-import hashlib, re, sys
+import hashlib, sqlite3, sys
 path, acked = sys.argv[1], int(sys.argv[2])
-seen = {}
-for line in open(path, errors="replace"):
-    m = re.fullmatch(r"(\d+) ([0-9a-f]{32})\n?", line)
-    if m:
-        seen[int(m.group(1))] = m.group(2)
+db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)  # wp_db goes on writing
+seen = dict(db.execute("SELECT i, h FROM r"))
 bad = [i for i in range(1, acked + 1)
        if seen.get(i) != hashlib.md5(f"record-{i}\n".encode()).hexdigest()]
 print(len(bad))
