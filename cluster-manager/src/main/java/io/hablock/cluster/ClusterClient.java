@@ -222,6 +222,11 @@ public final class ClusterClient implements AutoCloseable {
     public boolean deleteVolume(String name, int version) throws ClusterException {
         try {
             curator.delete().withVersion(version).forPath(paths.volume(name));
+            try {
+                curator.delete().forPath(paths.mountSerial(name)); // counts claims of this volume only
+            } catch (KeeperException.NoNodeException e) {
+                // never mounted through a plugin
+            }
             return true;
         } catch (KeeperException.BadVersionException | KeeperException.NoNodeException e) {
             return false;
@@ -319,19 +324,94 @@ public final class ClusterClient implements AutoCloseable {
     }
 
     /**
-     * Claims the volume's file system for a mount, as an ephemeral znode of this client's
-     * session; the claim already there (by another node, or by this one) when there is one.
+     * A mount claim: {@code held} by this client's {@code session}, the claims of the volume
+     * counted up to {@code serial} (this one included); else {@code other}, who holds it now
+     * (empty: nobody, but the volume was claimed after the serial asked for).
      */
-    public Optional<MountClaim> claimMount(String volume, MountClaim claim) throws ClusterException {
+    public record MountHold(boolean held, Optional<MountClaim> other, long session, int serial) {
+        static MountHold taken(Optional<MountClaim> by) {
+            return new MountHold(false, by, 0, -1);
+        }
+    }
+
+    /**
+     * Claims the volume's file system for a mount, as an ephemeral znode of this client's
+     * session, and counts the claim in the volume's serial in the same transaction. A claim of
+     * this node left by one of its sessions that is gone (a restart, a lost session) is made
+     * again in this session.
+     *
+     * @param expectedSerial -1 for any; else the serial this node's last claim had: the claim is
+     *     made only if no other was made since (a host that lost its claim takes it back only if
+     *     no other host mounted the volume meanwhile)
+     */
+    public MountHold claimMount(String volume, MountClaim claim, int expectedSerial) throws ClusterException {
+        String path = paths.mount(volume);
+        String serialPath = paths.mountSerial(volume);
         try {
-            curator.create().creatingParentContainersIfNeeded().withMode(CreateMode.EPHEMERAL)
-                    .forPath(paths.mount(volume), Json.write(claim));
-            return Optional.empty();
-        } catch (KeeperException.NodeExistsException e) {
-            Optional<MountClaim> held = mountClaim(volume);
-            return held.isPresent() ? held : claimMount(volume, claim); // released meanwhile: try again
+            for (int attempt = 0; attempt < 20; attempt++) {
+                Stat serial = curator.checkExists().forPath(serialPath);
+                if (serial == null) {
+                    try {
+                        curator.create().creatingParentsIfNeeded().forPath(serialPath);
+                    } catch (KeeperException.NodeExistsException e) {
+                        // made meanwhile
+                    }
+                    continue;
+                }
+                if (expectedSerial >= 0 && serial.getVersion() != expectedSerial) {
+                    return MountHold.taken(mountClaim(volume));
+                }
+                curator.createContainers(paths.mounts());
+                try {
+                    curator.transaction().forOperations(
+                            curator.transactionOp().create().withMode(CreateMode.EPHEMERAL).forPath(path, Json.write(claim)),
+                            curator.transactionOp().setData().withVersion(serial.getVersion()).forPath(serialPath, new byte[0]));
+                } catch (KeeperException.NodeExistsException e) {
+                    Stat held = new Stat();
+                    byte[] data;
+                    try {
+                        data = curator.getData().storingStatIn(held).forPath(path);
+                    } catch (KeeperException.NoNodeException released) {
+                        continue;
+                    }
+                    MountClaim by = Json.read(data, MountClaim.class, path);
+                    if (!by.node().equals(claim.node())) {
+                        return MountHold.taken(Optional.of(by));
+                    }
+                    if (held.getEphemeralOwner() != sessionId()) {
+                        try { // this node's, from a session that is gone: made again in this one
+                            curator.delete().withVersion(held.getVersion()).forPath(path);
+                        } catch (KeeperException.NoNodeException | KeeperException.BadVersionException gone) {
+                            // expired or changed meanwhile: looked at again
+                        }
+                        continue;
+                    }
+                    // Ours in this session already (or a retried transaction that had gone through).
+                } catch (KeeperException.NoNodeException | KeeperException.BadVersionException e) {
+                    continue; // the mounts' container went away, or another claim counted meanwhile
+                }
+                Stat mine = curator.checkExists().forPath(path);
+                Stat counted = curator.checkExists().forPath(serialPath);
+                if (mine == null || counted == null) {
+                    continue;
+                }
+                // While the claim is held no other can be counted: the serial now is this claim's.
+                return new MountHold(true, Optional.empty(), mine.getEphemeralOwner(), counted.getVersion());
+            }
+            throw new ClusterException("cannot claim the mount of " + volume + ": too many concurrent changes");
+        } catch (ClusterException e) {
+            throw e;
         } catch (Exception e) {
             throw failure("cannot claim the mount of " + volume, e);
+        }
+    }
+
+    /** This client's ZooKeeper session id now, 0 while it has none. */
+    public long sessionId() {
+        try {
+            return curator.getZookeeperClient().getZooKeeper().getSessionId();
+        } catch (Exception e) {
+            return 0;
         }
     }
 

@@ -37,6 +37,8 @@ final class ClusterExports implements ExportProvider {
     private final ForwardingLinks links;
 
     private final AllowList allow;
+    /** The Docker plugin's mounts on this host, whose connections are gated by their claims; null without a plugin. */
+    private volatile MountFence mounts;
 
     ClusterExports(NodeAgent agent, boolean readOnly, NodeMetrics metrics, boolean forward, ForwardingLinks links,
             AllowList allow) {
@@ -46,6 +48,10 @@ final class ClusterExports implements ExportProvider {
         this.agent = agent;
         this.readOnly = readOnly;
         this.metrics = metrics;
+    }
+
+    void gateMounts(MountFence fence) {
+        this.mounts = fence;
     }
 
     @Override
@@ -127,8 +133,10 @@ final class ClusterExports implements ExportProvider {
             // requests again itself, and a second attempt sent on from here could land after them.
             Runnable closeSession = client == null ? () -> {
             } : publishSession(name, client, true);
+            MountFence fence = mounts;
             return new MeteredBlockDevice(new ForwardingBlockDevice(name, record.get().sizeBytes(), readOnly,
-                    () -> route(name), links, localAddress(), closeSession), metrics, name);
+                    () -> route(name), links, localAddress(), closeSession, fence == null ? null : fence.gate(name)),
+                    metrics, name);
         }
         if (!servedHere) {
             throw new ExportUnavailableException(whereIs(name));

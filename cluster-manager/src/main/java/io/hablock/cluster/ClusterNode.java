@@ -149,6 +149,7 @@ public final class ClusterNode implements AutoCloseable {
     private Lease lease;
     private Controller controller;
     private NbdServer nbd;
+    private ClusterExports exports;
     private ForwardingLinks forwarding;
     private final NodeMetrics metrics = new NodeMetrics();
     private PrometheusEndpoint metricsEndpoint;
@@ -231,7 +232,8 @@ public final class ClusterNode implements AutoCloseable {
         });
         replicationServer = new ReplicationServer(config.replicationListen(), agent::copy, tls, agent).start();
         forwarding = new ForwardingLinks(nbdTls.client());
-        nbd = new NbdServer(config.nbd(), new ClusterExports(agent, config.readOnly(), metrics, config.forward(), forwarding, config.allow()),
+        exports = new ClusterExports(agent, config.readOnly(), metrics, config.forward(), forwarding, config.allow());
+        nbd = new NbdServer(config.nbd(), exports,
                 nbdTls.server())
                 .start();
         replicationClient.sendFromLoopsOf(nbd.eventLoops()); // an owner's writes go out from their connection's thread
@@ -326,6 +328,14 @@ public final class ClusterNode implements AutoCloseable {
     /** True while this node's lease holds: it may answer for the volumes it owns (see {@link Lease}). */
     public boolean holdsLease() {
         return lease != null && lease.validSession() != 0;
+    }
+
+    /**
+     * From now on, the connections this node opens for a volume the Docker plugin mounted on this
+     * host run within the mount's claim ({@link MountFence}).
+     */
+    public void gateMounts(MountFence fence) {
+        exports.gateMounts(fence);
     }
 
     /** The node's test delays ({@link TestDelays#NONE} outside tests). */

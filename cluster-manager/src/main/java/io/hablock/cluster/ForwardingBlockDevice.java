@@ -134,6 +134,8 @@ final class ForwardingBlockDevice implements BlockDevice {
     private final io.netty.handler.ssl.SslContext tls;
     private final java.util.concurrent.atomic.AtomicBoolean bound = new java.util.concurrent.atomic.AtomicBoolean();
     private final Runnable onClose;
+    /** The Docker mount whose claim this connection's requests must stay within, or null ({@link MountFence}). */
+    private final MountFence.Gate gate;
     /** This node's advertised address: connections come from it, so the owner can tell them from applications'. */
     private volatile InetAddress localAddress;
 
@@ -145,9 +147,16 @@ final class ForwardingBlockDevice implements BlockDevice {
     private boolean closed;
     private ScheduledFuture<?> ticker;
     private long lastRetryLog = System.nanoTime() - RETRY_LOG_NANOS;
+    private boolean held;
 
     ForwardingBlockDevice(String volume, long size, boolean readOnly, Supplier<Route> route, ForwardingLinks links,
             InetAddress localAddress, Runnable onClose) {
+        this(volume, size, readOnly, route, links, localAddress, onClose, null);
+    }
+
+    ForwardingBlockDevice(String volume, long size, boolean readOnly, Supplier<Route> route, ForwardingLinks links,
+            InetAddress localAddress, Runnable onClose, MountFence.Gate gate) {
+        this.gate = gate;
         this.volume = volume;
         this.size = size;
         this.readOnly = readOnly;
@@ -167,7 +176,7 @@ final class ForwardingBlockDevice implements BlockDevice {
      */
     private <T> CompletableFuture<T> submit(Op<T> op) {
         bind(op.io);
-        if (route.get() instanceof Route.Local local) {
+        if (gateState() == MountFence.State.OPEN && route.get() instanceof Route.Local local) {
             CompletableFuture<T> attempt;
             try {
                 attempt = op.local(local.device(), op.io);
@@ -234,6 +243,32 @@ final class ForwardingBlockDevice implements BlockDevice {
         }
         if (waiting.isEmpty()) {
             return;
+        }
+        MountFence.State gated = gateState();
+        if (gated == MountFence.State.FENCED) {
+            for (Op<?> op : waiting) {
+                op.result.completeExceptionally(new DeviceException(DeviceError.IO, "volume " + volume
+                        + ": this host lost its mount claim while ZooKeeper was unreachable and another host mounted"
+                        + " the volume since: this mount's I/O is fenced"));
+            }
+            if (!waiting.isEmpty()) {
+                log.warn("volume {}: failed {} request(s) of a fenced mount (another host mounted the volume after this"
+                        + " host lost its claim)", volume, waiting.size());
+            }
+            waiting.clear();
+            return;
+        }
+        if (gated == MountFence.State.HELD) {
+            if (!held) {
+                held = true;
+                log.warn("volume {}: holding this host's mount's requests: its claim is not confirmed (ZooKeeper unreachable)",
+                        volume);
+            }
+            return; // nothing is sent until it is (the ticker looks again)
+        }
+        if (held) {
+            held = false;
+            log.info("volume {}: this host's mount claim confirmed again: sending the requests held", volume);
         }
         if (now instanceof Route.Local local) {
             drain(op -> op.local(local.device(), op.io));
@@ -448,6 +483,10 @@ final class ForwardingBlockDevice implements BlockDevice {
         pump();
     }
 
+    private MountFence.State gateState() {
+        return gate == null ? MountFence.State.OPEN : gate.state();
+    }
+
     private static Throwable unwrap(Throwable t) {
         return t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
     }
@@ -585,12 +624,14 @@ final class ForwardingBlockDevice implements BlockDevice {
 
     @Override
     public boolean prefersInlineIo() {
-        return route.get() instanceof Route.Local local && local.device().prefersInlineIo();
+        return gateState() == MountFence.State.OPEN && route.get() instanceof Route.Local local
+                && local.device().prefersInlineIo();
     }
 
     @Override
     public boolean startsInline() {
-        return route.get() instanceof Route.Local local && local.device().startsInline();
+        return gateState() == MountFence.State.OPEN && route.get() instanceof Route.Local local
+                && local.device().startsInline();
     }
 
     private interface LocalCall {
@@ -605,6 +646,9 @@ final class ForwardingBlockDevice implements BlockDevice {
     private void inline(LocalCall call) throws IOException {
         if (!(route.get() instanceof Route.Local local)) {
             throw new WouldBlockException("volume " + volume + " is not served on this node");
+        }
+        if (gateState() != MountFence.State.OPEN) {
+            throw new WouldBlockException("volume " + volume + ": this host's mount claim is not confirmed"); // held, or failed
         }
         try {
             call.run(local.device());

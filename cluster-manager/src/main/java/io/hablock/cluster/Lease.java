@@ -52,7 +52,8 @@ final class Lease implements AutoCloseable {
     private volatile boolean closed;
 
     /**
-     * @param registration the path of this node's ephemeral znode
+     * @param registration the path of this node's ephemeral znode; null for a lease on the session
+     *     alone (any answer in the session confirms it: the Docker plugin's mount claims)
      * @param nanoTime the monotonic clock ({@code System::nanoTime})
      */
     Lease(CuratorFramework curator, String registration, Duration sessionTimeout, LongSupplier nanoTime) {
@@ -84,8 +85,8 @@ final class Lease implements AutoCloseable {
         try {
             ZooKeeper zk = curator.getZookeeperClient().getZooKeeper();
             long session = zk.getSessionId();
-            Stat stat = zk.exists(registration, false);
-            if (stat == null || stat.getEphemeralOwner() != session || session == 0) {
+            Stat stat = zk.exists(registration == null ? "/" : registration, false);
+            if (stat == null || registration != null && stat.getEphemeralOwner() != session || session == 0) {
                 return; // not registered in this session (yet): no lease
             }
             long negotiated = zk.getSessionTimeout();
@@ -125,6 +126,15 @@ final class Lease implements AutoCloseable {
             lostSession = grant.session();
             changed.notifyAll();
         }
+    }
+
+    /**
+     * True when {@code session} can never hold the lease again: it was declared lost, or a newer
+     * session was confirmed since.
+     */
+    boolean gone(long session) {
+        Grant g = grant;
+        return session == lostSession || g.session() != 0 && g.session() != session;
     }
 
     /** True while the lease of {@code session} holds. */

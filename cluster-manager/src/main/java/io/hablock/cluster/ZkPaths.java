@@ -15,6 +15,7 @@ import org.apache.curator.utils.ZKPaths;
  * /hablock/CLUSTER/clients/NAME/ID      ephemeral: an NBD client connected to the volume's owner
  * /hablock/CLUSTER/rebuilds/NAME        ephemeral: progress of the volume's rebuild, by its owner
  * /hablock/CLUSTER/mounts/NAME          ephemeral: the node whose Docker plugin mounted the volume
+ * /hablock/CLUSTER/mount-serials/NAME   persistent: its data version counts the volume's mount claims
  * /hablock/CLUSTER/events/evt-SEQ       persistent sequential: the event log (bounded)
  * /hablock/CLUSTER/seq/vd-SEQ           transient: allocates vdisk numbers
  * </pre>
@@ -97,6 +98,14 @@ public final class ZkPaths {
 
     public String mount(String volume) {
         return ZKPaths.makePath(mounts(), volume);
+    }
+
+    public String mountSerials() {
+        return root + "/mount-serials";
+    }
+
+    public String mountSerial(String volume) {
+        return ZKPaths.makePath(mountSerials(), volume);
     }
 
     public String events() {

@@ -72,6 +72,57 @@ class ClusterClientTest {
     }
 
     @Test
+    void aLostMountClaimIsTakenBackOnlyIfNoOtherHostClaimedSince() throws Exception {
+        String cluster = "c" + clusters;
+        io.hablock.cluster.model.MountClaim onA = new io.hablock.cluster.model.MountClaim("a", "va", "/run/a", 1);
+        io.hablock.cluster.model.MountClaim onB = new io.hablock.cluster.model.MountClaim("b", "vb", "/run/b", 2);
+        ClusterClient a = connect(cluster);
+        ClusterClient b = connect(cluster);
+        try {
+            ClusterClient.MountHold first = a.claimMount("db", onA, -1);
+            assertThat(first.held()).isTrue();
+            assertThat(first.session()).isEqualTo(a.sessionId());
+            assertThat(b.claimMount("db", onB, -1).other()).contains(onA);
+
+            // a's session ends (its host cut off past the session timeout): b may claim, and does.
+            a.close();
+            ClusterClient.MountHold byB = b.claimMount("db", onB, -1);
+            assertThat(byB.held()).isTrue();
+            assertThat(byB.serial()).isGreaterThan(first.serial());
+
+            // a, back in a new session, may not take it back: b holds it, then b released it
+            // but had mounted the volume meanwhile.
+            a = connect(cluster);
+            assertThat(a.claimMount("db", onA, first.serial()).held()).isFalse();
+            b.releaseMount("db", "b");
+            ClusterClient.MountHold afterRelease = a.claimMount("db", onA, first.serial());
+            assertThat(afterRelease.held()).as("a claim since a's: taken back, it would let a stale mount write").isFalse();
+            assertThat(afterRelease.other()).isEmpty();
+
+            // A fresh mount (no serial asked) is fine, and so is taking back a claim nobody made since.
+            ClusterClient.MountHold fresh = a.claimMount("db", onA, -1);
+            assertThat(fresh.held()).isTrue();
+            ClusterClient a2 = connect(cluster); // the same host in another session (a restart)
+            try {
+                ClusterClient.MountHold again = a2.claimMount("db", onA, fresh.serial());
+                assertThat(again.held()).isTrue();
+                assertThat(again.session()).as("made again in the new session").isEqualTo(a2.sessionId());
+                assertThat(again.serial()).isGreaterThan(fresh.serial());
+            } finally {
+                a2.close();
+            }
+        } finally {
+            a.close();
+            b.close();
+        }
+    }
+
+    private static ClusterClient connect(String cluster) throws ClusterException {
+        return ClusterClient.connect(zk.getConnectString(), cluster, Duration.ofSeconds(10), Duration.ofSeconds(5),
+                TestSecrets.secret());
+    }
+
+    @Test
     void concurrentUpdatesAreAllApplied() throws Exception {
         client.createVolume(VolumeRecord.pending("race", "vd1", 1L << 20, 5));
         List<String> nodes = List.of("a", "b", "c", "d", "e");

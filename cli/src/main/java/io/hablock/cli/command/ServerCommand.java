@@ -251,6 +251,10 @@ public final class ServerCommand implements Callable<Integer> {
         Signal.handle(new Signal("TERM"), s -> stop.countDown());
         Signal.handle(new Signal("INT"), s -> stop.countDown());
         boolean docker = !dockerPlugin.strip().equalsIgnoreCase("off");
+        if (docker && !forward) {
+            throw new IllegalArgumentException("--docker-plugin needs forwarding (not --no-forward): its mounts follow their volume "
+                    + "through this node's endpoint");
+        }
         if (!locality.equals("auto") && !locality.equals("off")) {
             throw new IllegalArgumentException("--locality must be auto or off");
         }
@@ -279,7 +283,8 @@ public final class ServerCommand implements Callable<Integer> {
                 config.cluster(), config.sessionTimeout(), io.hablock.cluster.ClusterClient.DEFAULT_CONNECT_TIMEOUT, secret.load());
         try {
             return io.hablock.cli.docker.DockerPlugin.startForNode(dockerPlugin.strip(), client, config.cluster(), node.nodeId(),
-                    config.name(), local, io.hablock.cli.host.FsMount.defaultRunDir(), locality.equals("auto"));
+                    config.name(), local, io.hablock.cli.host.FsMount.defaultRunDir(), locality.equals("auto"),
+                    config.sessionTimeout(), node::gateMounts);
         } catch (Exception e) {
             client.close();
             throw e;

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hablock.cluster.ClusterClient;
+import io.hablock.cluster.MountFence;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -135,31 +136,51 @@ public final class DockerPlugin implements AutoCloseable {
         return plugin;
     }
 
-    /** How often the volumes mounted here are checked for a locality move (see {@link DockerVolumes#checkLocality}). */
-    private static final long LOCALITY_CHECK_SECONDS = 5;
+    /**
+     * How often the volumes mounted here are checked: a claim lost with its session made again
+     * ({@link DockerVolumes#reclaimLost}), a locality move ({@link DockerVolumes#checkLocality}).
+     */
+    private static final long MOUNT_CHECK_SECONDS = 5;
 
     /**
      * The plugin of a running node: a ZooKeeper session of its own (its mount claims live and die
-     * with it), the mounts this host kept across a restart claimed again, and volumes mounted here
-     * and owned elsewhere moved here, when mounted and whenever a check finds them elsewhere:
-     * those whose own setting says auto, and with {@code locality} those that leave it to the node.
+     * with it, and its mounts' I/O runs only while that session is confirmed: {@link MountFence},
+     * handed to the node with {@code gate}), the mounts this host kept across a restart claimed
+     * again, and volumes mounted here and owned elsewhere moved here, when mounted and whenever a
+     * check finds them elsewhere: those whose own setting says auto, and with {@code locality}
+     * those that leave it to the node.
      *
      * @param endpoint the node's NBD address as a client on this host reaches it
      */
     public static AutoCloseable startForNode(String spec, ClusterClient cluster, String clusterName, String nodeId,
-            String nodeName, InetSocketAddress endpoint, Path runDir, boolean locality) throws IOException {
+            String nodeName, InetSocketAddress endpoint, Path runDir, boolean locality, java.time.Duration sessionTimeout,
+            java.util.function.Consumer<MountFence> gate) throws IOException {
         LocalityMover mover = new LocalityMover(cluster, nodeId, locality);
-        DockerVolumes volumes = new DockerVolumes(cluster, clusterName, nodeId, nodeName, endpoint, runDir, mover, locality);
+        MountFence fence = new MountFence(cluster, sessionTimeout);
+        gate.accept(fence);
+        DockerVolumes volumes = new DockerVolumes(cluster, clusterName, nodeId, nodeName, endpoint, runDir, mover, locality,
+                fence);
         volumes.reclaim();
-        DockerPlugin plugin = start(spec, volumes);
         java.util.concurrent.ScheduledExecutorService checks = java.util.concurrent.Executors
-                .newSingleThreadScheduledExecutor(new io.netty.util.concurrent.DefaultThreadFactory("locality-check", true));
-        checks.scheduleWithFixedDelay(volumes::checkLocality, LOCALITY_CHECK_SECONDS, LOCALITY_CHECK_SECONDS,
-                java.util.concurrent.TimeUnit.SECONDS);
+                .newSingleThreadScheduledExecutor(new io.netty.util.concurrent.DefaultThreadFactory("mount-check", true));
+        fence.onReconnect(() -> checks.execute(volumes::reclaimLost));
+        DockerPlugin plugin;
+        try {
+            plugin = start(spec, volumes);
+        } catch (IOException | RuntimeException e) {
+            checks.shutdownNow();
+            fence.close();
+            throw e;
+        }
+        checks.scheduleWithFixedDelay(() -> {
+            volumes.reclaimLost();
+            volumes.checkLocality();
+        }, MOUNT_CHECK_SECONDS, MOUNT_CHECK_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
         return () -> {
             checks.shutdownNow();
             plugin.close();
             mover.close();
+            fence.close();
             cluster.close();
         };
     }

@@ -7,6 +7,7 @@ import io.hablock.cluster.AllowList;
 import io.hablock.cluster.ClusterAdmin;
 import io.hablock.cluster.ClusterClient;
 import io.hablock.cluster.ClusterException;
+import io.hablock.cluster.MountFence;
 import io.hablock.cluster.model.Member;
 import io.hablock.cluster.model.MountClaim;
 import io.hablock.cluster.model.VolumeRecord;
@@ -60,6 +61,7 @@ public final class DockerVolumes {
     private final Path runDir;
     private final Consumer<String> localityMover;
     private final boolean locality;
+    private final MountFence fence;
     private final Map<String, Object> locks = new ConcurrentHashMap<>();
 
     /**
@@ -68,9 +70,11 @@ public final class DockerVolumes {
      * @param localityMover asked to make this node the owner of a volume just mounted here
      * @param locality whether it is asked for volumes that leave it to the node (their own
      *     {@linkplain VolumeRecord#locality() setting} comes first)
+     * @param fence where this host's mounts are registered, so that their I/O stays within their claims
      */
     public DockerVolumes(ClusterClient cluster, String clusterName, String nodeId, String nodeName,
-            InetSocketAddress endpoint, Path runDir, Consumer<String> localityMover, boolean locality) {
+            InetSocketAddress endpoint, Path runDir, Consumer<String> localityMover, boolean locality, MountFence fence) {
+        this.fence = fence;
         this.cluster = cluster;
         this.clusterName = clusterName;
         this.nodeId = nodeId;
@@ -97,18 +101,59 @@ public final class DockerVolumes {
                 if (!s.cluster().equals(clusterName) || !Path.of(s.path()).startsWith(mountRoot())) {
                     continue;
                 }
-                Optional<MountClaim> other = FsMount.alive(s) ? cluster.claimMount(s.volume(), claim(s.path()))
-                        : Optional.of(claim(s.path()));
-                if (other.isPresent()) {
+                ClusterClient.MountHold hold = FsMount.alive(s) ? cluster.claimMount(s.volume(), claim(s.path()), -1) : null;
+                if (hold != null && hold.held()) {
+                    fence.mounted(s.volume(), hold.session(), hold.serial());
+                } else {
                     log.warn("docker: dropping the mount of volume {} at {} kept from before this node restarted: {}",
-                            s.volume(), s.path(), other.get().node().equals(nodeId) ? "its nbdfuse is gone"
-                                    : "it is mounted on " + other.get().describe() + " now");
+                            s.volume(), s.path(), hold == null ? "its nbdfuse is gone"
+                                    : "it is mounted on " + hold.other().map(MountClaim::describe).orElse("another host") + " now");
                     mounts().forget(s);
                     Files.deleteIfExists(refsFile(s.volume()));
                 }
             }
         } catch (IOException e) {
             log.warn("cannot claim again the Docker mounts of this host: {}", e.getMessage());
+        }
+    }
+
+    /**
+     * Claims again, in the plugin's current ZooKeeper session, every mount whose claim was lost
+     * with an earlier session (this host was cut off from ZooKeeper for longer than the session
+     * timeout): taken back if no other host claimed the volume meanwhile, and then its held I/O
+     * goes on; fenced for good otherwise (see {@link MountFence}). Run on reconnection and now and
+     * then.
+     */
+    public void reclaimLost() {
+        for (String name : fence.volumes()) {
+            try {
+                synchronized (lock(name)) {
+                    reclaimIfLost(name);
+                }
+            } catch (IOException e) {
+                log.debug("docker: cannot claim the mount of {} again yet: {}", name, e.getMessage());
+            }
+        }
+    }
+
+    /** {@link #reclaimLost} for one volume, under its lock. */
+    private void reclaimIfLost(String name) throws IOException {
+        int serial = fence.stale(name);
+        if (serial < 0) {
+            return;
+        }
+        Optional<FsMount.State> here = mounts().list().stream().filter(s -> s.volume().equals(name)).findFirst();
+        String path = here.map(FsMount.State::path).orElse(mountRoot().resolve(name).toString());
+        ClusterClient.MountHold hold = cluster.claimMount(name, claim(path), serial);
+        if (hold.held()) {
+            fence.mounted(name, hold.session(), hold.serial());
+            log.info("docker: claimed the mount of volume {} again after this host's ZooKeeper session was lost: no other "
+                    + "host mounted it meanwhile; its I/O goes on", name);
+        } else {
+            fence.taken(name);
+            log.warn("docker: the mount of volume {} at {} is fenced: this host's claim was lost with its ZooKeeper session "
+                    + "and the volume was mounted {} since; its I/O fails until its containers stop", name, path,
+                    hold.other().map(c -> "on " + c.describe()).orElse("elsewhere"));
         }
     }
 
@@ -198,20 +243,34 @@ public final class DockerVolumes {
                 throw new IOException("volume '" + name + "' is mounted on this host at " + here.get().path()
                         + " by `hablock volume mount`: unmount it first");
             }
-            Optional<MountClaim> other = cluster.claimMount(name, claim(path.toString()));
-            if (other.isPresent() && !other.get().node().equals(nodeId)) {
-                throw new ClusterException("volume '" + name + "' is mounted on " + other.get().describe()
-                        + ": unmount it there first (it is released by itself if that node goes down)");
-            }
             Set<String> refs = refs(name);
+            if (here.isPresent()) {
+                reclaimIfLost(name);
+                if (fence.isFenced(name)) {
+                    if (!refs.isEmpty()) {
+                        throw new ClusterException("volume '" + name + "' was mounted on another host after this host lost its "
+                                + "claim (ZooKeeper unreachable): its mount here is fenced; stop the containers that use it ("
+                                + String.join(", ", refs) + ") first");
+                    }
+                    mounts().unmount(name); // nobody uses it: made again below, if this host may
+                    fence.unmounted(name);
+                    here = Optional.empty();
+                }
+            }
             if (here.isEmpty()) {
+                ClusterClient.MountHold hold = cluster.claimMount(name, claim(path.toString()), -1);
+                if (!hold.held()) {
+                    throw new ClusterException("volume '" + name + "' is mounted on "
+                            + hold.other().map(MountClaim::describe).orElse("another host")
+                            + ": unmount it there first (it is released by itself if that node goes down)");
+                }
+                fence.mounted(name, hold.session(), hold.serial()); // before the mount's connection opens
                 try {
                     awaitServed(name); // a failover under way (the host that had it mounted died)
                     mountHere(v, path);
                 } catch (IOException | RuntimeException e) {
-                    if (refs.isEmpty()) {
-                        cluster.releaseMount(name, nodeId);
-                    }
+                    fence.unmounted(name);
+                    cluster.releaseMount(name, nodeId);
                     throw e;
                 }
             }
@@ -272,7 +331,11 @@ public final class DockerVolumes {
                 log.info("docker: unmounted volume {} from {}", name, s.path());
             }
             Files.deleteIfExists(refsFile(name));
-            cluster.releaseMount(name, nodeId);
+            boolean fenced = fence.isFenced(name);
+            fence.unmounted(name);
+            if (!fenced) { // a fenced mount's claim is another host's now
+                cluster.releaseMount(name, nodeId);
+            }
         }
     }
 
