@@ -196,7 +196,7 @@ done
 rootfs="$dir/busybox-rootfs"
 mkdir -p "$rootfs/bin" "$dir/acks"
 cp /bin/busybox "$rootfs/bin/busybox"
-for applet in sh cat echo ls dd sync md5sum sleep tail grep cut mv date; do ln -sf busybox "$rootfs/bin/$applet"; done
+for applet in sh cat echo ls dd sync md5sum sleep tail grep cut mv date hostname; do ln -sf busybox "$rootfs/bin/$applet"; done
 # wp_db's database: the host's sqlite3 and the libraries it loads, at the same paths.
 for f in /usr/bin/sqlite3 $(ldd /usr/bin/sqlite3 | grep -o '/[^ ]*'); do
   mkdir -p "$rootfs$(dirname "$f")"
@@ -229,14 +229,17 @@ d 1 service create --detach --quiet --no-resolve-image --name portainer \
 # The database: SQLite (synchronous=FULL, rollback journal: a committed INSERT is on the
 # disk). Each record is a row (N, MD5 of "record-N"), committed on its own; only then is N
 # counted acknowledged, in a file outside the volume. After a restart it goes on from the
-# database's last row.
+# database's last row, and first notes that row in table resumes (with its host and the time):
+# records lost and written again would otherwise look the same as records kept.
 # shellcheck disable=SC2016 # expanded by the container's shell
-writer='db=/var/lib/mysql/records.db; sqlite3 $db "CREATE TABLE IF NOT EXISTS r (i INTEGER PRIMARY KEY, h TEXT NOT NULL)";
+writer='db=/var/lib/mysql/records.db;
+sqlite3 $db "CREATE TABLE IF NOT EXISTS r (i INTEGER PRIMARY KEY, h TEXT NOT NULL); CREATE TABLE IF NOT EXISTS resumes (at INTEGER, host TEXT, t INTEGER)";
 i=$(sqlite3 $db "SELECT coalesce(max(i), 0) FROM r");
+sqlite3 $db "PRAGMA synchronous=FULL; INSERT INTO resumes VALUES ($i, '"'"'$(hostname)'"'"', $(date +%s))" || exit 1;
 while true; do i=$((i+1)); h=$(echo record-$i | md5sum | cut -c1-32);
 sqlite3 $db "PRAGMA synchronous=FULL; INSERT INTO r VALUES ($i, '"'"'$h'"'"')" || exit 1;
 echo $i >/acks/acked.tmp; mv /acks/acked.tmp /acks/acked; done'
-d 1 service create --detach --quiet --no-resolve-image --name wp_db \
+d 1 service create --detach --quiet --no-resolve-image --name wp_db --hostname '{{.Node.Hostname}}' \
   --mount "type=volume,source=wp_mysql-data,target=/var/lib/mysql,volume-driver=$driver,volume-opt=size=1G,volume-opt=copies=3" \
   --mount "type=bind,source=$dir/acks,target=/acks" "$image" sh -c "$writer" >/dev/null
 running_on() { # service: the node (swK) of its running task, if any
@@ -304,16 +307,28 @@ acked="$(cat "$dir/acks/acked")"
 records="$dir/v$nk/run/docker/wp_mysql-data/records.db"
 [ -f "$records" ] || die "no $records: the volume is not mounted on $new_node"
 echo "sqlite3 $records 'PRAGMA integrity_check': $(sqlite3 -cmd '.timeout 10000' "$records" 'PRAGMA integrity_check')"
-missing="$(/usr/bin/python3 - "$records" "$acked" <<'EOF2'
+missing="$(/usr/bin/python3 - "$records" "$acked" "$acked_before" "$victim" 2>"$dir/resumes.txt" <<'EOF2'
 import hashlib, sqlite3, sys
-path, acked = sys.argv[1], int(sys.argv[2])
+path, acked, acked_before, victim = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)  # wp_db goes on writing
 seen = dict(db.execute("SELECT i, h FROM r"))
 bad = [i for i in range(1, acked + 1)
        if seen.get(i) != hashlib.md5(f"record-{i}\n".encode()).hexdigest()]
-print(len(bad))
+# A task started after the power cycle must have found every record acknowledged before it:
+# had it found fewer, it would have written the lost ones again, and they would look kept.
+# The tasks that started after the last one on the victim.
+starts = list(db.execute("SELECT at, host FROM resumes ORDER BY rowid"))
+own = [k for k, (_, host) in enumerate(starts) if host == victim]
+later = starts[own[-1] + 1:] if own else []
+for at, host in later:
+    print(f"wp_db on {host} went on from record {at} ({acked_before} acknowledged when {victim} died)", file=sys.stderr)
+if not later:
+    print(f"no wp_db task noted a start after the one on {victim}", file=sys.stderr)
+lost = sum(1 for at, host in later if at < acked_before)
+print(len(bad) + lost + (0 if later else 1))
 EOF2
 )"
+cat "$dir/resumes.txt"
 echo "acknowledged: $acked records ($acked_before when $victim died); missing or corrupt: $missing"
 echo
 echo "timings: wp_db running again on $new_node after $(secs "$t_kill" "$t_back") s; the volume owned there after" \

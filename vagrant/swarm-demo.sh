@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The walkthrough's failure story with Docker Swarm, on the four VMs of this directory's
 # Vagrantfile (each a hablock node serving Docker's volume plugin, the four engines one Swarm).
-# Services portainer and wp_db on hablock volumes; wp_db appends records and counts each one
-# acknowledged only once it is synced. The VM running wp_db is powered off hard (`vagrant halt
+# Services portainer and wp_db on hablock volumes; wp_db's database is SQLite: it commits records
+# one at a time (synchronous=FULL) and counts each one acknowledged only once it is committed. The VM running wp_db is powered off hard (`vagrant halt
 # --force`); Swarm starts wp_db on another VM, the volume mounts there and its node becomes the
 # owner; the VM is powered on again and rejoins. Then every acknowledged record must be in the
 # volume. Run with --help.
@@ -20,7 +20,9 @@ DRIVER=hablock
 VOLUME=wp_mysql-data
 # On every VM, outside the volume: the file in which wp_db counts its acknowledged records.
 ACKS=/var/lib/hablock-demo
-WRITER_IMAGE="${WRITER_IMAGE:-busybox:1.36}"
+# wp_db's image: BASE_IMAGE with Debian's sqlite3, made on each VM (docker run + commit).
+BASE_IMAGE="${BASE_IMAGE:-debian:bookworm-slim}"
+DB_IMAGE=hablock-demo-sqlite:1
 PORTAINER_IMAGE="${PORTAINER_IMAGE:-portainer/portainer-ce:latest}"
 
 usage() {
@@ -30,17 +32,20 @@ Usage: $prog [--run-seconds N] [--wait SECONDS] | --cleanup | --help
 The walkthrough's node failure story on Docker Swarm, on the VMs of ./Vagrantfile (vagrant up
 first: it installs Docker with hablock's volume plugin on each VM and joins the engines in a Swarm):
 
-  1. services portainer ($PORTAINER_IMAGE) and wp_db ($WRITER_IMAGE) on hablock volumes
-     portainer (2G, 2 copies) and $VOLUME (1G, 3 copies), which Docker makes through the
-     plugin (--mount ...,volume-driver=$DRIVER,volume-opt=size=...,volume-opt=copies=...);
-     wp_db appends records (number and MD5) to the volume, syncs each, and only then counts it
-     acknowledged, in $ACKS/acked on its VM, outside the volume;
+  1. services portainer ($PORTAINER_IMAGE) and wp_db ($DB_IMAGE: $BASE_IMAGE with
+     sqlite3) on hablock volumes portainer (2G, 2 copies) and $VOLUME (1G, 3 copies), which
+     Docker makes through the plugin (--mount ...,volume-driver=$DRIVER,volume-opt=...);
+     wp_db's SQLite database on the volume commits records (number and MD5) one at a time with
+     synchronous=FULL, and only then counts each acknowledged, in $ACKS/acked on its VM,
+     outside the volume; a task that starts notes the record it goes on from;
   2. the VM running wp_db, which owns the volume by then (locality), is powered off hard
      (vagrant halt --force);
   3. Swarm starts wp_db on another VM; the volume mounts there once the dead node's ZooKeeper
      session has ended, and that VM's node becomes its owner;
   4. the VM is powered on again: its node returns to normal, its engine to the Swarm;
-  5. every record acknowledged before the power-off, and since, is in the volume.
+  5. every record acknowledged before the power-off, and since, is in the database, the task
+     started after the power-off went on from the last of them, and PRAGMA integrity_check
+     says ok.
 
 It prints docker service ps, docker node ls, hablock node ls, volume ls and events as the
 walkthrough does, and the timings. A run first removes the services and volumes of an earlier
@@ -53,8 +58,8 @@ Options:
                     ./demo-failure.sh, which writes raw data to $VOLUME)
   -h, --help        this text
 
-Images come from Docker Hub (the VMs need Internet access); set WRITER_IMAGE or PORTAINER_IMAGE
-to use others.
+Images come from Docker Hub and sqlite3 from Debian's mirrors (the VMs need Internet access);
+set BASE_IMAGE (a Debian or Ubuntu image) or PORTAINER_IMAGE to use others.
 EOF
 }
 
@@ -221,23 +226,34 @@ for vm in "${VMS[@]}"; do
   fi
 done
 
-step "2. Remove what an earlier run left; pull the images on every VM"
+step "2. Remove what an earlier run left; pull the images on every VM, make wp_db's there"
 cleanup
 for vm in "${VMS[@]}"; do
   on "$vm" mkdir -p "$ACKS"
-  on "$vm" docker pull --quiet "$WRITER_IMAGE" >/dev/null
   on "$vm" docker pull --quiet "$PORTAINER_IMAGE" >/dev/null
+  if ! ask "$vm" docker image inspect "$DB_IMAGE" >/dev/null; then
+    on "$vm" docker pull --quiet "$BASE_IMAGE" >/dev/null
+    ask "$vm" docker rm -f hablock-demo-build >/dev/null || true
+    on "$vm" docker run --name hablock-demo-build "$BASE_IMAGE" sh -c \
+      'apt-get update -qq && apt-get install -y -qq --no-install-recommends sqlite3 >/dev/null && rm -rf /var/lib/apt/lists/*'
+    on "$vm" docker commit hablock-demo-build "$DB_IMAGE" >/dev/null
+    on "$vm" docker rm hablock-demo-build >/dev/null
+  fi
 done
 
 step "3. Services portainer and wp_db on hablock volumes (Docker makes them through the plugin)"
-# The database stand-in: appends "R N MD5(record-N)", syncs, and only then counts N acknowledged,
-# in a file outside the volume. A new task first notes where it resumes ("resume N HOST TIME",
-# after the last whole record), so that records rewritten after a loss cannot hide it.
+# The database: SQLite (synchronous=FULL, rollback journal: a committed INSERT is on the disk).
+# Each record is a row (N, MD5 of "record-N"), committed on its own; only then is N counted
+# acknowledged, in a file outside the volume. A task goes on from the database's last row, and
+# first notes that row in table resumes (with its host and the time): records lost and written
+# again would otherwise look the same as records kept.
 # shellcheck disable=SC2016 # expanded by the container's shell
-writer='f=/var/lib/mysql/records; trap "exit 0" TERM INT; touch $f;
-i=$(grep -E "^R [0-9]+ [0-9a-f]{32}$" $f | tail -n 1 | cut -d" " -f2); i=${i:-0};
-printf "\nresume %s %s %s\n" "$i" "$(hostname)" "$(date +%s)" >>$f; sync;
-while true; do i=$((i+1)); echo "R $i $(echo record-$i | md5sum | cut -c1-32)" >>$f; sync;
+writer='db=/var/lib/mysql/records.db;
+sqlite3 $db "CREATE TABLE IF NOT EXISTS r (i INTEGER PRIMARY KEY, h TEXT NOT NULL); CREATE TABLE IF NOT EXISTS resumes (at INTEGER, host TEXT, t INTEGER)";
+i=$(sqlite3 $db "SELECT coalesce(max(i), 0) FROM r");
+sqlite3 $db "PRAGMA synchronous=FULL; INSERT INTO resumes VALUES ($i, '"'"'$(hostname)'"'"', $(date +%s))" || exit 1;
+while true; do i=$((i+1)); h=$(echo record-$i | md5sum | cut -c1-32);
+sqlite3 $db "PRAGMA synchronous=FULL; INSERT INTO r VALUES ($i, '"'"'$h'"'"')" || exit 1;
 echo $i >/acks/acked.tmp; mv /acks/acked.tmp /acks/acked; done'
 writer=${writer//$'\n'/ }
 on v1 docker service create --detach --quiet --no-resolve-image --name portainer --publish 9000:9000 \
@@ -246,7 +262,7 @@ on v1 docker service create --detach --quiet --no-resolve-image --name portainer
 on v1 docker service create --detach --quiet --no-resolve-image --name wp_db --hostname '{{.Node.Hostname}}' \
   --mount "type=volume,source=$VOLUME,target=/var/lib/mysql,volume-driver=$DRIVER,volume-opt=size=1G,volume-opt=copies=3" \
   --mount "type=bind,source=$ACKS,target=/acks" \
-  "$WRITER_IMAGE" sh -c "$writer"
+  "$DB_IMAGE" sh -c "$writer"
 wait_for "wp_db running" service_running wp_db
 wait_for "portainer running" service_running portainer
 on v1 docker service ls
@@ -312,64 +328,52 @@ acked_victim=$(ask "$victim" cat "$ACKS/acked") || fail "cannot read $ACKS/acked
 container=$(ask "$new" docker ps --quiet --filter label=com.docker.swarm.service.name=wp_db | head -n 1)
 [ -n "$container" ] || fail "no wp_db container on $new"
 acked_now=$(ask "$new" cat "$ACKS/acked") || fail "no $ACKS/acked on $new: the new wp_db acknowledged nothing"
-records=$(mktemp)
-trap 'rm -f "$records"' EXIT
-on "$new" docker exec "$container" cat /var/lib/mysql/records >"$records"
-echo "($(wc -l <"$records") lines)"
-python3 - "$records" "$victim" "$new" "$acked_before" "$acked_victim" "$acked_now" <<'EOF' || fail "acknowledged records are missing or corrupt"
-import hashlib, re, sys
+rows=$(mktemp)
+starts=$(mktemp)
+trap 'rm -f "$rows" "$starts"' EXIT
+# Read inside the container, through SQLite's locks: wp_db goes on writing meanwhile.
+on "$new" docker exec "$container" sqlite3 -cmd ".timeout 10000" /var/lib/mysql/records.db "SELECT i, h FROM r" >"$rows"
+on "$new" docker exec "$container" sqlite3 -cmd ".timeout 10000" /var/lib/mysql/records.db \
+  "SELECT at, host, t FROM resumes ORDER BY rowid" >"$starts"
+echo "($(wc -l <"$rows") records, $(wc -l <"$starts") task starts)"
+integrity=$(ask "$new" docker exec "$container" sqlite3 -cmd ".timeout 10000" /var/lib/mysql/records.db "PRAGMA integrity_check")
+echo "PRAGMA integrity_check: $integrity"
+[ "$integrity" = ok ] || fail "the database is damaged: $integrity"
+python3 - "$rows" "$starts" "$victim" "$acked_before" "$acked_victim" "$acked_now" <<'EOF' || fail "acknowledged records are missing or corrupt"
+import hashlib, sys
 
-path, victim, new = sys.argv[1:4]
+rows_path, starts_path, victim = sys.argv[1:4]
 acked_before, acked_victim, acked_now = (int(a) for a in sys.argv[4:7])
-# Everything the old writer acknowledged: what this script read before the power-off, and what
+# Everything the old task acknowledged: what this script read before the power-off, and what
 # reached the old VM's disk.
 bound = max(acked_before, acked_victim)
-lines = open(path, errors="replace").read().split("\n")
-present, resumes, problems = set(), [], []
-expect = None
-for n, line in enumerate(lines):
-    m = re.fullmatch(r"R (\d+) ([0-9a-f]{32})", line)
-    if m:
-        i = int(m.group(1))
-        if m.group(2) != hashlib.md5(f"record-{i}\n".encode()).hexdigest():
-            problems.append(f"line {n + 1}: record {i} has a wrong checksum")
-        elif expect is not None and i != expect:
-            problems.append(f"line {n + 1}: record {i} where {expect} was due")
-        else:
-            present.add(i)
-        expect = i + 1
-        continue
-    m = re.fullmatch(r"resume (\d+) (\S+) (\d+)", line)
-    if m:
-        resumes.append((int(m.group(1)), m.group(2)))
-        expect = int(m.group(1)) + 1
-        continue
-    last = n == len(lines) - 1
-    before_resume = n + 1 < len(lines) and lines[n + 1].startswith("resume ")
-    if line and not last and not before_resume:
-        # A writer that died mid-line leaves a torn line just before the next one's "resume".
-        problems.append(f"line {n + 1}: neither a record nor a torn last line: {line[:60]!r}")
-own = [k for k, (_, host) in enumerate(resumes) if host == victim]
+seen = {}
+for line in open(rows_path):
+    i, _, h = line.strip().partition("|")
+    seen[int(i)] = h
+problems = []
+starts = [line.strip().split("|") for line in open(starts_path) if line.strip()]
+# The tasks that started after the last one on the victim.
+own = [k for k, (_, host, _) in enumerate(starts) if host == victim]
+later = [(int(at), host) for at, host, _ in starts[own[-1] + 1:]] if own else []
 if not own:
-    problems.append(f"no 'resume' line of a wp_db task on {victim}")
-elif own[-1] + 1 >= len(resumes):
-    problems.append(f"no 'resume' line after the last one of {victim}: did wp_db start again?")
-else:
-    resumed, host = resumes[own[-1] + 1]
-    print(f"{victim} acknowledged {bound} records ({acked_before} when this script last looked, {acked_victim} "
-          f"on its disk); wp_db on {host} found {resumed} whole records and went on from there")
-    if resumed < bound:
-        problems.append(f"records {resumed + 1}..{bound}, acknowledged on {victim}, were lost")
-missing = [i for i in range(1, max(bound, acked_now) + 1) if i not in present]
-print(f"acknowledged now: {acked_now} records; in the volume: {len(present)}; "
-      f"missing or corrupt: {len(missing)}")
+    problems.append(f"no wp_db task on {victim} noted its start")
+elif not later:
+    problems.append(f"no wp_db task noted a start after the one on {victim}")
+for at, host in later:
+    print(f"wp_db on {host} went on from record {at} ({bound} acknowledged on {victim}: {acked_before} when this "
+          f"script last looked, {acked_victim} on its disk)")
+    if at < bound:
+        problems.append(f"records {at + 1}..{bound}, acknowledged on {victim}, were lost")
+missing = [i for i in range(1, max(bound, acked_now) + 1)
+           if seen.get(i) != hashlib.md5(f"record-{i}\n".encode()).hexdigest()]
+print(f"acknowledged now: {acked_now} records; in the database: {len(seen)}; missing or corrupt: {len(missing)}")
 if missing:
-    problems.append(f"{len(missing)} acknowledged records missing, the first {missing[:5]}")
+    problems.append(f"{len(missing)} acknowledged records missing or corrupt, the first {missing[:5]}")
 for p in problems[:20]:
     print("FAIL: " + p)
 sys.exit(1 if problems else 0)
 EOF
-
 echo
 echo "timings: wp_db running again on $new $(secs "$t_off" "$t_back") s after $victim was powered off;" \
   "$VOLUME owned by $new after $(secs "$t_off" "$t_local") s; $victim back (node normal, engine in the Swarm" \

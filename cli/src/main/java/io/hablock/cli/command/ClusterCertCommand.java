@@ -12,7 +12,6 @@ import java.security.KeyPair;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -53,9 +52,25 @@ public final class ClusterCertCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--days must be at least 1");
         }
         ClusterSecret ca = secret.load();
+        List<Path> files = issue(ca, name, hosts, client, Duration.ofDays(days), out, secret.file());
+        System.out.println((client ? "client" : "server") + " certificate for " + name
+                + (hosts.isEmpty() ? "" : " (" + String.join(", ", hosts) + ")") + " in " + out + ": "
+                + files.stream().map(Path::getFileName).toList() + ", valid " + days + " days");
+        return 0;
+    }
+
+    /**
+     * Writes a new key and its certificate of the cluster CA into {@code out}, with the CA's
+     * certificate: ca-cert.pem and server-cert.pem/server-key.pem, or client-*.pem for a client.
+     * Existing certificate and key files are not replaced.
+     *
+     * @param secretFile where the CA comes from, for messages
+     * @return the CA's, the certificate's and the key's files
+     */
+    static List<Path> issue(ClusterSecret ca, String name, List<String> hosts, boolean client, Duration validity, Path out,
+            Path secretFile) throws Exception {
         KeyPair keys = Certificates.newKeyPair();
-        X509Certificate cert = ca.issue(keys.getPublic(), client ? Certificates.ADMIN : Certificates.NODE, name, hosts,
-                Duration.ofDays(days));
+        X509Certificate cert = ca.issue(keys.getPublic(), client ? Certificates.ADMIN : Certificates.NODE, name, hosts, validity);
         String role = client ? "client" : "server";
         Files.createDirectories(out);
         Path certFile = out.resolve(role + "-cert.pem");
@@ -69,16 +84,13 @@ public final class ClusterCertCommand implements Callable<Integer> {
         if (!Files.exists(caFile)) {
             Files.writeString(caFile, ca.caCertificatePem(), StandardCharsets.US_ASCII);
         } else if (!Files.readString(caFile, StandardCharsets.US_ASCII).strip().equals(ca.caCertificatePem().strip())) {
-            throw new IllegalStateException(caFile + " holds another CA than the cluster's (of " + secret.file() + ")");
+            throw new IllegalStateException(caFile + " holds another CA than the cluster's (of " + secretFile + ")");
         }
         Files.writeString(keyFile, Certificates.pem("PRIVATE KEY", Certificates.pkcs8(keys)), StandardCharsets.US_ASCII,
                 StandardOpenOption.CREATE_NEW);
         Files.setPosixFilePermissions(keyFile, PosixFilePermissions.fromString("rw-------"));
         Files.writeString(certFile, Certificates.pem("CERTIFICATE", cert.getEncoded()), StandardCharsets.US_ASCII,
                 StandardOpenOption.CREATE_NEW);
-        System.out.println(role + " certificate for " + name + (hosts.isEmpty() ? "" : " (" + String.join(", ", hosts) + ")")
-                + " in " + out + ": " + Arrays.asList(caFile.getFileName(), certFile.getFileName(), keyFile.getFileName())
-                + ", valid " + days + " days");
-        return 0;
+        return List.of(caFile, certFile, keyFile);
     }
 }

@@ -60,6 +60,16 @@ public final class ClusterUpCommand implements Callable<Integer> {
     @Mixin
     SecretFileOption secret;
 
+    @Option(names = "--tls", paramLabel = "off|on|require", defaultValue = "off",
+            description = {"NBD over TLS on every node (default ${DEFAULT-VALUE}): each gets a server certificate of the "
+                    + "cluster CA in DIR/vN/pki, and DIR/client-pki holds a client certificate for nbdinfo, qemu or "
+                    + "nbd-client ('require' refuses plain clients)."})
+    String tls;
+
+    @Option(names = "--tls-verify-peer", description = "With --tls: clients must present a certificate of the cluster CA "
+            + "(as in DIR/client-pki).")
+    boolean tlsVerifyPeer;
+
     @Override
     public Integer call() throws Exception {
         if (nodes < 1 || nodes > 20) {
@@ -76,6 +86,13 @@ public final class ClusterUpCommand implements Callable<Integer> {
         String[] base = ipBase.split("\\.");
         if (base.length != 4 || !base[0].equals("127") || Integer.parseInt(base[3]) + nodes > 254) {
             throw new IllegalArgumentException("--ip-base must be a 127.x.y.z address with room for " + nodes + " nodes after it");
+        }
+        String tlsMode = tls.strip().toLowerCase(java.util.Locale.ROOT);
+        if (!List.of("off", "on", "require").contains(tlsMode)) {
+            throw new IllegalArgumentException("--tls must be off, on or require, not '" + tls + "'");
+        }
+        if (tlsMode.equals("off") && tlsVerifyPeer) {
+            throw new IllegalArgumentException("--tls-verify-peer needs --tls on or require");
         }
         String zk = "127.0.0.1:" + zkPort;
         ClusterSecret credentials = secret.createIfAbsent();
@@ -96,6 +113,12 @@ public final class ClusterUpCommand implements Callable<Integer> {
                 if (!forward) {
                     args.add("--no-forward");
                 }
+                if (!tlsMode.equals("off")) {
+                    args.addAll(List.of("--tls", tlsMode, "--tls-certificates", certificates("v" + i, ip, credentials).toString()));
+                    if (tlsVerifyPeer) {
+                        args.add("--tls-verify-peer");
+                    }
+                }
                 started.add(launch("v" + i, List.of("-Xmx" + nodeHeap, "-XX:MaxDirectMemorySize=512m"), args));
                 new LocalCluster(zk, started).write(dir);
             }
@@ -106,8 +129,41 @@ public final class ClusterUpCommand implements Callable<Integer> {
             throw e;
         }
         System.out.println("local cluster up: " + nodes + " node(s), ZooKeeper " + zk + ", logs and data in " + dir);
+        if (!tlsMode.equals("off")) {
+            Path client = issueOnce(dir.resolve("client-pki"), "client", credentials, pki ->
+                    ClusterCertCommand.issue(credentials, "local-client", List.of(), true, Duration.ofDays(825), pki, secret.file()));
+            String first = base[0] + "." + base[1] + "." + base[2] + "." + (Integer.parseInt(base[3]) + 1);
+            System.out.println("NBD over TLS (" + tlsMode + (tlsVerifyPeer ? ", client certificates required" : "")
+                    + "): nbdinfo 'nbds://" + first + ":10809/VOLUME?tls-certificates=" + client + "'");
+        }
         new CommandLine(new NodeLsCommand()).execute("--zk", zk, "--secret-file", secretFile);
         return 0;
+    }
+
+    /**
+     * Node {@code name}'s server certificate of the cluster CA for {@code ip}, made the first time
+     * (and again when the cluster's credentials were made anew since).
+     */
+    private Path certificates(String name, String ip, ClusterSecret ca) throws Exception {
+        return issueOnce(dir.resolve(name).resolve("pki"), "server", ca, pki ->
+                ClusterCertCommand.issue(ca, name, List.of(ip), false, Duration.ofDays(825), pki, secret.file()));
+    }
+
+    private interface Issue {
+        void into(Path pki) throws Exception;
+    }
+
+    private static Path issueOnce(Path pki, String role, ClusterSecret ca, Issue issue) throws Exception {
+        Path caFile = pki.resolve("ca-cert.pem");
+        if (Files.exists(caFile) && !Files.readString(caFile).strip().equals(ca.caCertificatePem().strip())) {
+            for (String f : List.of("ca-cert.pem", role + "-cert.pem", role + "-key.pem")) {
+                Files.deleteIfExists(pki.resolve(f)); // of another CA: the credentials were made anew
+            }
+        }
+        if (!Files.exists(pki.resolve(role + "-cert.pem"))) {
+            issue.into(pki);
+        }
+        return pki;
     }
 
     private LocalCluster.Proc launch(String name, List<String> jvmOptions, List<String> args) throws IOException {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.hablock.cli.acceptance.support.Command;
 import io.hablock.cli.acceptance.support.CommandResult;
 import io.hablock.cli.acceptance.support.HablockCli;
+import io.hablock.cli.acceptance.support.LocalClusterProcesses;
 import io.hablock.cli.acceptance.support.QemuIo;
 import io.hablock.cli.acceptance.support.ServerProcess;
 import io.hablock.cli.acceptance.support.TestCredentials;
@@ -47,6 +48,30 @@ class NbdTlsTest {
                 assertThat(plain.stderr()).contains("server replied with error to opt_go request");
             }
         }
+    }
+
+    @Test
+    void aLocalClusterUpWithTlsServesOnlyClientsWithACertificate() throws Exception {
+        try (LocalClusterProcesses cluster = LocalClusterProcesses.up(dir.resolve("local"), 2, "127.0.12", "--tls", "require",
+                "--tls-verify-peer")) {
+            cluster.cliOk("volume", "create", "tls", "--size", "16M", "--copies", "1");
+            Path client = dir.resolve("local/client-pki");
+            for (String node : List.of("v1", "v2")) { // the owner, and the node that forwards to it (over TLS too)
+                String uri = cluster.uri(node, "tls").replace("nbd://", "nbds://");
+                CommandResult info = Command.of("nbdinfo", "--size", uri + "?tls-certificates=" + client).run();
+                assertThat(info.exitCode()).as("nbdinfo over TLS through %s%s", node, info.describe()).isZero();
+                assertThat(info.stdout().strip()).isEqualTo(String.valueOf(16 << 20));
+                CommandResult plain = Command.of("nbdinfo", cluster.uri(node, "tls")).run();
+                assertThat(plain.exitCode()).as("a plain client of %s", node).isNotZero();
+            }
+            CommandResult noCertificate = Command.of("nbdinfo",
+                    cluster.uri("v1", "tls").replace("nbd://", "nbds://")).run();
+            assertThat(noCertificate.exitCode()).as("a TLS client without a certificate").isNotZero();
+        }
+        CommandResult bad = HablockCli.run("cluster", "up", "--nodes", "1", "--dir", dir.resolve("bad").toString(),
+                "--tls-verify-peer");
+        assertThat(bad.exitCode()).isNotZero();
+        assertThat(bad.stderrLines()).containsExactly("error: --tls-verify-peer needs --tls on or require");
     }
 
     @Test

@@ -36,6 +36,7 @@ class SwarmStoryTest {
         assertThat(r.stdout()).contains("missing or corrupt: 0").contains("PASS: no acknowledged record lost")
                 .contains("'PRAGMA integrity_check': ok")
                 .containsPattern("wp_db running again on sw\\d \\d+\\.\\d s after the power cycle")
+                .containsPattern("wp_db on sw\\d went on from record \\d+")
                 .contains("failover completed").contains("locality rebuild completed");
     }
 }
