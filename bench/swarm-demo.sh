@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # swarm-demo.sh: the walkthrough's failure story on a real Docker Swarm, on one machine. Run with
-# --help. Needs root, docker.io, busybox-static, iproute2, util-linux (nsenter, unshare).
+# --help. Needs root, docker.io, busybox-static, iproute2, util-linux (nsenter, unshare), and
+# mmdebstrap (wp_db's MariaDB image, made once) or sqlite3 (--db sqlite).
 set -euo pipefail
 
 here="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
@@ -10,14 +11,15 @@ prog=swarm-demo.sh
 usage() {
   cat <<EOF2
 Usage: bench/swarm-demo.sh [--nodes 3|4] [--subnet A.B.C] [--dir DIR] [--run-seconds N] [--keep]
-                           [--classpath CP]
+                           [--db mariadb|sqlite] [--classpath CP]
 
 The walkthrough's story, for real: N network namespaces (sw1..swN) on a bridge, each running a
 hablock node (v1..vN, with its Docker volume plugin) and a Docker engine; ZooKeeper on the
 bridge; the engines joined in a Swarm (all managers). Services 'portainer' and 'wp_db' use
-hablock volumes (--mount type=volume,volume-driver=hablock-demo,...). wp_db's database is
-SQLite: it commits records (sequence number and MD5) one by one, synchronous=FULL, and only then
-counts each acknowledged (in a file outside the volume). Then the node running wp_db is power-cycled: every process of its namespace
+hablock volumes (--mount type=volume,volume-driver=hablock-demo,...). wp_db runs a database,
+MariaDB (InnoDB, innodb_flush_log_at_trx_commit=1) or SQLite (synchronous=FULL): it commits
+records (sequence number and MD5) one by one, and only then counts each acknowledged (in a file
+outside the volume). Then the node running wp_db is power-cycled: every process of its namespace
 SIGKILLed and its link cut. Swarm reschedules wp_db, the volume mounts on the new node (whose
 node becomes its owner: locality), the old node comes back and rejoins; every acknowledged
 record must be in the volume. Prints docker service ps, hablock node ls, volume ls and events
@@ -28,6 +30,10 @@ Options:
   --subnet A.B.C     the bridge's /24 (default 10.77.0)
   --run-seconds N    how long wp_db writes before the power cycle (default 20)
   --dir DIR          data, logs and engines (default bench/results/swarm-demo-<timestamp>)
+  --db mariadb|sqlite  wp_db's database (default mariadb: Debian bookworm's mariadb-server-core
+                     in an image made with mmdebstrap the first time, kept in
+                     \$HABLOCK_BENCH_CACHE, default /var/cache/hablock-bench; sqlite: the
+                     host's sqlite3 and its libraries)
   --keep             leave everything running at the end (stop with: $prog --stop DIR)
   --classpath CP     run hablock from these classes (the tests' class path) instead of the
                      jar that ./hablock builds
@@ -41,6 +47,7 @@ dir=""
 keep=0
 stop_dir=""
 classpath=""
+db=mariadb
 while [ $# -gt 0 ]; do
   case "$1" in
     --nodes) nodes="$2"; shift 2 ;;
@@ -49,6 +56,7 @@ while [ $# -gt 0 ]; do
     --dir) dir="$2"; shift 2 ;;
     --keep) keep=1; shift ;;
     --classpath) classpath="$2"; shift 2 ;;
+    --db) db="$2"; shift 2 ;;
     --stop) stop_dir="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "$prog: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -60,13 +68,20 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces, dockerd, mounts)"
 case "$nodes" in 3|4) ;; *) die "--nodes must be 3 or 4" ;; esac
 [[ "$subnet" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "--subnet must look like 10.77.0"
-for tool in dockerd docker busybox sqlite3 nsenter unshare ip java; do
+case "$db" in mariadb|sqlite) ;; *) die "--db must be mariadb or sqlite" ;; esac
+for tool in dockerd docker busybox nsenter unshare ip java "$([ "$db" = sqlite ] && echo sqlite3 || echo python3)"; do
   command -v "$tool" >/dev/null || die "$tool is missing (apt-get install docker.io busybox-static sqlite3 iproute2 util-linux openjdk-17-jre-headless)"
 done
+cache="${HABLOCK_BENCH_CACHE:-/var/cache/hablock-bench}"
+mariadb_tar="$cache/mariadb-bookworm-rootfs.tar"
+if [ "$db" = mariadb ] && [ ! -s "$mariadb_tar" ]; then
+  command -v mmdebstrap >/dev/null || die "mmdebstrap is missing, to make wp_db's MariaDB image (apt-get install mmdebstrap; or --db sqlite)"
+fi
 
 driver="hablock-demo"
 spec=/etc/docker/plugins/$driver.spec
 image="hablock-demo-busybox:1"
+db_image="hablock-demo-mariadb:1"
 bridge=hbsw0
 
 stop_all() { # dir: stops what a run in dir started, by pid files; removes namespaces and mounts
@@ -197,17 +212,32 @@ rootfs="$dir/busybox-rootfs"
 mkdir -p "$rootfs/bin" "$dir/acks"
 cp /bin/busybox "$rootfs/bin/busybox"
 for applet in sh cat echo ls dd sync md5sum sleep tail grep cut mv date hostname; do ln -sf busybox "$rootfs/bin/$applet"; done
-# wp_db's database: the host's sqlite3 and the libraries it loads, at the same paths.
-for f in /usr/bin/sqlite3 $(ldd /usr/bin/sqlite3 | grep -o '/[^ ]*'); do
-  mkdir -p "$rootfs$(dirname "$f")"
-  cp -L "$f" "$rootfs$f"
-done
+if [ "$db" = sqlite ]; then
+  # wp_db's database: the host's sqlite3 and the libraries it loads, at the same paths.
+  for f in /usr/bin/sqlite3 $(ldd /usr/bin/sqlite3 | grep -o '/[^ ]*'); do
+    mkdir -p "$rootfs$(dirname "$f")"
+    cp -L "$f" "$rootfs$f"
+  done
+  db_image="$image"
+elif [ ! -s "$mariadb_tar" ]; then
+  say "wp_db's image: Debian bookworm with mariadb-server-core (mmdebstrap, once; kept in $cache)"
+  mkdir -p "$cache"
+  mmdebstrap --quiet --variant=essential --include=mariadb-server-core,mariadb-client-core \
+    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+    --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/info/*' \
+    bookworm "$mariadb_tar.tmp" http://deb.debian.org/debian >"$dir/mmdebstrap.log" 2>&1 ||
+    die "mmdebstrap failed (see $dir/mmdebstrap.log; or --db sqlite)"
+  mv "$mariadb_tar.tmp" "$mariadb_tar"
+fi
 activate() { # k: makes engine swK load the plugin, which it reports to Swarm only once it has used it
   d "$1" volume ls -f "driver=$driver" >/dev/null
 }
 for k in $(seq 1 "$nodes"); do
   wait_for "engine sw$k" 60 d "$k" version
   tar -C "$rootfs" -c . | d "$k" import - "$image" >/dev/null
+  if [ "$db" = mariadb ]; then
+    d "$k" import "$mariadb_tar" "$db_image" >/dev/null
+  fi
 done
 wait_for "$nodes hablock nodes" 90 all_normal "$nodes"
 for k in $(seq 1 "$nodes"); do
@@ -226,22 +256,41 @@ say "services portainer and wp_db on hablock volumes"
 d 1 service create --detach --quiet --no-resolve-image --name portainer \
   --mount "type=volume,source=portainer,target=/data,volume-driver=$driver,volume-opt=size=256M,volume-opt=copies=2" \
   "$image" sh -c 'echo portainer >/data/hello; sync; exec sleep 1000000' >/dev/null
-# The database: SQLite (synchronous=FULL, rollback journal: a committed INSERT is on the
-# disk). Each record is a row (N, MD5 of "record-N"), committed on its own; only then is N
-# counted acknowledged, in a file outside the volume. After a restart it goes on from the
-# database's last row, and first notes that row in table resumes (with its host and the time):
-# records lost and written again would otherwise look the same as records kept.
-# shellcheck disable=SC2016 # expanded by the container's shell
-writer='db=/var/lib/mysql/records.db;
+# The database: MariaDB (InnoDB, innodb_flush_log_at_trx_commit=1: a committed INSERT is in
+# the redo log on the disk) or SQLite (synchronous=FULL, rollback journal: the same). Each
+# record is a row (N, MD5 of "record-N"), committed on its own; only then is N counted
+# acknowledged, in a file outside the volume. After a restart it goes on from the database's
+# last row, and first notes that row in table resumes (with its host and the time): records
+# lost and written again would otherwise look the same as records kept.
+if [ "$db" = mariadb ]; then
+  # shellcheck disable=SC2016 # expanded by the container's shell
+  writer='d=/var/lib/mysql/db; s=/run/mysqld/s.sock; mkdir -p $d /run/mysqld;
+[ -d $d/mysql ] || mariadb-install-db --user=root --datadir=$d --skip-test-db >/var/log/install-db.log 2>&1 || exit 1;
+mariadbd --user=root --datadir=$d --socket=$s --skip-networking --skip-log-bin --innodb-use-native-aio=0
+ --innodb-buffer-pool-size=32M --innodb-flush-log-at-trx-commit=1 >/var/log/mariadbd.log 2>&1 &
+n=0; until mariadb -S $s -e "SELECT 1" >/dev/null 2>&1; do n=$((n+1)); [ $n -lt 600 ] || exit 1; sleep 0.2; done;
+q() { mariadb -S $s -N -B -e "$1"; };
+q "CREATE DATABASE IF NOT EXISTS wp; CREATE TABLE IF NOT EXISTS wp.r (i INT PRIMARY KEY, h CHAR(32) NOT NULL) ENGINE=InnoDB;
+ CREATE TABLE IF NOT EXISTS wp.resumes (n INT AUTO_INCREMENT PRIMARY KEY, at INT, host VARCHAR(64), t BIGINT) ENGINE=InnoDB" || exit 1;
+i=$(q "SELECT coalesce(max(i), 0) FROM wp.r") || exit 1;
+q "INSERT INTO wp.resumes (at, host, t) VALUES ($i, '"'"'$(hostname)'"'"', $(date +%s))" || exit 1;
+while true; do i=$((i+1)); h=$(echo record-$i | md5sum | cut -c1-32);
+q "INSERT INTO wp.r VALUES ($i, '"'"'$h'"'"')" || exit 1;
+echo $i >/acks/acked.tmp; mv /acks/acked.tmp /acks/acked; done'
+else
+  # shellcheck disable=SC2016 # expanded by the container's shell
+  writer='db=/var/lib/mysql/records.db;
 sqlite3 $db "CREATE TABLE IF NOT EXISTS r (i INTEGER PRIMARY KEY, h TEXT NOT NULL); CREATE TABLE IF NOT EXISTS resumes (at INTEGER, host TEXT, t INTEGER)";
 i=$(sqlite3 $db "SELECT coalesce(max(i), 0) FROM r");
 sqlite3 $db "PRAGMA synchronous=FULL; INSERT INTO resumes VALUES ($i, '"'"'$(hostname)'"'"', $(date +%s))" || exit 1;
 while true; do i=$((i+1)); h=$(echo record-$i | md5sum | cut -c1-32);
 sqlite3 $db "PRAGMA synchronous=FULL; INSERT INTO r VALUES ($i, '"'"'$h'"'"')" || exit 1;
 echo $i >/acks/acked.tmp; mv /acks/acked.tmp /acks/acked; done'
+fi
+writer=${writer//$'\n'/ }
 d 1 service create --detach --quiet --no-resolve-image --name wp_db --hostname '{{.Node.Hostname}}' \
   --mount "type=volume,source=wp_mysql-data,target=/var/lib/mysql,volume-driver=$driver,volume-opt=size=1G,volume-opt=copies=3" \
-  --mount "type=bind,source=$dir/acks,target=/acks" "$image" sh -c "$writer" >/dev/null
+  --mount "type=bind,source=$dir/acks,target=/acks" "$db_image" sh -c "$writer" >/dev/null
 running_on() { # service: the node (swK) of its running task, if any
   d 1 service ps "$1" --filter desired-state=running --format '{{.Node}} {{.CurrentState}}' 2>/dev/null \
     | awk '$2 == "Running" { print $1; exit }'
@@ -276,6 +325,10 @@ wait_for "wp_db running on another node" 240 running_elsewhere "$survivor" wp_db
 t_back="$(now)"
 new_node="$(d "$survivor" service ps wp_db --filter desired-state=running --format '{{.Node}}' | head -n 1)"
 echo "wp_db running again on $new_node $(secs "$t_kill" "$t_back") s after the power cycle"
+committing() { [ "$(cat "$dir/acks/acked")" -gt "$acked_before" ]; }
+wait_for "wp_db's database committing again" 180 committing
+t_db="$(now)"
+echo "wp_db's database committing again $(secs "$t_kill" "$t_db") s after the power cycle"
 d "$survivor" service ls
 hb node ls
 d "$survivor" service ps wp_db
@@ -304,22 +357,36 @@ hb events -n 40
 say "every acknowledged record"
 sleep 2
 acked="$(cat "$dir/acks/acked")"
-records="$dir/v$nk/run/docker/wp_mysql-data/records.db"
-[ -f "$records" ] || die "no $records: the volume is not mounted on $new_node"
-echo "sqlite3 $records 'PRAGMA integrity_check': $(sqlite3 -cmd '.timeout 10000' "$records" 'PRAGMA integrity_check')"
-missing="$(/usr/bin/python3 - "$records" "$acked" "$acked_before" "$victim" 2>"$dir/resumes.txt" <<'EOF2'
-import hashlib, sqlite3, sys
-path, acked, acked_before, victim = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)  # wp_db goes on writing
-seen = dict(db.execute("SELECT i, h FROM r"))
+# Rows (i, MD5) and task starts (record, host) read from the database as wp_db goes on writing.
+if [ "$db" = mariadb ]; then
+  c="$(d "$nk" ps -q --filter label=com.docker.swarm.service.name=wp_db | head -n 1)"
+  [ -n "$c" ] || die "no wp_db container on $new_node"
+  q_db() { d "$nk" exec "$c" mariadb -S /run/mysqld/s.sock -N -B -e "$1"; }
+  q_db "SELECT i, h FROM wp.r" >"$dir/rows.txt"
+  q_db "SELECT at, host FROM wp.resumes ORDER BY n" >"$dir/starts.txt"
+  echo "MariaDB 'CHECK TABLE wp.r EXTENDED': $(q_db "CHECK TABLE wp.r EXTENDED" | awk '{ print $NF }')"
+else
+  records="$dir/v$nk/run/docker/wp_mysql-data/records.db"
+  [ -f "$records" ] || die "no $records: the volume is not mounted on $new_node"
+  sqlite3 -cmd '.timeout 10000' -separator $'\t' "$records" "SELECT i, h FROM r" >"$dir/rows.txt"
+  sqlite3 -cmd '.timeout 10000' -separator $'\t' "$records" "SELECT at, host FROM resumes ORDER BY rowid" >"$dir/starts.txt"
+  echo "sqlite3 $records 'PRAGMA integrity_check': $(sqlite3 -cmd '.timeout 10000' "$records" 'PRAGMA integrity_check')"
+fi
+missing="$(/usr/bin/python3 - "$dir/rows.txt" "$dir/starts.txt" "$acked" "$acked_before" "$victim" 2>"$dir/resumes.txt" <<'EOF2'
+import hashlib, sys
+rows, starts_file, acked, acked_before, victim = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+seen = {}
+for line in open(rows):
+    i, _, h = line.rstrip("\n").partition("\t")
+    seen[int(i)] = h
 bad = [i for i in range(1, acked + 1)
        if seen.get(i) != hashlib.md5(f"record-{i}\n".encode()).hexdigest()]
 # A task started after the power cycle must have found every record acknowledged before it:
 # had it found fewer, it would have written the lost ones again, and they would look kept.
-# The tasks that started after the last one on the victim.
-starts = list(db.execute("SELECT at, host FROM resumes ORDER BY rowid"))
+# The tasks that started after the last one on the victim:
+starts = [line.rstrip("\n").split("\t") for line in open(starts_file) if line.strip()]
 own = [k for k, (_, host) in enumerate(starts) if host == victim]
-later = starts[own[-1] + 1:] if own else []
+later = [(int(at), host) for at, host in starts[own[-1] + 1:]] if own else []
 for at, host in later:
     print(f"wp_db on {host} went on from record {at} ({acked_before} acknowledged when {victim} died)", file=sys.stderr)
 if not later:
@@ -331,7 +398,8 @@ EOF2
 cat "$dir/resumes.txt"
 echo "acknowledged: $acked records ($acked_before when $victim died); missing or corrupt: $missing"
 echo
-echo "timings: wp_db running again on $new_node after $(secs "$t_kill" "$t_back") s; the volume owned there after" \
+echo "timings: wp_db running again on $new_node after $(secs "$t_kill" "$t_back") s, its database committing after" \
+  "$(secs "$t_kill" "$t_db") s; the volume owned there after" \
   "$(secs "$t_kill" "$t_local") s; $victim back in the swarm after $(secs "$t_kill" "$t_rejoin") s"
 if [ "$missing" != 0 ]; then
   echo "FAIL: $missing acknowledged records missing or corrupt"

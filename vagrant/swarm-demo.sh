@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The walkthrough's failure story with Docker Swarm, on the four VMs of this directory's
 # Vagrantfile (each a hablock node serving Docker's volume plugin, the four engines one Swarm).
-# Services portainer and wp_db on hablock volumes; wp_db's database is SQLite: it commits records
-# one at a time (synchronous=FULL) and counts each one acknowledged only once it is committed. The VM running wp_db is powered off hard (`vagrant halt
+# Services portainer and wp_db on hablock volumes; wp_db's database is MariaDB: it commits records
+# one at a time (InnoDB, flushed at each commit) and counts each one acknowledged only once it is
+# committed. The VM running wp_db is powered off hard (`vagrant halt
 # --force`); Swarm starts wp_db on another VM, the volume mounts there and its node becomes the
 # owner; the VM is powered on again and rejoins. Then every acknowledged record must be in the
 # volume. Run with --help.
@@ -20,9 +21,10 @@ DRIVER=hablock
 VOLUME=wp_mysql-data
 # On every VM, outside the volume: the file in which wp_db counts its acknowledged records.
 ACKS=/var/lib/hablock-demo
-# wp_db's image: BASE_IMAGE with Debian's sqlite3, made on each VM (docker run + commit).
+# wp_db's image: BASE_IMAGE with Debian's MariaDB server and client, made on each VM (docker run
+# + commit).
 BASE_IMAGE="${BASE_IMAGE:-debian:bookworm-slim}"
-DB_IMAGE=hablock-demo-sqlite:1
+DB_IMAGE=hablock-demo-mariadb:1
 PORTAINER_IMAGE="${PORTAINER_IMAGE:-portainer/portainer-ce:latest}"
 
 usage() {
@@ -33,19 +35,19 @@ The walkthrough's node failure story on Docker Swarm, on the VMs of ./Vagrantfil
 first: it installs Docker with hablock's volume plugin on each VM and joins the engines in a Swarm):
 
   1. services portainer ($PORTAINER_IMAGE) and wp_db ($DB_IMAGE: $BASE_IMAGE with
-     sqlite3) on hablock volumes portainer (2G, 2 copies) and $VOLUME (1G, 3 copies), which
-     Docker makes through the plugin (--mount ...,volume-driver=$DRIVER,volume-opt=...);
-     wp_db's SQLite database on the volume commits records (number and MD5) one at a time with
-     synchronous=FULL, and only then counts each acknowledged, in $ACKS/acked on its VM,
-     outside the volume; a task that starts notes the record it goes on from;
+     mariadb-server-core) on hablock volumes portainer (2G, 2 copies) and $VOLUME (1G,
+     3 copies), which Docker makes through the plugin (--mount ...,volume-driver=$DRIVER,...);
+     wp_db's MariaDB database on the volume commits records (number and MD5) one at a time
+     (InnoDB, innodb_flush_log_at_trx_commit=1), and only then counts each acknowledged, in
+     $ACKS/acked on its VM, outside the volume; a task that starts notes the record it goes
+     on from;
   2. the VM running wp_db, which owns the volume by then (locality), is powered off hard
      (vagrant halt --force);
   3. Swarm starts wp_db on another VM; the volume mounts there once the dead node's ZooKeeper
      session has ended, and that VM's node becomes its owner;
   4. the VM is powered on again: its node returns to normal, its engine to the Swarm;
   5. every record acknowledged before the power-off, and since, is in the database, the task
-     started after the power-off went on from the last of them, and PRAGMA integrity_check
-     says ok.
+     started after the power-off went on from the last of them, and CHECK TABLE says OK.
 
 It prints docker service ps, docker node ls, hablock node ls, volume ls and events as the
 walkthrough does, and the timings. A run first removes the services and volumes of an earlier
@@ -58,7 +60,7 @@ Options:
                     ./demo-failure.sh, which writes raw data to $VOLUME)
   -h, --help        this text
 
-Images come from Docker Hub and sqlite3 from Debian's mirrors (the VMs need Internet access);
+Images come from Docker Hub and MariaDB from Debian's mirrors (the VMs need Internet access);
 set BASE_IMAGE (a Debian or Ubuntu image) or PORTAINER_IMAGE to use others.
 EOF
 }
@@ -235,25 +237,31 @@ for vm in "${VMS[@]}"; do
     on "$vm" docker pull --quiet "$BASE_IMAGE" >/dev/null
     ask "$vm" docker rm -f hablock-demo-build >/dev/null || true
     on "$vm" docker run --name hablock-demo-build "$BASE_IMAGE" sh -c \
-      'apt-get update -qq && apt-get install -y -qq --no-install-recommends sqlite3 >/dev/null && rm -rf /var/lib/apt/lists/*'
+      'apt-get update -qq && apt-get install -y -qq --no-install-recommends mariadb-server-core mariadb-client-core >/dev/null && rm -rf /var/lib/apt/lists/*'
     on "$vm" docker commit hablock-demo-build "$DB_IMAGE" >/dev/null
     on "$vm" docker rm hablock-demo-build >/dev/null
   fi
 done
 
 step "3. Services portainer and wp_db on hablock volumes (Docker makes them through the plugin)"
-# The database: SQLite (synchronous=FULL, rollback journal: a committed INSERT is on the disk).
-# Each record is a row (N, MD5 of "record-N"), committed on its own; only then is N counted
-# acknowledged, in a file outside the volume. A task goes on from the database's last row, and
-# first notes that row in table resumes (with its host and the time): records lost and written
-# again would otherwise look the same as records kept.
+# The database: MariaDB (InnoDB, innodb_flush_log_at_trx_commit=1: a committed INSERT is in the
+# redo log on the disk). Each record is a row (N, MD5 of "record-N"), committed on its own; only
+# then is N counted acknowledged, in a file outside the volume. A task goes on from the
+# database's last row, and first notes that row in table resumes (with its host and the time):
+# records lost and written again would otherwise look the same as records kept.
 # shellcheck disable=SC2016 # expanded by the container's shell
-writer='db=/var/lib/mysql/records.db;
-sqlite3 $db "CREATE TABLE IF NOT EXISTS r (i INTEGER PRIMARY KEY, h TEXT NOT NULL); CREATE TABLE IF NOT EXISTS resumes (at INTEGER, host TEXT, t INTEGER)";
-i=$(sqlite3 $db "SELECT coalesce(max(i), 0) FROM r");
-sqlite3 $db "PRAGMA synchronous=FULL; INSERT INTO resumes VALUES ($i, '"'"'$(hostname)'"'"', $(date +%s))" || exit 1;
+writer='d=/var/lib/mysql/db; s=/run/mysqld/s.sock; mkdir -p $d /run/mysqld;
+[ -d $d/mysql ] || mariadb-install-db --user=root --datadir=$d --skip-test-db >/var/log/install-db.log 2>&1 || exit 1;
+mariadbd --user=root --datadir=$d --socket=$s --skip-networking --skip-log-bin --innodb-use-native-aio=0
+ --innodb-buffer-pool-size=32M --innodb-flush-log-at-trx-commit=1 >/var/log/mariadbd.log 2>&1 &
+n=0; until mariadb -S $s -e "SELECT 1" >/dev/null 2>&1; do n=$((n+1)); [ $n -lt 600 ] || exit 1; sleep 0.2; done;
+q() { mariadb -S $s -N -B -e "$1"; };
+q "CREATE DATABASE IF NOT EXISTS wp; CREATE TABLE IF NOT EXISTS wp.r (i INT PRIMARY KEY, h CHAR(32) NOT NULL) ENGINE=InnoDB;
+ CREATE TABLE IF NOT EXISTS wp.resumes (n INT AUTO_INCREMENT PRIMARY KEY, at INT, host VARCHAR(64), t BIGINT) ENGINE=InnoDB" || exit 1;
+i=$(q "SELECT coalesce(max(i), 0) FROM wp.r") || exit 1;
+q "INSERT INTO wp.resumes (at, host, t) VALUES ($i, '"'"'$(hostname)'"'"', $(date +%s))" || exit 1;
 while true; do i=$((i+1)); h=$(echo record-$i | md5sum | cut -c1-32);
-sqlite3 $db "PRAGMA synchronous=FULL; INSERT INTO r VALUES ($i, '"'"'$h'"'"')" || exit 1;
+q "INSERT INTO wp.r VALUES ($i, '"'"'$h'"'"')" || exit 1;
 echo $i >/acks/acked.tmp; mv /acks/acked.tmp /acks/acked; done'
 writer=${writer//$'\n'/ }
 on v1 docker service create --detach --quiet --no-resolve-image --name portainer --publish 9000:9000 \
@@ -331,14 +339,15 @@ acked_now=$(ask "$new" cat "$ACKS/acked") || fail "no $ACKS/acked on $new: the n
 rows=$(mktemp)
 starts=$(mktemp)
 trap 'rm -f "$rows" "$starts"' EXIT
-# Read inside the container, through SQLite's locks: wp_db goes on writing meanwhile.
-on "$new" docker exec "$container" sqlite3 -cmd ".timeout 10000" /var/lib/mysql/records.db "SELECT i, h FROM r" >"$rows"
-on "$new" docker exec "$container" sqlite3 -cmd ".timeout 10000" /var/lib/mysql/records.db \
-  "SELECT at, host, t FROM resumes ORDER BY rowid" >"$starts"
+# Read inside the container, through the server: wp_db goes on writing meanwhile.
+on "$new" docker exec "$container" mariadb -S /run/mysqld/s.sock -N -B -e "SELECT i, h FROM wp.r" >"$rows"
+on "$new" docker exec "$container" mariadb -S /run/mysqld/s.sock -N -B -e \
+  "SELECT at, host, t FROM wp.resumes ORDER BY n" >"$starts"
 echo "($(wc -l <"$rows") records, $(wc -l <"$starts") task starts)"
-integrity=$(ask "$new" docker exec "$container" sqlite3 -cmd ".timeout 10000" /var/lib/mysql/records.db "PRAGMA integrity_check")
-echo "PRAGMA integrity_check: $integrity"
-[ "$integrity" = ok ] || fail "the database is damaged: $integrity"
+check=$(ask "$new" docker exec "$container" mariadb -S /run/mysqld/s.sock -N -B -e "CHECK TABLE wp.r EXTENDED" |
+  awk '{ print $NF }')
+echo "CHECK TABLE wp.r EXTENDED: $check"
+[ "$check" = OK ] || fail "the table is damaged: $check"
 python3 - "$rows" "$starts" "$victim" "$acked_before" "$acked_victim" "$acked_now" <<'EOF' || fail "acknowledged records are missing or corrupt"
 import hashlib, sys
 
@@ -349,10 +358,10 @@ acked_before, acked_victim, acked_now = (int(a) for a in sys.argv[4:7])
 bound = max(acked_before, acked_victim)
 seen = {}
 for line in open(rows_path):
-    i, _, h = line.strip().partition("|")
+    i, _, h = line.rstrip("\n").partition("\t")
     seen[int(i)] = h
 problems = []
-starts = [line.strip().split("|") for line in open(starts_path) if line.strip()]
+starts = [line.rstrip("\n").split("\t") for line in open(starts_path) if line.strip()]
 # The tasks that started after the last one on the victim.
 own = [k for k, (_, host, _) in enumerate(starts) if host == victim]
 later = [(int(at), host) for at, host, _ in starts[own[-1] + 1:]] if own else []
