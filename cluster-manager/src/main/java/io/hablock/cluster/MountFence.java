@@ -118,6 +118,11 @@ public final class MountFence implements AutoCloseable {
         fenced.remove(volume);
     }
 
+    /** Whether the volume's mount here is registered (its I/O gated by its claim). */
+    public boolean isRegistered(String volume) {
+        return gates.containsKey(volume);
+    }
+
     /** Whether the volume's mount here was fenced (and not unmounted since). */
     public boolean isFenced(String volume) {
         return fenced.containsKey(volume);

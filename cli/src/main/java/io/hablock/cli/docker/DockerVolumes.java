@@ -244,6 +244,16 @@ public final class DockerVolumes {
                         + " by `hablock volume mount`: unmount it first");
             }
             Set<String> refs = refs(name);
+            if (here.isPresent() && !fence.isRegistered(name) && !fence.isFenced(name)) {
+                // Kept from before a restart whose claim could not be made again then: now or never.
+                ClusterClient.MountHold hold = cluster.claimMount(name, claim(path.toString()), -1);
+                if (!hold.held()) {
+                    throw new ClusterException("volume '" + name + "' is mounted on "
+                            + hold.other().map(MountClaim::describe).orElse("another host") + "; its mount on this host at "
+                            + path + " is left from before this node restarted: unmount it (umount " + path + ")");
+                }
+                fence.mounted(name, hold.session(), hold.serial());
+            }
             if (here.isPresent()) {
                 reclaimIfLost(name);
                 if (fence.isFenced(name)) {
