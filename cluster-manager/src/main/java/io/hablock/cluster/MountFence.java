@@ -148,6 +148,22 @@ public final class MountFence implements AutoCloseable {
         return gates.get(volume);
     }
 
+    /**
+     * What the volume's mount on this host may do now, for {@code docker volume inspect}: "-"
+     * (not mounted here), "open", "held" (its claim not confirmed: ZooKeeper unreachable, or the
+     * session lost and the claim not made again yet) or "fenced".
+     */
+    public String describe(String volume) {
+        if (isFenced(volume)) {
+            return "fenced (another host mounted the volume after this host lost its claim)";
+        }
+        Gate g = gates.get(volume);
+        if (g == null) {
+            return "-";
+        }
+        return g.state() == State.OPEN ? "open" : "held (this host's claim is not confirmed: ZooKeeper unreachable)";
+    }
+
     /** Whether a request of a mount's connection may run now (for tests and logs). */
     public boolean isOpen(String volume) {
         Gate g = gates.get(volume);

@@ -368,6 +368,7 @@ public final class DockerVolumes {
         status.put("mounted", claim.map(c -> nameOf(members, c.node()) + ":" + c.path()).orElse("-"));
         status.put("local", claim.map(c -> c.node().equals(v.owner()) ? "yes" : "no").orElse("-"));
         status.put("locality", v.locality() == null ? "node (" + (locality ? "auto" : "off") + " here)" : v.locality());
+        status.put("io", fence.describe(name)); // this host's mount: open, held or fenced
         return new Volume(name, path(name), status);
     }
 

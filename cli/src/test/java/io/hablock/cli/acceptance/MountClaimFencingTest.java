@@ -198,6 +198,8 @@ class MountClaimFencingTest {
         Thread.sleep(3000); // anything v1 still had to send would have landed by now
         assertThat(volumeDigest(2)).as("the volume's bytes after the cut host came back").isEqualTo(before);
 
+        assertThat(plugin(1, "/VolumeDriver.Get", "{\"Name\":\"" + VOLUME + "\"}").path("Volume").path("Status")
+                .path("io").asText()).as("docker volume inspect on v1").startsWith("fenced");
         JsonNode refused = plugin(1, "/VolumeDriver.Mount", "{\"Name\":\"" + VOLUME + "\",\"ID\":\"c3\"}");
         assertThat(refused.path("Err").asText("")).contains("fenced").contains("c1");
         for (String id : List.of("c1", "c1b")) {
