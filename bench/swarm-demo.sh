@@ -256,27 +256,13 @@ say "services portainer and wp_db on hablock volumes"
 d 1 service create --detach --quiet --no-resolve-image --name portainer \
   --mount "type=volume,source=portainer,target=/data,volume-driver=$driver,volume-opt=size=256M,volume-opt=copies=2" \
   "$image" sh -c 'echo portainer >/data/hello; sync; exec sleep 1000000' >/dev/null
-# The database: MariaDB (InnoDB, innodb_flush_log_at_trx_commit=1: a committed INSERT is in
-# the redo log on the disk) or SQLite (synchronous=FULL, rollback journal: the same). Each
-# record is a row (N, MD5 of "record-N"), committed on its own; only then is N counted
-# acknowledged, in a file outside the volume. After a restart it goes on from the database's
-# last row, and first notes that row in table resumes (with its host and the time): records
-# lost and written again would otherwise look the same as records kept.
+# The database: MariaDB (bench/wp_db-mariadb.sh) or SQLite (synchronous=FULL, rollback journal:
+# a committed INSERT is on the disk). Each record is a row (N, MD5 of "record-N"), committed on
+# its own; only then is N counted acknowledged, in a file outside the volume. After a restart it
+# goes on from the database's last row, and first notes that row in table resumes (with its host
+# and the time): records lost and written again would otherwise look the same as records kept.
 if [ "$db" = mariadb ]; then
-  # shellcheck disable=SC2016 # expanded by the container's shell
-  writer='d=/var/lib/mysql/db; s=/run/mysqld/s.sock; mkdir -p $d /run/mysqld;
-[ -d $d/mysql ] || mariadb-install-db --user=root --datadir=$d --skip-test-db >/var/log/install-db.log 2>&1 || exit 1;
-mariadbd --user=root --datadir=$d --socket=$s --skip-networking --skip-log-bin --innodb-use-native-aio=0
- --innodb-buffer-pool-size=32M --innodb-flush-log-at-trx-commit=1 >/var/log/mariadbd.log 2>&1 &
-n=0; until mariadb -S $s -e "SELECT 1" >/dev/null 2>&1; do n=$((n+1)); [ $n -lt 600 ] || exit 1; sleep 0.2; done;
-q() { mariadb -S $s -N -B -e "$1"; };
-q "CREATE DATABASE IF NOT EXISTS wp; CREATE TABLE IF NOT EXISTS wp.r (i INT PRIMARY KEY, h CHAR(32) NOT NULL) ENGINE=InnoDB;
- CREATE TABLE IF NOT EXISTS wp.resumes (n INT AUTO_INCREMENT PRIMARY KEY, at INT, host VARCHAR(64), t BIGINT) ENGINE=InnoDB" || exit 1;
-i=$(q "SELECT coalesce(max(i), 0) FROM wp.r") || exit 1;
-q "INSERT INTO wp.resumes (at, host, t) VALUES ($i, '"'"'$(hostname)'"'"', $(date +%s))" || exit 1;
-while true; do i=$((i+1)); h=$(echo record-$i | md5sum | cut -c1-32);
-q "INSERT INTO wp.r VALUES ($i, '"'"'$h'"'"')" || exit 1;
-echo $i >/acks/acked.tmp; mv /acks/acked.tmp /acks/acked; done'
+  writer="$(cat "$here/wp_db-mariadb.sh")"
 else
   # shellcheck disable=SC2016 # expanded by the container's shell
   writer='db=/var/lib/mysql/records.db;
@@ -286,8 +272,8 @@ sqlite3 $db "PRAGMA synchronous=FULL; INSERT INTO resumes VALUES ($i, '"'"'$(hos
 while true; do i=$((i+1)); h=$(echo record-$i | md5sum | cut -c1-32);
 sqlite3 $db "PRAGMA synchronous=FULL; INSERT INTO r VALUES ($i, '"'"'$h'"'"')" || exit 1;
 echo $i >/acks/acked.tmp; mv /acks/acked.tmp /acks/acked; done'
+  writer=${writer//$'\n'/ }
 fi
-writer=${writer//$'\n'/ }
 d 1 service create --detach --quiet --no-resolve-image --name wp_db --hostname '{{.Node.Hostname}}' \
   --mount "type=volume,source=wp_mysql-data,target=/var/lib/mysql,volume-driver=$driver,volume-opt=size=1G,volume-opt=copies=3" \
   --mount "type=bind,source=$dir/acks,target=/acks" "$db_image" sh -c "$writer" >/dev/null

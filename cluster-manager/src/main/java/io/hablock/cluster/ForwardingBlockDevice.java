@@ -176,7 +176,7 @@ final class ForwardingBlockDevice implements BlockDevice {
      */
     private <T> CompletableFuture<T> submit(Op<T> op) {
         bind(op.io);
-        if (gateState() == MountFence.State.OPEN && route.get() instanceof Route.Local local) {
+        if (localRoute() instanceof Route.Local local) {
             CompletableFuture<T> attempt;
             try {
                 attempt = op.local(local.device(), op.io);
@@ -487,6 +487,14 @@ final class ForwardingBlockDevice implements BlockDevice {
         return gate == null ? MountFence.State.OPEN : gate.state();
     }
 
+    /**
+     * The volume served on this node, for a request to run on it straight away: only while this
+     * connection's mount may send (else the request goes through the queue, which holds or fails it).
+     */
+    private Route localRoute() {
+        return gateState() == MountFence.State.OPEN ? route.get() : Route.NONE;
+    }
+
     private static Throwable unwrap(Throwable t) {
         return t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
     }
@@ -624,14 +632,12 @@ final class ForwardingBlockDevice implements BlockDevice {
 
     @Override
     public boolean prefersInlineIo() {
-        return gateState() == MountFence.State.OPEN && route.get() instanceof Route.Local local
-                && local.device().prefersInlineIo();
+        return localRoute() instanceof Route.Local local && local.device().prefersInlineIo();
     }
 
     @Override
     public boolean startsInline() {
-        return gateState() == MountFence.State.OPEN && route.get() instanceof Route.Local local
-                && local.device().startsInline();
+        return localRoute() instanceof Route.Local local && local.device().startsInline();
     }
 
     private interface LocalCall {
@@ -644,11 +650,8 @@ final class ForwardingBlockDevice implements BlockDevice {
      * again through the asynchronous calls.
      */
     private void inline(LocalCall call) throws IOException {
-        if (!(route.get() instanceof Route.Local local)) {
-            throw new WouldBlockException("volume " + volume + " is not served on this node");
-        }
-        if (gateState() != MountFence.State.OPEN) {
-            throw new WouldBlockException("volume " + volume + ": this host's mount claim is not confirmed"); // held, or failed
+        if (!(localRoute() instanceof Route.Local local)) {
+            throw new WouldBlockException("volume " + volume + " is not served on this node, or its mount is held");
         }
         try {
             call.run(local.device());

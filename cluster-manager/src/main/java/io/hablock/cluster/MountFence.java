@@ -61,7 +61,7 @@ public final class MountFence implements AutoCloseable {
     private volatile Runnable onReconnect = () -> {
     };
     private final Map<String, Gate> gates = new ConcurrentHashMap<>();
-    private final Map<String, Boolean> fenced = new ConcurrentHashMap<>();
+    private final java.util.Set<String> fenced = ConcurrentHashMap.newKeySet();
 
     /** @param client the plugin's ZooKeeper session, the one its claims are made in */
     public MountFence(ClusterClient client, Duration sessionTimeout) {
@@ -106,7 +106,7 @@ public final class MountFence implements AutoCloseable {
         if (g != null) {
             g.fenced = true;
         }
-        fenced.put(volume, true);
+        fenced.add(volume);
     }
 
     /** The mount is gone: its connections, if any are left, are no longer gated. */
@@ -125,7 +125,7 @@ public final class MountFence implements AutoCloseable {
 
     /** Whether the volume's mount here was fenced (and not unmounted since). */
     public boolean isFenced(String volume) {
-        return fenced.containsKey(volume);
+        return fenced.contains(volume);
     }
 
     /**
@@ -162,12 +162,6 @@ public final class MountFence implements AutoCloseable {
             return "-";
         }
         return g.state() == State.OPEN ? "open" : "held (this host's claim is not confirmed: ZooKeeper unreachable)";
-    }
-
-    /** Whether a request of a mount's connection may run now (for tests and logs). */
-    public boolean isOpen(String volume) {
-        Gate g = gates.get(volume);
-        return g == null || g.state() == State.OPEN;
     }
 
     @Override

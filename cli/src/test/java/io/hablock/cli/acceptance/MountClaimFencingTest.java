@@ -141,16 +141,20 @@ class MountClaimFencingTest {
         Path mount = Path.of(mount(1, "c1"));
         write(mount.resolve("before"), "before the cut\n");
 
+        int suspended = count(1, SUSPENDED);
+        int lost = count(1, LOST);
         cutZooKeeper(1, true);
         CompletableFuture<String> during;
         try {
             // The claim holds for half a session timeout after the plugin last heard from ZooKeeper:
             // a write within that time goes through, as it should. Past it:
-            Thread.sleep(SESSION.toMillis() * 3 / 4);
+            awaitPastTheClaim(suspended);
             during = CompletableFuture.supplyAsync(() -> writeOrError(mount.resolve("during"), "written during the cut\n"));
             Waits.until("v1 holding its mount's requests", SESSION.multipliedBy(5),
                     () -> logHas(1, "holding this host's mount's requests"), () -> logTail(1));
-            Thread.sleep(SESSION.toMillis() + 3000); // past the session timeout: the claim is gone in ZooKeeper
+            // Past the session timeout: both sessions of v1 (its node's, its plugin's) lost, the claim gone.
+            Waits.until("v1's ZooKeeper sessions lost", SESSION.multipliedBy(5), () -> count(1, LOST) >= lost + 2,
+                    () -> logTail(1));
             assertThat(during).as("a write while the claim is not confirmed waits").isNotDone();
         } finally {
             cutZooKeeper(1, false);
@@ -168,11 +172,12 @@ class MountClaimFencingTest {
         Path mount1 = Path.of(mount(1, "c1b")); // a second container on v1: the same mount
         assertThat(Files.readString(mount1.resolve("during"))).isEqualTo("written during the cut\n");
 
+        int suspended = count(1, SUSPENDED);
         cutZooKeeper(1, true);
         CompletableFuture<String> stale;
         String before;
         try {
-            Thread.sleep(SESSION.toMillis() * 3 / 4); // past the claim's confirmation (see the first test)
+            awaitPastTheClaim(suspended); // see the first test
             stale = CompletableFuture.supplyAsync(() -> writeOrError(mount1.resolve("stale"),
                     "written by the cut host after its claim expired\n".repeat(2000)));
             // v2 may mount once v1's claim expired with its session.
@@ -214,6 +219,29 @@ class MountClaimFencingTest {
     }
 
     // ---- helpers -------------------------------------------------------------------------------
+
+    /** What ZooKeeper's client logs when a session's connection goes quiet past two thirds of its timeout. */
+    private static final String SUSPENDED = "have not heard from server";
+    /** What Curator logs when a session stayed disconnected for a whole timeout (it is then expired). */
+    private static final String LOST = "Session timeout has elapsed while SUSPENDED";
+
+    /**
+     * Waits until both of v1's ZooKeeper sessions (its node's and its plugin's) went quiet since
+     * {@code suspendedBefore} such lines: at two thirds of the session timeout, after the claim's
+     * confirmation ran out at one half.
+     */
+    private static void awaitPastTheClaim(int suspendedBefore) {
+        Waits.until("v1's ZooKeeper sessions suspended", SESSION.multipliedBy(5), () -> count(1, SUSPENDED) >= suspendedBefore + 2,
+                () -> logTail(1));
+    }
+
+    private static int count(int k, String text) {
+        try {
+            return (int) Files.readAllLines(log(k)).stream().filter(l -> l.contains(text)).count();
+        } catch (IOException e) {
+            return 0;
+        }
+    }
 
     private static String mount(int k, String id) throws IOException {
         JsonNode r = plugin(k, "/VolumeDriver.Mount", "{\"Name\":\"" + VOLUME + "\",\"ID\":\"" + id + "\"}");
